@@ -1,0 +1,79 @@
+"""Inference throughput of analog (neurram preset) vs float torch on the same machine, same run.
+
+For an MLP 784-256-128-10, a LeNet-5-like CNN and a ResNet-like CNN (32/64/128 channels,
+3x32x32), at batch 256 with 2 threads: samples/s of the float model and of the converted model
+(programmed and calibrated), median of repeats, and the ratio analog time / float time. Modes:
+current-mode sensing with multi-level inputs, and bit-serial inputs.
+
+    python benchmarks/throughput.py [--repeats 7] [--device cpu|cuda] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+import torch
+
+import reram
+from reram.zoo import build
+
+MODES = {
+    "multi-level": {"base": "neurram", "periphery": {"dac": {"bit_serial": False}, "adc": {"sensing": "current"}}},
+    "bit-serial": {"base": "neurram", "periphery": {"dac": {"bit_serial": True}, "adc": {"sensing": "current"}}},
+}
+
+
+def _time(fn, x, repeats: int, sync) -> float:
+    with torch.no_grad():
+        for _ in range(2):
+            fn(x)
+        sync()
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            fn(x)
+            sync()
+            times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    dev = torch.device(args.device)
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+    rows = []
+    for name in ("mlp", "lenet5", "resnet_small"):
+        torch.manual_seed(0)
+        model, shape = build(name)
+        model = model.to(dev).eval()
+        x = torch.rand(args.batch, *shape, device=dev)
+        t_float = _time(model, x, args.repeats, sync)
+        for mode, cfg in MODES.items():
+            analog = reram.convert(model, cfg)
+            reram.calibrate(analog, [x])
+            t_analog = _time(analog, x, args.repeats, sync)
+            rows.append({
+                "model": name, "mode": mode, "float_samples_per_s": args.batch / t_float,
+                "analog_samples_per_s": args.batch / t_analog, "ratio_analog_over_float": t_analog / t_float,
+            })  # fmt: skip
+    if args.json:
+        print(json.dumps({"device": str(dev), "threads": args.threads, "batch": args.batch, "rows": rows}, indent=2))
+        return
+    print(f"device {dev}, {args.threads} threads, batch {args.batch}, median of {args.repeats}")
+    print(f"| model | inputs | float samples/s | analog samples/s | analog/float |\n|---|---|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['model']} | {r['mode']} | {r['float_samples_per_s']:.0f} | {r['analog_samples_per_s']:.0f} | {r['ratio_analog_over_float']:.2f}x |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""The ``reram`` command."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from reram.config import ConfigError, available_presets, preset
+
+app = typer.Typer(
+    help="Simulate ReRAM compute-in-memory chips running PyTorch networks: accuracy and events in one run.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console(stderr=True)
+
+
+def _fail(msg: str) -> None:
+    console.print(f"[red]error:[/red] {msg}")
+    raise typer.Exit(2)
+
+
+@app.command()
+def run(
+    config: Optional[Path] = typer.Option(None, "--config", help="TOML file: a [job] table plus chip keys (base = \"neurram\")."),
+    quick: bool = typer.Option(False, "--quick", help="Short variant: 1 epoch on 12,000 images, 2,000 test images."),
+    out: Path = typer.Option(Path("results/run"), "--out", help="Output folder (summary.json, CSVs, PNGs, report.html)."),
+    device: Optional[str] = typer.Option(None, "--device", help="cpu or cuda (default: the job's, cpu)."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Folder of the dataset's IDX files."),
+) -> None:
+    """Train a CNN on Fashion-MNIST in float, put it on the chip (neurram preset), and compare
+    float vs analog accuracy 1 s and 1 day after programming. A rerun with the same --out
+    resumes from the trained float model."""
+    import dataclasses
+
+    from reram.data import DatasetMissing
+    from reram.experiments import load_job, run_job
+
+    logging.basicConfig(level=logging.WARNING)
+    try:
+        job, cfg = load_job(config, quick)
+        changes = {k: v for k, v in (("device", device), ("data_dir", str(data_dir) if data_dir else None)) if v}
+        job = dataclasses.replace(job, **changes)
+    except ConfigError as exc:
+        _fail(str(exc))
+    with Progress(TextColumn("{task.description:<12}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeElapsedColumn(), console=console) as bar:  # fmt: skip
+        tasks: dict[str, int] = {}
+
+        def tick(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        try:
+            summary = run_job(job, cfg, out, tick)
+        except (ConfigError, DatasetMissing) as exc:
+            _fail(str(exc))
+    table = Table(title=f"{job.model} on {job.dataset}, preset {cfg.name!r}")
+    table.add_column("condition")
+    table.add_column("accuracy (%)", justify="right")
+    table.add_row("float", f"{summary['float_accuracy_pct']:.2f}")
+    for cond, acc in summary["analog_accuracy_pct"].items():
+        table.add_row(cond, f"{acc:.2f}")
+    Console().print(table)
+    m = summary["mapping"]
+    Console().print(f"{m['cores_used']} cores on {m['chips']} chip(s), utilization {m['utilization']:.1%}; results in {out}/")
+
+
+@app.command()
+def presets(
+    as_json: bool = typer.Option(False, "--json", help="Print every preset as one JSON object."),
+    show: Optional[str] = typer.Option(None, "--show", help="Print one preset as TOML."),
+) -> None:
+    """List the named configurations (devices and chips from the literature)."""
+    try:
+        if show:
+            print(preset(show).to_toml())
+            return
+    except ConfigError as exc:
+        _fail(str(exc))
+    configs = {name: preset(name) for name in available_presets()}
+    if as_json:
+        print(json.dumps({n: c.to_dict() for n, c in configs.items()}, indent=2))
+        return
+    table = Table(title="reram presets")
+    for col in ("name", "window (µS)", "levels", "programming", "array", "DAC bits", "ADC bits", "sensing", "cores"):
+        table.add_column(col)
+    for n, c in configs.items():
+        d, a, p = c.device, c.array, c.periphery
+        table.add_row(
+            n, f"{d.g_min_S * 1e6:g}–{d.g_max_S * 1e6:g}", str(d.levels or "∞"), d.program_mode,
+            f"{a.rows}×{a.cols} ({a.differential})", f"{p.dac.bits}{' serial' if p.dac.bit_serial else ''}",
+            str(p.adc.bits), p.adc.sensing, str(c.chip.cores),
+        )  # fmt: skip
+    Console().print(table)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

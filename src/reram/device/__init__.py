@@ -1,0 +1,17 @@
+"""Cell physics as pure, seeded tensor functions: levels, programming, faults, relaxation, reads."""
+
+from reram.device.faults import cell_windows, stuck_cells
+from reram.device.program import ProgramResult, program, quantize_levels, write_verify
+from reram.device.relax import equivalent_time_s, relax, relaxation_sigma_S
+
+__all__ = [
+    "ProgramResult",
+    "cell_windows",
+    "equivalent_time_s",
+    "program",
+    "quantize_levels",
+    "relax",
+    "relaxation_sigma_S",
+    "stuck_cells",
+    "write_verify",
+]

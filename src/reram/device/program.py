@@ -1,0 +1,100 @@
+"""Programming: target conductances -> programmed conductances.
+
+Where a cell is programmed: :func:`program` (levels, faults, window spread, then the chosen
+programming model; :func:`write_verify` is the iterative pulse-and-verify loop).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from reram.config import DeviceConfig
+from reram.device.faults import cell_windows, stuck_cells
+
+
+@dataclass
+class ProgramResult:
+    """Outcome of programming one set of cells.
+
+    Attributes:
+        g_S: programmed conductances (siemens).
+        stuck: cells that do not respond (stuck at low or high).
+        failed: cells outside the acceptance band when programming ended (stuck cells included).
+        iterations: pulse/verify iterations the loop ran (0 for non-iterative modes).
+    """
+
+    g_S: torch.Tensor
+    stuck: torch.Tensor
+    failed: torch.Tensor
+    iterations: int
+
+
+def quantize_levels(g_S: torch.Tensor, cfg: DeviceConfig) -> torch.Tensor:
+    """Round target conductances to the device's ``levels`` evenly spaced levels in the window."""
+    if cfg.levels == 0:
+        return g_S
+    step = (cfg.g_max_S - cfg.g_min_S) / (cfg.levels - 1)
+    return cfg.g_min_S + torch.round((g_S - cfg.g_min_S) / step).clamp(0, cfg.levels - 1) * step
+
+
+def write_verify(
+    target_S: torch.Tensor,
+    g_lo: torch.Tensor,
+    g_hi: torch.Tensor,
+    cfg: DeviceConfig,
+    gen: torch.Generator,
+) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Iterative write-verify on all cells at once.
+
+    Cells start RESET at their window's low end. Each iteration reads every active cell with
+    read noise; a cell whose verify read lies within +-``wv_tolerance_S`` of its target is done;
+    every other cell gets one SET or RESET pulse whose conductance change is a log-normally
+    spread fraction ``wv_step_gain`` of the verified error plus cycle-to-cycle noise, bounded by
+    the cell's own window. Cells not done after ``wv_max_iterations`` are failures.
+
+    Returns:
+        (conductances in siemens, failed mask, iterations run).
+    """
+    g = g_lo.clone()
+    done = torch.zeros_like(g, dtype=torch.bool)
+    sigma_read = cfg.read_noise_rel * cfg.g_max_S
+    it = 0
+    for it in range(1, cfg.wv_max_iterations + 1):
+        read = g + sigma_read * torch.randn(g.shape, generator=gen, device=g.device) if sigma_read else g
+        err = target_S - read
+        done |= err.abs() <= cfg.wv_tolerance_S
+        if bool(done.all()):
+            break
+        spread = torch.exp(cfg.wv_step_spread * torch.randn(g.shape, generator=gen, device=g.device))
+        step = cfg.wv_step_gain * err * spread
+        step = step + cfg.wv_c2c_sigma_S * torch.randn(g.shape, generator=gen, device=g.device)
+        g = torch.where(done, g, torch.minimum(torch.maximum(g + step, g_lo), g_hi))
+    failed = (g - target_S).abs() > cfg.wv_tolerance_S + 3 * sigma_read
+    return g, failed | ~done, it
+
+
+def program(target_S: torch.Tensor, cfg: DeviceConfig, gen: torch.Generator) -> ProgramResult:
+    """Program cells to ``target_S`` (siemens) with the device's non-idealities.
+
+    Order: quantise the target to the device levels, draw each cell's window (device-to-device
+    spread) and its stuck-at faults, run the programming model, then force stuck cells to their
+    stuck value.
+    """
+    target = quantize_levels(target_S, cfg)
+    lo, hi = cell_windows(target.shape, cfg, gen, target.device)
+    stuck_lo, stuck_hi = stuck_cells(target.shape, cfg, gen, target.device)
+    iterations = 0
+    if cfg.program_mode == "exact":
+        g = target.clone()
+        failed = torch.zeros_like(g, dtype=torch.bool)
+    elif cfg.program_mode == "gaussian":
+        noise = cfg.program_sigma_S * torch.randn(target.shape, generator=gen, device=target.device)
+        g = torch.minimum(torch.maximum(target + noise, lo), hi)
+        failed = (target < lo) | (target > hi)
+    else:
+        g, failed, iterations = write_verify(target, lo, hi, cfg, gen)
+    g = torch.where(stuck_lo, lo, torch.where(stuck_hi, hi, g))
+    stuck = stuck_lo | stuck_hi
+    return ProgramResult(g_S=g, stuck=stuck, failed=failed | stuck, iterations=iterations)

@@ -1,0 +1,219 @@
+"""The default job: train a CNN in float, put it on the chip, and compare float vs analog over time.
+
+Steps: load data -> train float (checkpointed, so a rerun resumes) -> convert -> calibrate ->
+program -> for each age: relax, evaluate, measure per-layer output error -> write summary.json,
+CSVs, PNG plots and report.html into the output folder (every file written atomically).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import json
+import logging
+import time
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+import reram
+from reram.config import Config, ConfigError, load_config
+from reram.data import load_dataset
+from reram.report import plots, write_csv, write_html_report, write_json
+from reram.report.writers import write_atomic
+from reram.train import evaluate, fit
+from reram.zoo import build
+
+log = logging.getLogger(__name__)
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class JobConfig:
+    """What ``reram run`` does. Times in seconds, temperature in kelvin."""
+
+    dataset: str = "fashion-mnist"
+    data_dir: str = ""
+    model: str = "fashion_cnn"
+    epochs: int = 5
+    batch_size: int = 128
+    lr: float = 3e-3
+    train_samples: int = 0
+    test_samples: int = 0
+    calibration_samples: int = 2000
+    ages_s: tuple[float, ...] = (1.0, 86400.0)
+    temperature_K: float = 300.0
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "train_samples", "test_samples", "calibration_samples"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < (1 if name in ("epochs", "batch_size") else 0):
+                raise ConfigError(f"job.{name} = {v!r} is invalid: allowed is an integer >= {1 if name in ('epochs', 'batch_size') else 0}")
+        if not self.lr > 0:
+            raise ConfigError(f"job.lr = {self.lr!r} is invalid: allowed is a learning rate > 0")
+        if not self.ages_s or any(not (t > 0) for t in self.ages_s):
+            raise ConfigError(f"job.ages_s = {self.ages_s!r} is invalid: allowed is a list of times > 0 s")
+        if not self.temperature_K > 0:
+            raise ConfigError(f"job.temperature_K = {self.temperature_K!r} is invalid: allowed is a temperature > 0 K")
+        if self.device not in ("cpu", "cuda") and not self.device.startswith("cuda:"):
+            raise ConfigError(f"job.device = {self.device!r} is invalid: allowed is 'cpu' or 'cuda'")
+
+    @classmethod
+    def quick(cls) -> JobConfig:
+        """A short variant (about a minute on 2 cores): 1 epoch on 12,000 images, 2,000 test images."""
+        return cls(epochs=1, train_samples=12000, test_samples=2000, calibration_samples=1000)
+
+
+def load_job(path: str | Path | None, quick: bool = False) -> tuple[JobConfig, Config]:
+    """Read a job TOML: a ``[job]`` table plus system-config keys (``base = "neurram"`` etc.)."""
+    job = JobConfig.quick() if quick else JobConfig()
+    if path is None:
+        return job, load_config("neurram")
+    p = Path(path)
+    if not p.exists():
+        raise ConfigError(f"config file {str(p)!r} does not exist")
+    data = tomllib.loads(p.read_text())
+    job_data = data.pop("job", {})
+    allowed = {f.name for f in dataclasses.fields(JobConfig)}
+    for key in job_data:
+        if key not in allowed:
+            raise ConfigError(f"unknown key 'job.{key}': allowed keys are {', '.join(sorted(allowed))}")
+    if "ages_s" in job_data:
+        job_data["ages_s"] = tuple(float(t) for t in job_data["ages_s"])
+    job = dataclasses.replace(job, **job_data)
+    data.setdefault("base", "neurram")
+    return job, load_config(data)
+
+
+def _age_label(t: float) -> str:
+    for unit, s in (("day", 86400.0), ("h", 3600.0), ("min", 60.0)):
+        if t >= s:
+            v = t / s
+            return f"{v:g} {unit}" + ("s" if unit == "day" and v != 1 else "")
+    return f"{t:g} s"
+
+
+@torch.no_grad()
+def layer_output_errors(model: nn.Module, x: torch.Tensor) -> dict[str, float]:
+    """Relative RMS error of every analog layer's output against the float product on the same input."""
+    found: dict[str, float] = {}
+    hooks = []
+    for name, m in reram.analog_layers(model):
+
+        def hook(mod: Any, inp: tuple[torch.Tensor, ...], out: torch.Tensor, name: str = name) -> None:
+            ref = mod._float(inp[0])
+            found[name] = float((out - ref).norm() / ref.norm().clamp_min(1e-30))
+
+        hooks.append(m.register_forward_hook(hook))
+    try:
+        model(x)
+    finally:
+        for h in hooks:
+            h.remove()
+    return found
+
+
+def _conductances_uS(model: nn.Module, which: str) -> np.ndarray:
+    parts = []
+    for _, m in reram.analog_layers(model):
+        g = m.target_conductances() if which == "target" else m.g_S
+        used = m.grid.row_mask(g.device)[None, :, :, None].expand_as(g)
+        parts.append((g[used] * 1e6).detach().cpu().numpy().ravel())
+    return np.concatenate(parts)
+
+
+def run_job(job: JobConfig, config: Config, out: Path, progress: Progress | None = None) -> dict[str, Any]:
+    """Run the default job and write its results into ``out``; returns the summary dict."""
+    t_start = time.perf_counter()
+    out.mkdir(parents=True, exist_ok=True)
+    tick: Progress = progress or (lambda stage, done, total: None)
+    dev = torch.device(job.device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("job.device = 'cuda' is invalid here: torch sees no CUDA device; use --device cpu")
+    torch.manual_seed(config.seed)
+    data = load_dataset(job.dataset, job.data_dir or None).subset(job.train_samples or None, job.test_samples or None)
+    model, _ = build(job.model, data.classes)
+    model.to(dev)
+
+    # 1. float training, checkpointed for resumption
+    key = hashlib.sha256(json.dumps([dataclasses.asdict(job), config.seed], default=str).encode()).hexdigest()[:16]
+    ckpt = out / f"float_model_{key}.pt"
+    if ckpt.exists():
+        model.load_state_dict(torch.load(ckpt, map_location=dev))
+        log.info("resumed float model from %s", ckpt)
+        tick("train", 1, 1)
+    else:
+        fit(model, data.x_train, data.y_train, job.epochs, job.lr, job.batch_size, config.seed, lambda d, t: tick("train", d, t))
+        buf = io.BytesIO()
+        torch.save(model.state_dict(), buf)
+        write_atomic(ckpt, buf.getvalue())
+    float_acc = evaluate(model, data.x_test, data.y_test)
+    tick("float eval", 1, 1)
+
+    # 2. on the chip
+    analog = reram.convert(model, config)
+    cal = data.x_train[: job.calibration_samples].to(dev)
+    analog.program()  # type: ignore[operator]
+    reram.calibrate(analog, cal.split(500))
+    reram.reset_events(analog)
+    target_uS = _conductances_uS(analog, "target")
+    snapshots: dict[str, np.ndarray] = {}
+    acc_rows: list[dict[str, Any]] = [{"condition": "float", "age_s": 0.0, "accuracy_pct": float_acc}]
+    err_rows: list[dict[str, Any]] = []
+    probe = data.x_test[:256].to(dev)
+    t_prev = 0.0
+    for k, t in enumerate(job.ages_s):
+        analog.age(t - t_prev, job.temperature_K)  # type: ignore[operator]
+        t_prev = t
+        label = f"analog {_age_label(t)}"
+        acc = evaluate(analog, data.x_test, data.y_test)
+        acc_rows.append({"condition": label, "age_s": t, "accuracy_pct": acc})
+        for layer, e in layer_output_errors(analog, probe).items():
+            err_rows.append({"condition": label, "layer": layer, "rel_rms_error": e})
+        snapshots[label] = _conductances_uS(analog, "programmed")
+        tick("analog eval", k + 1, len(job.ages_s))
+
+    # 3. results
+    place = reram.placement(analog)
+    events = {n: c.as_dict() for n, c in reram.events(analog).items()}
+    failures = sum(m.program_failures for _, m in reram.analog_layers(analog))
+    summary = {
+        "job": dataclasses.asdict(job),
+        "config": config.to_dict(),
+        "float_accuracy_pct": float_acc,
+        "analog_accuracy_pct": {r["condition"]: r["accuracy_pct"] for r in acc_rows[1:]},
+        "accuracy_drop_pts": {r["condition"]: float_acc - r["accuracy_pct"] for r in acc_rows[1:]},
+        "layer_rel_rms_error": err_rows,
+        "mapping": {"cores_used": place.cores_used, "chips": place.n_chips, "utilization": place.utilization},
+        "program_failures": failures,
+        "events": events,
+        "wall_time_s": time.perf_counter() - t_start,
+    }
+    write_csv(out / "accuracy.csv", acc_rows)
+    write_csv(out / "layer_error.csv", err_rows)
+    write_csv(out / "events.csv", [{"layer": n, **c} for n, c in events.items()])
+    pngs = [
+        plots.accuracy_bars(acc_rows, out / "accuracy.png"),
+        plots.conductance_histogram(target_uS, snapshots, out / "conductance_hist.png"),
+        plots.layer_errors(err_rows, out / "layer_error.png"),
+    ]
+    write_json(out / "summary.json", summary)
+    write_html_report(
+        out / "report.html",
+        f"reram run: {job.model} on {job.dataset}, preset {config.name!r}",
+        [("Accuracy", acc_rows), ("Per-layer output error", err_rows), ("Mapping", [summary["mapping"]]),
+         ("Events", [{"layer": n, **c} for n, c in events.items()])],
+        pngs,
+    )  # fmt: skip
+    return summary
+
+
+__all__ = ["JobConfig", "layer_output_errors", "load_job", "run_job"]

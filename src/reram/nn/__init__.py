@@ -1,0 +1,32 @@
+"""torch integration: analog layers and the module swap."""
+
+from reram.nn.convert import (
+    age,
+    analog_layers,
+    calibrate,
+    convert,
+    events,
+    events_per_core,
+    placement,
+    program,
+    reset_events,
+    revert,
+)
+from reram.nn.layers import AnalogConv1d, AnalogConv2d, AnalogLayer, AnalogLinear
+
+__all__ = [
+    "AnalogConv1d",
+    "AnalogConv2d",
+    "AnalogLayer",
+    "AnalogLinear",
+    "age",
+    "analog_layers",
+    "calibrate",
+    "convert",
+    "events",
+    "events_per_core",
+    "placement",
+    "program",
+    "reset_events",
+    "revert",
+]

@@ -1,0 +1,314 @@
+"""Analog layers: Linear, Conv1d and Conv2d whose products run on simulated cores.
+
+Each layer keeps its real ``weight`` (and ``bias``) parameters, so any torch optimizer works, and
+holds the chip's state in buffers: the programmed conductance pairs of its tiles, which cells are
+frozen (stuck or unused), the calibrated periphery and its age. The chip state changes only by
+``program()`` (write the present weights) and ``age()`` (relaxation), as on a real chip.
+Gradients pass straight through the analog forward (the float product's gradient).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from reram import device as cell
+from reram.array import weights_to_conductances
+from reram.config import Config
+from reram.core import PeripheryState, TileEvents, analog_matmul
+from reram.mapping import TileGrid, TileSite, tile_matrix
+
+log = logging.getLogger(__name__)
+
+
+def _generator(seed: int, index: int, stream: int, device: torch.device) -> torch.Generator:
+    mixed = int(np.random.SeedSequence([seed, index, stream]).generate_state(1)[0])
+    return torch.Generator(device=device).manual_seed(mixed)
+
+
+class AnalogLayer(nn.Module):
+    """Common machinery of the analog layers (tiles, programming, ageing, periphery).
+
+    Args:
+        weight, bias: the float module's parameters (kept, not copied).
+        config: the system this layer runs on.
+        grid: how the layer's matrix is tiled.
+        index: the layer's position in the network (seeds its randomness).
+    """
+
+    def __init__(self, weight: nn.Parameter, bias: nn.Parameter | None, config: Config, grid: TileGrid, index: int):
+        super().__init__()
+        self.weight = weight
+        self.bias = bias
+        self.config = config
+        self.grid = grid
+        self.index = index
+        t, r, c = grid.n_row, grid.rows_pad, grid.out_features
+        kw: dict[str, Any] = {"device": weight.device, "dtype": weight.dtype}
+        self.register_buffer("g_S", torch.zeros(2, t, r, c, **kw))
+        self.register_buffer("frozen", torch.ones(2, t, r, c, dtype=torch.bool, device=weight.device))
+        self.register_buffer("gain", torch.ones(t, c, **kw))
+        self.register_buffer("gsum_S", torch.ones(t, c, **kw))
+        self.register_buffer("adc_fs", torch.ones(t, c, **kw))
+        self.register_buffer("x_range", torch.zeros((), **kw))
+        self.register_buffer("age_eq_s", torch.zeros((), dtype=torch.float64, device=weight.device))
+        self.register_buffer("programmed", torch.zeros((), dtype=torch.bool, device=weight.device))
+        self.register_buffer("calibrated", torch.zeros((), dtype=torch.bool, device=weight.device))
+        self.events = TileEvents(grid.tiles(), grid.cells_per_weight_row, grid.cells_per_weight_col)
+        self.sites: list[TileSite] = []
+        self.program_failures = 0
+        self._calibrating = False
+        self._first_batch = False
+        self._gens: dict[int, torch.Generator] = {}
+        sizes = [b - a for a, b in grid.row_groups]
+        self._group_index: torch.Tensor | None = None
+        if len(set(sizes)) > 1:
+            k, pad = grid.kernel, grid.rows_pad // grid.kernel
+            n_ch = grid.in_features // k
+            idx = [a // k + j if j < (b - a) // k else n_ch for a, b in grid.row_groups for j in range(pad)]
+            self._group_index = torch.tensor(idx, device=weight.device)
+
+    # ----- matrix view of the weights (rows = inputs, columns = outputs) -----
+    def weight_matrix(self) -> torch.Tensor:
+        """The weights as the crossbar sees them: (in_features, out_features)."""
+        return self.weight.reshape(self.weight.shape[0], -1).T
+
+    def _gen(self, stream: int) -> torch.Generator:
+        dev = self.g_S.device
+        gen = self._gens.get(stream)
+        if gen is None or gen.device != dev:
+            gen = _generator(self.config.seed, self.index, stream, dev)
+            self._gens[stream] = gen
+        return gen
+
+    def _group(self, x: torch.Tensor, dim: int) -> torch.Tensor:
+        """Reorder input channels into padded row-tile groups along ``dim``."""
+        if self._group_index is None:
+            return x
+        idx = self._group_index.to(x.device)
+        zero = torch.zeros_like(x.narrow(dim, 0, 1))
+        return torch.cat([x, zero], dim).index_select(dim, idx)
+
+    # ----- the chip's life: program, age -----
+    def target_conductances(self) -> torch.Tensor:
+        """(2, tiles, rows, cols) target conductances (siemens) after the device's levels; 0 = unused."""
+        mask = self.grid.row_mask(self.weight.device)
+        tc = weights_to_conductances(self.grid.pack(self.weight_matrix()), mask, self.config.array, self.config.device, self.grid.col_tile)
+        target = cell.quantize_levels(torch.stack([tc.g_pos_S, tc.g_neg_S]), self.config.device)
+        return torch.where(mask[None, :, :, None], target, torch.zeros_like(target))
+
+    @torch.no_grad()
+    def program(self, seed: int | None = None) -> None:
+        """Write the present weights into the cells (write-verify, faults, spread).
+
+        Args:
+            seed: programming seed; default the config's seed. Read noise and ageing are reseeded.
+        """
+        cfg = self.config
+        if seed is not None and seed != cfg.seed:
+            from dataclasses import replace
+
+            self.config = cfg = replace(cfg, seed=seed)
+        self._gens.clear()
+        mask = self.grid.row_mask(self.weight.device)[None, :, :, None].expand_as(self.g_S)
+        w_tiles = self.grid.pack(self.weight_matrix())
+        tc = weights_to_conductances(w_tiles, mask[0, :, :, 0], cfg.array, cfg.device, self.grid.col_tile)
+        target = cell.quantize_levels(torch.stack([tc.g_pos_S, tc.g_neg_S]), cfg.device)
+        target = torch.where(mask, target, torch.zeros_like(target))
+        res = cell.program(target, cfg.device, self._gen(0))
+        self.g_S.copy_(torch.where(mask, res.g_S, torch.zeros_like(res.g_S)))
+        self.frozen.copy_(res.stuck | ~mask)
+        self.program_failures = int((res.failed & mask).sum())
+        v_read = cfg.array.v_read_V
+        gsum_target = target.sum((0, 2))
+        gain = 1.0 / (v_read * tc.s_per_weight)
+        bound = v_read * (target[0] - target[1]).abs().sum(1)
+        if cfg.periphery.adc.sensing == "voltage":
+            gain = gain * gsum_target
+            bound = bound / gsum_target.clamp_min(1e-30)
+        self.gain.copy_(gain)
+        self.gsum_S.copy_(self.g_S.sum((0, 2)).clamp_min(1e-30))
+        if not bool(self.calibrated):
+            fill = bound.amax() if cfg.periphery.adc.range == "layer" else bound
+            self.adc_fs.copy_(torch.broadcast_to(fill, self.adc_fs.shape).clamp_min(1e-30))
+        self.age_eq_s.zero_()
+        self.programmed.fill_(True)
+
+    @torch.no_grad()
+    def age(self, seconds: float, kelvin: float | None = None) -> None:
+        """Let the programmed cells relax for ``seconds`` at ``kelvin`` (default: the device's t_ref_K)."""
+        if not bool(self.programmed):
+            raise RuntimeError("age() needs programmed cells: call program() first")
+        dev = self.config.device
+        t0 = float(self.age_eq_s)
+        t1 = t0 + cell.equivalent_time_s(seconds, dev.t_ref_K if kelvin is None else kelvin, dev)
+        self.g_S.copy_(cell.relax(self.g_S, self.frozen, t0, t1, dev, self._gen(2)))
+        self.gsum_S.copy_(self.g_S.sum((0, 2)).clamp_min(1e-30))
+        self.age_eq_s.fill_(t1)
+
+    # ----- compute -----
+    def _op(self, x: torch.Tensor) -> Any:
+        raise NotImplementedError
+
+    def _float(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _spatial(self) -> int:
+        return 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Analog forward; gradients flow as through the float layer (straight-through)."""
+        if not bool(self.programmed):
+            log.debug("layer %d not programmed: programming with seed %d", self.index, self.config.seed)
+            self.program()
+        state = PeripheryState(self.x_range, self.adc_fs, self.gain, self.gsum_S, self._calibrating, self._first_batch)
+        self._first_batch = False
+        op, flat, unflat = self._op(x)
+        positions = int(np.prod(flat.shape[:1])) * self._positions_per_vector(flat)
+        y = analog_matmul(flat.detach(), op, state, self.config, self._gen(1), self._spatial(), lambda p: self.events.add(positions, p))
+        y = unflat(y)
+        if self.bias is not None:
+            y = y + self.bias.detach().view(-1, *([1] * self._spatial()))
+        if torch.is_grad_enabled() and (self.weight.requires_grad or x.requires_grad):
+            ref = self._float(x)
+            y = ref + (y - ref).detach()
+        return y
+
+    def _positions_per_vector(self, flat: torch.Tensor) -> int:
+        return 1
+
+    def extra_repr(self) -> str:
+        g = self.grid
+        return f"{g.in_features}x{g.out_features}, tiles={g.n_row}x{g.n_col}, config={self.config.name!r}"
+
+
+class _LinearOp:
+    def __init__(self, layer: AnalogLayer):
+        self.layer = layer
+        self.gdiff = layer.g_S[0] - layer.g_S[1]  # (tiles, rows, cols)
+
+    def _grouped(self, v: torch.Tensor) -> torch.Tensor:
+        t = self.gdiff.shape[0]
+        return self.layer._group(v, 1).view(v.shape[0], t, -1).transpose(0, 1)
+
+    def currents(self, v_V: torch.Tensor) -> torch.Tensor:
+        if self.gdiff.shape[0] == 1:
+            return (v_V @ self.gdiff[0]).unsqueeze(1)
+        return torch.bmm(self._grouped(v_V), self.gdiff).transpose(0, 1)
+
+    def square_sums(self, v_sq: torch.Tensor) -> torch.Tensor:
+        return self._grouped(v_sq).sum(-1).T.unsqueeze(-1)
+
+
+class AnalogLinear(AnalogLayer):
+    """``nn.Linear`` on cores."""
+
+    @classmethod
+    def from_float(cls, m: nn.Linear, config: Config, index: int) -> AnalogLinear:
+        """Wrap a float ``nn.Linear`` (its parameters are shared, not copied)."""
+        return cls(m.weight, m.bias, config, tile_matrix(m.in_features, m.out_features, config.array), index)
+
+    def _op(self, x: torch.Tensor) -> Any:
+        lead = x.shape[:-1]
+        flat = x.reshape(-1, x.shape[-1])
+        return _LinearOp(self), flat, lambda y: y.reshape(*lead, y.shape[-1])
+
+    def _float(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.weight, self.bias)
+
+    def to_float(self) -> nn.Linear:
+        """A float ``nn.Linear`` holding this layer's parameters."""
+        m = nn.Linear(self.grid.in_features, self.grid.out_features, bias=self.bias is not None, device="meta")
+        m.weight, m.bias = self.weight, self.bias
+        return m
+
+
+class _ConvOp:
+    def __init__(self, layer: AnalogConvNd):
+        self.layer = layer
+        g = layer.grid
+        gdiff = layer.g_S[0] - layer.g_S[1]  # (tiles, rows, cols)
+        k_shape = layer.weight.shape[2:]
+        self.kernel = gdiff.permute(0, 2, 1).reshape(g.n_row * g.out_features, g.rows_pad // g.kernel, *k_shape)
+        self.ones: torch.Tensor | None = None
+
+    def _conv(self, v: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        m = self.layer
+        return m._conv_fn(m._group(v, 1), w, None, m.stride, m.padding, m.dilation, self.layer.grid.n_row)
+
+    def currents(self, v_V: torch.Tensor) -> torch.Tensor:
+        y = self._conv(v_V, self.kernel)
+        return y.view(y.shape[0], self.layer.grid.n_row, -1, *y.shape[2:])
+
+    def square_sums(self, v_sq: torch.Tensor) -> torch.Tensor:
+        g = self.layer.grid
+        ones = self.kernel.new_ones(g.n_row, *self.kernel.shape[1:])
+        return self._conv(v_sq, ones).unsqueeze(2)
+
+
+class AnalogConvNd(AnalogLayer):
+    """Convolutions on cores: tiles hold the kernel reshaped to (Cin*k) x Cout."""
+
+    _conv_fn: Any = None
+    _float_type: type[nn.Module] = nn.Module
+
+    @classmethod
+    def from_float(cls, m: nn.Module, config: Config, index: int) -> AnalogConvNd:
+        """Wrap a float convolution (groups=1, zero padding); parameters are shared."""
+        assert isinstance(m, (nn.Conv1d, nn.Conv2d))
+        k = int(np.prod(m.kernel_size))
+        grid = tile_matrix(m.in_channels * k, m.out_channels, config.array, kernel=k)
+        layer = cls(m.weight, m.bias, config, grid, index)
+        layer.stride, layer.padding, layer.dilation = m.stride, m.padding, m.dilation
+        layer.kernel_size = m.kernel_size
+        return layer
+
+    def _spatial(self) -> int:
+        return self.weight.dim() - 2
+
+    def _positions_per_vector(self, flat: torch.Tensor) -> int:
+        return int(np.prod(self._out_spatial))
+
+    def _op(self, x: torch.Tensor) -> Any:
+        op = _ConvOp(self)
+        sp = x.shape[2:]
+        pad = (0,) * len(sp) if self.padding == "valid" else self.padding
+        if isinstance(pad, str):  # "same"
+            self._out_spatial = tuple(sp)
+        else:
+            self._out_spatial = tuple(
+                (s + 2 * p - d * (k - 1) - 1) // st + 1
+                for s, p, d, k, st in zip(sp, pad, self.dilation, self.kernel_size, self.stride)
+            )
+        return op, x, lambda y: y
+
+    def _float(self, x: torch.Tensor) -> torch.Tensor:
+        return type(self)._conv_fn(x, self.weight, self.bias, self.stride, self.padding, self.dilation)
+
+    def to_float(self) -> nn.Module:
+        """A float convolution holding this layer's parameters."""
+        m = self._float_type(
+            self.weight.shape[1], self.weight.shape[0], self.kernel_size, self.stride, self.padding,
+            self.dilation, bias=self.bias is not None, device="meta",
+        )
+        m.weight, m.bias = self.weight, self.bias
+        return m
+
+
+class AnalogConv1d(AnalogConvNd):
+    """``nn.Conv1d`` on cores."""
+
+    _conv_fn = staticmethod(F.conv1d)
+    _float_type = nn.Conv1d
+
+
+class AnalogConv2d(AnalogConvNd):
+    """``nn.Conv2d`` on cores."""
+
+    _conv_fn = staticmethod(F.conv2d)
+    _float_type = nn.Conv2d

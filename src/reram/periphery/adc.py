@@ -1,0 +1,36 @@
+"""Where an ADC rounds: signed uniform quantiser with a full scale, saturating beyond it.
+
+The same model serves NeuRRAM's integrate-and-fire neuron, whose count of charge-decrement
+steps is a uniform quantisation of the integrated bit-line voltage.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def adc_levels(bits: int) -> int:
+    """Largest output code of a signed ``bits``-bit converter: 2**(bits-1) - 1."""
+    return 2 ** (bits - 1) - 1
+
+
+def adc_convert(signal: torch.Tensor, full_scale: torch.Tensor, bits: int) -> torch.Tensor:
+    """Digitise ``signal`` (amperes or volts) with +-``full_scale`` and ``bits``; returns the
+    reconstructed value (same unit), monotone in the signal and saturating at +-full_scale."""
+    top = adc_levels(bits)
+    step = full_scale / top
+    return torch.round(signal / step).clamp(-top, top) * step
+
+
+def percentile_abs(values: torch.Tensor, percentile: float) -> torch.Tensor:
+    """|values| percentile along the last axis (one result per leading index).
+
+    Long rows are subsampled deterministically (every k-th element) to at most 2**22 samples.
+    """
+    a = values.detach().abs()
+    if percentile >= 100:
+        return a.amax(-1)
+    limit = 2**22
+    if a.shape[-1] > limit:
+        a = a[..., :: -(-a.shape[-1] // limit)]
+    return torch.quantile(a.float(), percentile / 100, dim=-1).to(values.dtype)

@@ -1,0 +1,67 @@
+"""Figures of a run (matplotlib, Agg backend, PNG)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from reram.report.writers import write_atomic  # noqa: E402
+
+
+def _save(fig: plt.Figure, path: Path) -> Path:
+    import io
+
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    return write_atomic(path, buf.getvalue())
+
+
+def accuracy_bars(rows: list[dict[str, object]], path: Path) -> Path:
+    """Bar chart of accuracy (%) per condition."""
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    labels = [str(r["condition"]) for r in rows]
+    values = [float(r["accuracy_pct"]) for r in rows]  # type: ignore[arg-type]
+    bars = ax.bar(labels, values, color=["#4c72b0"] + ["#dd8452"] * (len(rows) - 1))
+    ax.bar_label(bars, fmt="%.2f")
+    ax.set_ylim(max(0.0, min(values) - 10), 100)
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title("float vs analog")
+    return _save(fig, path)
+
+
+def conductance_histogram(target_uS: np.ndarray, programmed: dict[str, np.ndarray], path: Path) -> Path:
+    """Histogram of target vs programmed (and aged) conductances (uS)."""
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    hi = max(float(target_uS.max()), *(float(v.max()) for v in programmed.values()))
+    bins = np.linspace(0, hi * 1.02, 160)
+    ax.hist(target_uS, bins=bins, histtype="stepfilled", alpha=0.35, label="target", color="gray")
+    for name, g in programmed.items():
+        ax.hist(g, bins=bins, histtype="step", label=name)
+    ax.set_yscale("log")
+    ax.set_xlabel("conductance (µS)")
+    ax.set_ylabel("cells")
+    ax.legend()
+    return _save(fig, path)
+
+
+def layer_errors(rows: list[dict[str, object]], path: Path) -> Path:
+    """Relative RMS output error per analog layer, one series per condition."""
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    conds = sorted({str(r["condition"]) for r in rows})
+    layers = list(dict.fromkeys(str(r["layer"]) for r in rows))
+    width = 0.8 / max(len(conds), 1)
+    for k, c in enumerate(conds):
+        vals = [next(float(r["rel_rms_error"]) for r in rows if r["condition"] == c and r["layer"] == la) for la in layers]  # type: ignore[arg-type]
+        ax.bar(np.arange(len(layers)) + k * width, vals, width, label=c)
+    ax.set_xticks(np.arange(len(layers)) + width * (len(conds) - 1) / 2, layers)
+    ax.set_xlabel("layer")
+    ax.set_ylabel("relative RMS output error")
+    ax.legend()
+    return _save(fig, path)

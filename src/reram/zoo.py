@@ -1,0 +1,69 @@
+"""Named float networks used by the jobs, benchmarks and tests (plain torch modules)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from torch import nn
+
+
+def fashion_cnn(classes: int = 10) -> nn.Module:
+    """The default job's CNN for 1x28x28 images: two 3x3 conv blocks, FC 1568-128-classes."""
+    return nn.Sequential(
+        nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(32 * 7 * 7, 128), nn.ReLU(), nn.Linear(128, classes),
+    )  # fmt: skip
+
+
+def mlp(classes: int = 10) -> nn.Module:
+    """MLP 784-256-128-classes for flattened 28x28 images."""
+    return nn.Sequential(
+        nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, classes)
+    )
+
+
+def lenet5(classes: int = 10) -> nn.Module:
+    """LeNet-5-like CNN for 1x28x28 images."""
+    return nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(16 * 5 * 5, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, classes),
+    )  # fmt: skip
+
+
+class _Block(nn.Module):
+    def __init__(self, cin: int, cout: int, stride: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1)
+        self.skip = nn.Conv2d(cin, cout, 1, stride) if (stride != 1 or cin != cout) else nn.Identity()
+        self.relu = nn.ReLU()
+
+    def forward(self, x):  # type: ignore[no-untyped-def]  # noqa: D102
+        return self.relu(self.conv2(self.relu(self.conv1(x))) + self.skip(x))
+
+
+def resnet_small(classes: int = 10) -> nn.Module:
+    """ResNet-like CNN for 3x32x32 images: stem and residual stages of 32, 64, 128 channels."""
+    return nn.Sequential(
+        nn.Conv2d(3, 32, 3, padding=1), nn.ReLU(),
+        _Block(32, 32, 1), _Block(32, 64, 2), _Block(64, 128, 2),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(128, classes),
+    )  # fmt: skip
+
+
+MODELS: dict[str, tuple[Callable[..., nn.Module], tuple[int, ...]]] = {
+    "fashion_cnn": (fashion_cnn, (1, 28, 28)),
+    "mlp": (mlp, (1, 28, 28)),
+    "lenet5": (lenet5, (1, 28, 28)),
+    "resnet_small": (resnet_small, (3, 32, 32)),
+}
+
+
+def build(name: str, classes: int = 10) -> tuple[nn.Module, tuple[int, ...]]:
+    """A zoo model by name and its input shape (C, H, W)."""
+    if name not in MODELS:
+        raise ValueError(f"model = {name!r} is unknown: allowed is one of {', '.join(MODELS)}")
+    factory, shape = MODELS[name]
+    return factory(classes), shape

@@ -1,0 +1,70 @@
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reram.array import column_currents, row_currents, weights_to_conductances
+from reram.config import ArrayConfig, ChipConfig, DeviceConfig
+from reram.mapping import MappingError, place, tile_matrix
+
+DEV = DeviceConfig()
+
+
+def test_transposed_mvm_is_w_transpose_y():
+    g = torch.Generator().manual_seed(0)
+    gp, gn = torch.rand(3, 40, 30, generator=g, dtype=torch.float64), torch.rand(3, 40, 30, generator=g, dtype=torch.float64)
+    y = torch.randn(3, 7, 30, generator=g, dtype=torch.float64)
+    assert torch.allclose(row_currents(y, gp, gn), y @ (gp - gn).transpose(1, 2))
+    x = torch.randn(3, 7, 40, generator=g, dtype=torch.float64)
+    assert torch.allclose(column_currents(x, gp, gn), x @ (gp - gn))
+
+
+def test_read_noise_has_the_exact_column_variance():
+    torch.manual_seed(0)
+    gp = torch.full((1, 64, 4), 20e-6)
+    gn = torch.full((1, 64, 4), 1e-6)
+    v = torch.rand(1, 1, 64) * 0.2
+    sigma = 0.4e-6
+    i = column_currents(v.expand(1, 20000, 64).contiguous(), gp, gn, sigma, torch.Generator().manual_seed(1))
+    expected = float((2 * sigma**2 * (v**2).sum()).sqrt())
+    assert float(i.std(1).mean()) == pytest.approx(expected, rel=0.03)
+    assert float(i.mean(1).mean()) == pytest.approx(float((v @ (gp - gn)).mean()), rel=1e-3)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 600), st.integers(1, 600), st.sampled_from([1, 9]), st.sampled_from(["rows", "columns"]))
+def test_tiles_cover_the_matrix_once(rows, cols, kernel, diff):
+    arr = ArrayConfig(rows=64, cols=48, differential=diff)
+    grid = tile_matrix(rows * kernel, cols, arr, kernel)
+    covered = sum(r * c for _, _, r, c in grid.tiles())
+    assert covered == rows * kernel * cols
+    assert all(r <= arr.weight_rows and c <= arr.weight_cols and r % kernel == 0 for _, _, r, c in grid.tiles())
+    w = torch.randn(rows * kernel, cols)
+    assert torch.equal(grid.unpack(grid.pack(w)), w)
+
+
+def test_differential_pair_encodes_sign_and_scale():
+    w = torch.tensor([[[0.5, -1.0], [0.0, 0.25]]])
+    mask = torch.ones(1, 2, dtype=torch.bool)
+    tc = weights_to_conductances(w, mask, ArrayConfig(scale="tile"), DEV, col_tile=2)
+    diff = tc.g_pos_S - tc.g_neg_S
+    assert torch.allclose(diff / tc.s_per_weight[:, None, :], w, atol=1e-7)
+    assert float(tc.g_pos_S.min()) >= DEV.g_min_S * (1 - 1e-6) and float(tc.g_neg_S.max()) <= DEV.g_max_S * (1 + 1e-6)
+
+
+def test_percentile_clip_and_per_column_scale():
+    w = torch.linspace(-1, 1, 200).view(1, 100, 2) * torch.tensor([1.0, 3.0])
+    mask = torch.ones(1, 100, dtype=torch.bool)
+    tc = weights_to_conductances(w, mask, ArrayConfig(scale="column", clip_percentile=90), DEV, col_tile=2)
+    assert tc.s_per_weight.shape == (1, 2) and not torch.allclose(tc.s_per_weight[0, 0], tc.s_per_weight[0, 1])
+    assert float(tc.s_per_weight[0, 0]) == pytest.approx(3 * float(tc.s_per_weight[0, 1]), rel=0.05)
+    assert float(tc.g_pos_S.max()) == pytest.approx(DEV.g_max_S) and float((tc.g_pos_S == DEV.g_max_S).float().mean()) > 0.03
+
+
+def test_placement_spills_onto_chips_or_fails_clearly():
+    arr = ArrayConfig(rows=256, cols=256)
+    grids = {"fc": tile_matrix(1000, 700, arr)}  # 8 row tiles x 3 column tiles
+    p = place(grids, ChipConfig(cores=10, max_chips=3), 256 * 256)
+    assert p.cores_used == 24 and p.n_chips == 3
+    with pytest.raises(MappingError, match="max_chips"):
+        place(grids, ChipConfig(cores=10, max_chips=2), 256 * 256)
