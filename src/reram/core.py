@@ -10,13 +10,14 @@ serves every layer type.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Protocol
 
 import numpy as np
 import torch
 
 from reram.config import Config
-from reram.periphery import adc_convert, encode_inputs, percentile_abs
+from reram.periphery import adc_levels, encode_inputs, percentile_abs
 
 EVENT_KINDS = ("mvms", "cell_reads", "dac_conversions", "adc_conversions", "shift_adds", "psum_adds")
 
@@ -120,6 +121,43 @@ def _running(buf: torch.Tensor, value: torch.Tensor, first: bool) -> None:
     buf.copy_(value if first else torch.maximum(buf, value))
 
 
+_POOL: ThreadPoolExecutor | None = None
+_CHUNK = 1 << 20
+
+
+def gaussian_like(ref: torch.Tensor, gen: torch.Generator | None) -> torch.Tensor:
+    """Standard normal samples shaped and laid out like ``ref`` (a dense tensor, any strides)."""
+    buf = torch.empty(ref.numel(), dtype=ref.dtype, device=ref.device)
+    gaussian_(buf, gen)
+    if ref.is_contiguous():
+        return buf.view(ref.shape)
+    return buf.as_strided(ref.shape, ref.stride())
+
+
+def gaussian_(out: torch.Tensor, gen: torch.Generator | None) -> torch.Tensor:
+    """Fill a contiguous ``out`` with standard normal samples, reproducibly for a generator state.
+
+    On CPU, torch draws normals on one thread; large buffers are split into a fixed number of
+    chunks (set by the size alone, so results do not depend on the thread count), each with its
+    own generator seeded from ``gen``, and filled in parallel.
+    """
+    n = out.numel()
+    if out.device.type != "cpu" or n < 2 * _CHUNK:
+        return out.normal_(generator=gen)
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=max(1, torch.get_num_threads()))
+    parts = min(16, n // _CHUNK)
+    seeds = torch.randint(0, 2**62, (parts,), generator=gen).tolist()
+    chunks = out.view(-1).chunk(parts)
+
+    def fill(k: int) -> None:
+        chunks[k].normal_(generator=torch.Generator().manual_seed(seeds[k]))
+
+    list(_POOL.map(fill, range(parts)))
+    return out
+
+
 def analog_matmul(
     x: torch.Tensor,
     op: ArrayOp,
@@ -151,17 +189,19 @@ def analog_matmul(
         x_range = state.x_range
     else:
         x_range = x.detach().abs().amax().clamp_min(torch.finfo(x.dtype).tiny)
-    planes = encode_inputs(x / x_range, dac)
+    # DAC: pulse planes, in volts
+    planes = encode_inputs(x, x_range, dac, cfg.array.v_read_V)
     n_planes = len(planes.weights)
-    v = planes.planes.flatten(0, 1) * cfg.array.v_read_V
+    v = planes.planes.flatten(0, 1)
+    # array: column currents (amperes), read noise in distribution
     i = op.currents(v)
     sigma = cfg.device.read_noise_rel * cfg.device.g_max_S
     if sigma > 0:
-        std = (op.square_sums(v * v) * (2 * sigma**2)).sqrt()
-        i = i + std * torch.randn(i.shape, generator=gen, device=i.device, dtype=i.dtype)
+        std = op.square_sums(v * v).mul_(2 * sigma**2).sqrt_()
+        i.addcmul_(gaussian_like(i, gen), std)
     view = (1, *state.adc_fs.shape) + (1,) * spatial
-    if adc.sensing == "voltage":
-        i = i / state.gsum_S.view(view)
+    if adc.sensing == "voltage":  # floating bit line: V = sum(V G) / sum(G)
+        i.div_(state.gsum_S.view(view))
     if state.calibrating:
         flat = i.detach().movedim(0, -1).reshape(*state.adc_fs.shape, -1)
         if adc.range == "column":
@@ -169,11 +209,23 @@ def analog_matmul(
         else:
             fs = percentile_abs(flat.reshape(1, -1), adc.percentile).expand_as(state.adc_fs)
         _running(state.adc_fs, fs.clamp_min(torch.finfo(i.dtype).tiny), state.first_batch)
-    q = adc_convert(i, state.adc_fs.view(view), adc.bits)
-    q = q.view(n_planes, -1, *q.shape[1:])
-    w = torch.tensor(planes.weights, dtype=q.dtype, device=q.device).view(-1, *([1] * (q.dim() - 1)))
-    y = (q * w).sum(0) if n_planes > 1 else q[0] * planes.weights[0]
-    y = (y * state.gain.view(view)).sum(1)
+    # ADC: integer codes; the step size is folded into the digital scale below
+    top = adc_levels(adc.bits)
+    step = state.adc_fs / top
+    codes = i.mul_((1.0 / step).view(view)).round_().clamp_(-top, top)
+    # digital: shift-add of planes, scale back to output units, accumulate row tiles
+    codes = codes.view(n_planes, -1, *codes.shape[1:])
+    y = codes[0]
+    if n_planes > 1:
+        y = y * planes.weights[0]
+        for p in range(1, n_planes):
+            y.add_(codes[p], alpha=planes.weights[p])
+    scale = (step * state.gain * (x_range * planes.weights[0] if n_planes == 1 else x_range)).view(view)
+    if dac.bit_serial:  # plane weights 2**j count input codes; codes / (2**bits - 1) = x / x_range
+        scale = scale / (2**dac.bits - 1)
     if on_planes is not None:
         on_planes(n_planes)
-    return y * x_range
+    out = y[:, 0] * scale[:, 0]
+    for t in range(1, y.shape[1]):  # partial sums of the row tiles, accumulated digitally
+        out.addcmul_(y[:, t], scale[:, t])
+    return out

@@ -1,9 +1,10 @@
 """Split a weight matrix (inputs x outputs) into tiles of one array's size.
 
-Rows are split into balanced groups aligned to whole input channels (a conv kernel's k*k rows
-stay on one array, so a tile computes a convolution over a channel subset); columns are split
-into blocks of the array's weight columns. Row groups are padded to one size so all tiles of a
-layer run as one batched product.
+Rows are split into groups aligned to whole input channels (a conv kernel's k*k rows stay on one
+array, so a tile computes a convolution over a channel subset): every group but the last holds
+ceil(channels / groups) channels, the last the rest. Columns are split into blocks of the array's
+weight columns. Only the last row group can be short, so padding the input at its end lets all
+tiles of a layer run as one batched product.
 """
 
 from __future__ import annotations
@@ -93,12 +94,8 @@ def tile_matrix(in_features: int, out_features: int, arr: ArrayConfig, kernel: i
         )
     channels = in_features // kernel
     n_r = -(-channels // cap_ch)
-    base, extra = divmod(channels, n_r)
-    groups, start = [], 0
-    for r in range(n_r):
-        size = (base + (1 if r < extra else 0)) * kernel
-        groups.append((start, start + size))
-        start += size
+    per = -(-channels // n_r)
+    groups = [(r * per * kernel, min((r + 1) * per, channels) * kernel) for r in range(n_r)]
     return TileGrid(
         in_features=in_features,
         out_features=out_features,

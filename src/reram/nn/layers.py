@@ -65,13 +65,7 @@ class AnalogLayer(nn.Module):
         self._calibrating = False
         self._first_batch = False
         self._gens: dict[int, torch.Generator] = {}
-        sizes = [b - a for a, b in grid.row_groups]
-        self._group_index: torch.Tensor | None = None
-        if len(set(sizes)) > 1:
-            k, pad = grid.kernel, grid.rows_pad // grid.kernel
-            n_ch = grid.in_features // k
-            idx = [a // k + j if j < (b - a) // k else n_ch for a, b in grid.row_groups for j in range(pad)]
-            self._group_index = torch.tensor(idx, device=weight.device)
+        self._pad_channels = (grid.n_row * grid.rows_pad - grid.in_features) // grid.kernel
 
     # ----- matrix view of the weights (rows = inputs, columns = outputs) -----
     def weight_matrix(self) -> torch.Tensor:
@@ -86,13 +80,16 @@ class AnalogLayer(nn.Module):
             self._gens[stream] = gen
         return gen
 
-    def _group(self, x: torch.Tensor, dim: int) -> torch.Tensor:
-        """Reorder input channels into padded row-tile groups along ``dim``."""
-        if self._group_index is None:
-            return x
-        idx = self._group_index.to(x.device)
-        zero = torch.zeros_like(x.narrow(dim, 0, 1))
-        return torch.cat([x, zero], dim).index_select(dim, idx)
+    def _group(self, x: torch.Tensor, channels_last: bool = False) -> torch.Tensor:
+        """Pad input channels (dim 1) so that every row tile gets rows_pad rows (only the last is short)."""
+        fmt = torch.channels_last if channels_last and x.dim() == 4 else torch.contiguous_format
+        if not self._pad_channels:
+            return x.contiguous(memory_format=fmt)
+        c = x.shape[1]
+        out = torch.empty((x.shape[0], c + self._pad_channels, *x.shape[2:]), dtype=x.dtype, device=x.device, memory_format=fmt)
+        out[:, :c].copy_(x)
+        out[:, c:].zero_()
+        return out
 
     # ----- the chip's life: program, age -----
     def target_conductances(self) -> torch.Tensor:
@@ -194,7 +191,7 @@ class _LinearOp:
 
     def _grouped(self, v: torch.Tensor) -> torch.Tensor:
         t = self.gdiff.shape[0]
-        return self.layer._group(v, 1).view(v.shape[0], t, -1).transpose(0, 1)
+        return self.layer._group(v).view(v.shape[0], t, -1).transpose(0, 1)
 
     def currents(self, v_V: torch.Tensor) -> torch.Tensor:
         if self.gdiff.shape[0] == 1:
@@ -237,18 +234,22 @@ class _ConvOp:
         self.kernel = gdiff.permute(0, 2, 1).reshape(g.n_row * g.out_features, g.rows_pad // g.kernel, *k_shape)
         self.ones: torch.Tensor | None = None
 
-    def _conv(self, v: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    def _conv(self, v: torch.Tensor, w: torch.Tensor, groups: int) -> torch.Tensor:
         m = self.layer
-        return m._conv_fn(m._group(v, 1), w, None, m.stride, m.padding, m.dilation, self.layer.grid.n_row)
+        return m._conv_fn(v, w, None, m.stride, m.padding, m.dilation, groups)
 
     def currents(self, v_V: torch.Tensor) -> torch.Tensor:
-        y = self._conv(v_V, self.kernel)
-        return y.view(y.shape[0], self.layer.grid.n_row, -1, *y.shape[2:])
+        t = self.layer.grid.n_row
+        v = self.layer._group(v_V, channels_last=t > 1)  # oneDNN's grouped convolutions are fastest channels-last
+        y = self._conv(v, self.kernel, t)
+        return y.view(y.shape[0], t, -1, *y.shape[2:])
 
     def square_sums(self, v_sq: torch.Tensor) -> torch.Tensor:
-        g = self.layer.grid
-        ones = self.kernel.new_ones(g.n_row, *self.kernel.shape[1:])
-        return self._conv(v_sq, ones).unsqueeze(2)
+        # sum V^2 over each tile's channels first, then over the kernel window (depthwise)
+        t = self.layer.grid.n_row
+        per_tile = self.layer._group(v_sq).view(v_sq.shape[0], t, -1, *v_sq.shape[2:]).sum(2)
+        ones = self.kernel.new_ones(t, 1, *self.kernel.shape[2:])
+        return self._conv(per_tile, ones, t).unsqueeze(2)
 
 
 class AnalogConvNd(AnalogLayer):
