@@ -70,9 +70,12 @@ def main() -> None:
         print(json.dumps({"device": str(dev), "threads": args.threads, "batch": args.batch, "rows": rows}, indent=2))
         return
     print(f"device {dev}, {args.threads} threads, batch {args.batch}, median of {args.repeats}")
-    print(f"| model | inputs | float samples/s | analog samples/s | analog/float |\n|---|---|---:|---:|---:|")
+    print("| model | inputs | float samples/s | analog samples/s | analog/float |\n|---|---|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['model']} | {r['mode']} | {r['float_samples_per_s']:.0f} | {r['analog_samples_per_s']:.0f} | {r['ratio_analog_over_float']:.2f}x |")
+        print(
+            f"| {r['model']} | {r['mode']} | {r['float_samples_per_s']:.0f} | "
+            f"{r['analog_samples_per_s']:.0f} | {r['ratio_analog_over_float']:.2f}x |"
+        )
 
 
 if __name__ == "__main__":

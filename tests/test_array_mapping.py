@@ -12,7 +12,10 @@ DEV = DeviceConfig()
 
 def test_transposed_mvm_is_w_transpose_y():
     g = torch.Generator().manual_seed(0)
-    gp, gn = torch.rand(3, 40, 30, generator=g, dtype=torch.float64), torch.rand(3, 40, 30, generator=g, dtype=torch.float64)
+    gp, gn = (
+        torch.rand(3, 40, 30, generator=g, dtype=torch.float64),
+        torch.rand(3, 40, 30, generator=g, dtype=torch.float64),
+    )
     y = torch.randn(3, 7, 30, generator=g, dtype=torch.float64)
     assert torch.allclose(row_currents(y, gp, gn), y @ (gp - gn).transpose(1, 2))
     x = torch.randn(3, 7, 40, generator=g, dtype=torch.float64)
@@ -58,7 +61,10 @@ def test_percentile_clip_and_per_column_scale():
     tc = weights_to_conductances(w, mask, ArrayConfig(scale="column", clip_percentile=90), DEV, col_tile=2)
     assert tc.s_per_weight.shape == (1, 2) and not torch.allclose(tc.s_per_weight[0, 0], tc.s_per_weight[0, 1])
     assert float(tc.s_per_weight[0, 0]) == pytest.approx(3 * float(tc.s_per_weight[0, 1]), rel=0.05)
-    assert float(tc.g_pos_S.max()) == pytest.approx(DEV.g_max_S) and float((tc.g_pos_S == DEV.g_max_S).float().mean()) > 0.03
+    assert (
+        float(tc.g_pos_S.max()) == pytest.approx(DEV.g_max_S)
+        and float((tc.g_pos_S == DEV.g_max_S).float().mean()) > 0.03
+    )
 
 
 def test_placement_spills_onto_chips_or_fails_clearly():

@@ -117,8 +117,12 @@ def test_revert_gives_back_float_modules_with_same_parameters():
 
 def test_filter_and_per_layer_overrides():
     m = fashion_cnn()
-    a = reram.convert(m, "neurram", filter_fn=lambda mod, name: isinstance(mod, nn.Linear),
-                      per_layer={"9": {"periphery": {"adc": {"bits": 8}}}})
+    a = reram.convert(
+        m,
+        "neurram",
+        filter_fn=lambda mod, name: isinstance(mod, nn.Linear),
+        per_layer={"9": {"periphery": {"adc": {"bits": 8}}}},
+    )
     names = [n for n, _ in reram.analog_layers(a)]
     assert names == ["7", "9"]
     assert a[9].config.periphery.adc.bits == 8 and a[7].config.periphery.adc.bits == 6

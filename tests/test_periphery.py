@@ -15,7 +15,7 @@ def test_adc_is_monotone_and_saturates(bits, fs):
     assert bool((q.diff() >= 0).all())
     assert float(q.max()) == pytest.approx(fs) and float(q.min()) == pytest.approx(-fs)
     assert bool((q[x > fs] == q.max()).all())
-    assert len(torch.unique(q)) == 2 ** bits - 1
+    assert len(torch.unique(q)) == 2**bits - 1
 
 
 def test_adc_error_is_half_a_step_inside_range():

@@ -1,10 +1,10 @@
 """reram: simulate ReRAM compute-in-memory chips running PyTorch networks, accuracy and events in one run.
 
-    import reram
-    analog = reram.convert(model, "neurram")
-    reram.calibrate(analog, [x_cal])
-    analog.program(); analog.age(86400)
-    y = analog(x)
+import reram
+analog = reram.convert(model, "neurram")
+reram.calibrate(analog, [x_cal])
+analog.program(); analog.age(86400)
+y = analog(x)
 """
 
 from reram.config import Config, ConfigError, available_presets, load_config, override, preset

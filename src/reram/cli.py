@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Optional
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -29,15 +29,20 @@ def _fail(msg: str) -> None:
 
 @app.command()
 def run(
-    config: Optional[Path] = typer.Option(None, "--config", help="TOML file: a [job] table plus chip keys (base = \"neurram\")."),
+    config: Path | None = typer.Option(
+        None, "--config", help='TOML file: a [job] table plus chip keys (base = "neurram").'
+    ),
     quick: bool = typer.Option(False, "--quick", help="Short variant: 1 epoch on 12,000 images, 2,000 test images."),
-    out: Path = typer.Option(Path("results/run"), "--out", help="Output folder (summary.json, CSVs, PNGs, report.html)."),
-    device: Optional[str] = typer.Option(None, "--device", help="cpu or cuda (default: the job's, cpu)."),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Folder of the dataset's IDX files."),
+    out: Path = typer.Option(
+        Path("results/run"), "--out", help="Output folder (summary.json, CSVs, PNGs, report.html)."
+    ),
+    device: str | None = typer.Option(None, "--device", help="cpu or cuda (default: the job's, cpu)."),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help="Folder of the dataset's IDX files."),
 ) -> None:
     """Train a CNN on Fashion-MNIST in float, put it on the chip (neurram preset), and compare
     float vs analog accuracy 1 s and 1 day after programming. A rerun with the same --out
-    resumes from the trained float model."""
+    resumes from the trained float model.
+    """
     import dataclasses
 
     from reram.data import DatasetMissing
@@ -47,12 +52,12 @@ def run(
     try:
         job, cfg = load_job(config, quick)
         changes = {k: v for k, v in (("device", device), ("data_dir", str(data_dir) if data_dir else None)) if v}
-        job = dataclasses.replace(job, **changes)
+        job = dataclasses.replace(job, **changes)  # type: ignore[arg-type]
     except ConfigError as exc:
         _fail(str(exc))
     with Progress(TextColumn("{task.description:<12}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeElapsedColumn(), console=console) as bar:  # fmt: skip
-        tasks: dict[str, int] = {}
+        tasks: dict[str, Any] = {}
 
         def tick(stage: str, done: int, total: int) -> None:
             if stage not in tasks:
@@ -71,13 +76,15 @@ def run(
         table.add_row(cond, f"{acc:.2f}")
     Console().print(table)
     m = summary["mapping"]
-    Console().print(f"{m['cores_used']} cores on {m['chips']} chip(s), utilization {m['utilization']:.1%}; results in {out}/")
+    Console().print(
+        f"{m['cores_used']} cores on {m['chips']} chip(s), utilization {m['utilization']:.1%}; results in {out}/"
+    )
 
 
 @app.command()
 def presets(
     as_json: bool = typer.Option(False, "--json", help="Print every preset as one JSON object."),
-    show: Optional[str] = typer.Option(None, "--show", help="Print one preset as TOML."),
+    show: str | None = typer.Option(None, "--show", help="Print one preset as TOML."),
 ) -> None:
     """List the named configurations (devices and chips from the literature)."""
     try:

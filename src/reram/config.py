@@ -8,13 +8,13 @@ and what is allowed.
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from dataclasses import dataclass, field, fields, is_dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar, get_type_hints
 
 import tomli_w
+import tomllib
 
 __all__ = [
     "ADCConfig",
@@ -107,6 +107,7 @@ class DeviceConfig:
         t_ref_K: temperature at which the relaxation fits were measured (kelvin).
         stuck_low_rate / stuck_high_rate: fraction of cells stuck at g_min / g_max.
         d2d_window_sigma: relative device-to-device spread of each cell's window ends.
+
     """
 
     _section = "device"
@@ -168,6 +169,7 @@ class ArrayConfig:
         clip_percentile: |W| percentile mapped to g_max (NeuRRAM: 95); larger weights are clipped.
         v_read_V: read voltage of a full-scale input pulse (volts).
         t_pulse_s: width of one input pulse (seconds); informs the cost model.
+
     """
 
     _section = "array"
@@ -210,6 +212,7 @@ class DACConfig:
         bit_serial: apply one binary pulse plane per bit, each converted by the ADC and
             shift-added digitally; otherwise one multi-level pulse per input.
         percentile: |x| percentile set as the input full scale at calibration.
+
     """
 
     _section = "periphery.dac"
@@ -234,6 +237,7 @@ class ADCConfig:
         range: "column" (full scale per column) or "layer" (one full scale per tile stack).
         percentile: |output| percentile set as full scale at calibration; before calibration the
             full scale is the worst-case bound, so nothing clips.
+
     """
 
     _section = "periphery.adc"
@@ -267,6 +271,7 @@ class ChipConfig:
         cores: cores (arrays with periphery) per chip.
         max_chips: chips a model may occupy; a model needing more fails to map.
         node_nm: technology node (nanometres); informs the cost model.
+
     """
 
     _section = "chip"

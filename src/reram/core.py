@@ -9,9 +9,10 @@ serves every layer type.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Protocol
+from dataclasses import dataclass, fields
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -33,6 +34,7 @@ class EventCounts:
         adc_conversions: column conversions (columns x planes x input vectors).
         shift_adds: digital shift-add operations that recombine input planes.
         psum_adds: digital additions accumulating partial sums across row tiles.
+
     """
 
     mvms: int = 0
@@ -56,6 +58,7 @@ class TileEvents:
     Args:
         tiles: (row tile, column tile, weight rows used, weight columns used) per tile.
         cells_per_row, cells_per_col: cells one weight occupies along a column / a row.
+
     """
 
     def __init__(self, tiles: list[tuple[int, int, int, int]], cells_per_row: int, cells_per_col: int):
@@ -107,6 +110,7 @@ class PeripheryState:
         gsum_S: (tiles, cols) physical column conductance sums (siemens), voltage mode.
         calibrating: if True, update x_range and adc_fs from this batch (running max).
         first_batch: True on the first calibration batch (replaces instead of max).
+
     """
 
     x_range: torch.Tensor
@@ -180,6 +184,7 @@ def analog_matmul(
 
     Returns:
         (N, cols, *spatial) outputs in output units (weights x inputs), before bias.
+
     """
     dac, adc = cfg.periphery.dac, cfg.periphery.adc
     if state.calibrating:

@@ -23,6 +23,7 @@ class TileConductances:
     Attributes:
         g_pos_S, g_neg_S: (tiles, rows, cols) target conductances of the pair (siemens).
         s_per_weight: (tiles, cols) conductance difference per unit weight (siemens).
+
     """
 
     g_pos_S: torch.Tensor
@@ -62,6 +63,7 @@ def weights_to_conductances(
         arr: array config (scale, clip percentile).
         dev: device config (conductance window).
         col_tile: weight columns per physical array (for the per-tile scale).
+
     """
     w = w.detach()
     clip = _clip_value(w.abs(), row_mask, arr, col_tile)  # (t, c)

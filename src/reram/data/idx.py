@@ -9,7 +9,14 @@ from pathlib import Path
 
 import numpy as np
 
-_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
+_DTYPES = {
+    0x08: np.uint8,
+    0x09: np.int8,
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
 _CODES = {np.dtype(np.uint8): 0x08, np.dtype(np.int8): 0x09, np.dtype(">i2"): 0x0B, np.dtype(">i4"): 0x0C}
 
 
@@ -18,6 +25,7 @@ def read_idx(path: str | Path) -> np.ndarray:
 
     Raises:
         ValueError: the file is not IDX (bad magic, type code, or size).
+
     """
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
@@ -25,7 +33,7 @@ def read_idx(path: str | Path) -> np.ndarray:
         data = f.read()
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _DTYPES:
         raise ValueError(f"{path}: not an IDX file (magic bytes {data[:4]!r})")
-    dtype, ndim = np.dtype(_DTYPES[data[2]]), data[3]
+    dtype, ndim = np.dtype(_DTYPES[data[2]]), data[3]  # type: ignore[call-overload]
     dims = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     offset = 4 + 4 * ndim
     count = int(np.prod(dims)) if dims else 0

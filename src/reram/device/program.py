@@ -23,6 +23,7 @@ class ProgramResult:
         stuck: cells that do not respond (stuck at low or high).
         failed: cells outside the acceptance band when programming ended (stuck cells included).
         iterations: pulse/verify iterations the loop ran (0 for non-iterative modes).
+
     """
 
     g_S: torch.Tensor
@@ -56,12 +57,13 @@ def write_verify(
 
     Returns:
         (conductances in siemens, failed mask, iterations run).
+
     """
     g = g_lo.clone()
     done = torch.zeros_like(g, dtype=torch.bool)
     sigma_read = cfg.read_noise_rel * cfg.g_max_S
     it = 0
-    for it in range(1, cfg.wv_max_iterations + 1):
+    for it in range(1, cfg.wv_max_iterations + 1):  # noqa: B007 - ``it`` is returned
         read = g + sigma_read * torch.randn(g.shape, generator=gen, device=g.device) if sigma_read else g
         err = target_S - read
         done |= err.abs() <= cfg.wv_tolerance_S

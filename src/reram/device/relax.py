@@ -75,6 +75,7 @@ def relax(
 
     Returns:
         Relaxed conductances (siemens), never below zero.
+
     """
     if not cfg.relax_times_s or t_to_eq_s <= t_from_eq_s:
         return g_S

@@ -13,13 +13,13 @@ import io
 import json
 import logging
 import time
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import tomllib
 import torch
 from torch import nn
 
@@ -54,9 +54,9 @@ class JobConfig:
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "train_samples", "test_samples", "calibration_samples"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < (1 if name in ("epochs", "batch_size") else 0):
-                raise ConfigError(f"job.{name} = {v!r} is invalid: allowed is an integer >= {1 if name in ('epochs', 'batch_size') else 0}")
+            v, low = getattr(self, name), (1 if name in ("epochs", "batch_size") else 0)
+            if isinstance(v, bool) or not isinstance(v, int) or v < low:
+                raise ConfigError(f"job.{name} = {v!r} is invalid: allowed is an integer >= {low}")
         if not self.lr > 0:
             raise ConfigError(f"job.lr = {self.lr!r} is invalid: allowed is a learning rate > 0")
         if not self.ages_s or any(not (t > 0) for t in self.ages_s):
@@ -151,7 +151,16 @@ def run_job(job: JobConfig, config: Config, out: Path, progress: Progress | None
         log.info("resumed float model from %s", ckpt)
         tick("train", 1, 1)
     else:
-        fit(model, data.x_train, data.y_train, job.epochs, job.lr, job.batch_size, config.seed, lambda d, t: tick("train", d, t))
+        fit(
+            model,
+            data.x_train,
+            data.y_train,
+            job.epochs,
+            job.lr,
+            job.batch_size,
+            config.seed,
+            lambda d, t: tick("train", d, t),
+        )
         buf = io.BytesIO()
         torch.save(model.state_dict(), buf)
         write_atomic(ckpt, buf.getvalue())
@@ -184,6 +193,11 @@ def run_job(job: JobConfig, config: Config, out: Path, progress: Progress | None
     # 3. results
     place = reram.placement(analog)
     events = {n: c.as_dict() for n, c in reram.events(analog).items()}
+    place_row: dict[str, Any] = {
+        "cores_used": place.cores_used,
+        "chips": place.n_chips,
+        "utilization": place.utilization,
+    }
     failures = sum(m.program_failures for _, m in reram.analog_layers(analog))
     summary = {
         "job": dataclasses.asdict(job),
@@ -192,7 +206,7 @@ def run_job(job: JobConfig, config: Config, out: Path, progress: Progress | None
         "analog_accuracy_pct": {r["condition"]: r["accuracy_pct"] for r in acc_rows[1:]},
         "accuracy_drop_pts": {r["condition"]: float_acc - r["accuracy_pct"] for r in acc_rows[1:]},
         "layer_rel_rms_error": err_rows,
-        "mapping": {"cores_used": place.cores_used, "chips": place.n_chips, "utilization": place.utilization},
+        "mapping": place_row,
         "program_failures": failures,
         "events": events,
         "wall_time_s": time.perf_counter() - t_start,
@@ -209,7 +223,7 @@ def run_job(job: JobConfig, config: Config, out: Path, progress: Progress | None
     write_html_report(
         out / "report.html",
         f"reram run: {job.model} on {job.dataset}, preset {config.name!r}",
-        [("Accuracy", acc_rows), ("Per-layer output error", err_rows), ("Mapping", [summary["mapping"]]),
+        [("Accuracy", acc_rows), ("Per-layer output error", err_rows), ("Mapping", [place_row]),
          ("Events", [{"layer": n, **c} for n, c in events.items()])],
         pngs,
     )  # fmt: skip

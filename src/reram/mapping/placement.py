@@ -63,6 +63,7 @@ def place(grids: dict[str, TileGrid], chip: ChipConfig, array_cells: int) -> Pla
 
     Raises:
         MappingError: the network needs more than ``chip.max_chips`` chips.
+
     """
     sites: list[TileSite] = []
     for name, grid in grids.items():

@@ -27,6 +27,7 @@ class TileGrid:
         row_groups: (start, stop) weight rows of each row tile.
         col_tile: weight columns per array.
         cells_per_weight_row / cells_per_weight_col: cells one weight takes along rows / columns.
+
     """
 
     in_features: int
@@ -83,6 +84,7 @@ def tile_matrix(in_features: int, out_features: int, arr: ArrayConfig, kernel: i
 
     Raises:
         ValueError: if one input channel's kernel does not fit on one array.
+
     """
     if in_features % kernel:
         raise ValueError(f"in_features = {in_features} is not a multiple of kernel = {kernel}")

@@ -63,6 +63,7 @@ def convert(
 
     Raises:
         MappingError: the converted layers need more chips than ``chip.max_chips``.
+
     """
     cfg = load_config(config)
     out = model if inplace else copy.deepcopy(model)
@@ -107,7 +108,7 @@ def revert(model: nn.Module, inplace: bool = False) -> nn.Module:
 def program(model: nn.Module, seed: int | None = None) -> nn.Module:
     """Program every analog layer with its present weights (seeded)."""
     for _, m in analog_layers(model):
-        m.program(seed)
+        m.program(seed)  # type: ignore[operator]
     return model
 
 
@@ -159,7 +160,7 @@ def events_per_core(model: nn.Module) -> dict[tuple[int, int], EventCounts]:
     """Event counts per (chip, core)."""
     out: dict[tuple[int, int], EventCounts] = {}
     for _, m in analog_layers(model):
-        for site, counts in zip(m.sites, m.events.per_tile()):
+        for site, counts in zip(m.sites, m.events.per_tile(), strict=True):
             out[(site.chip, site.core)] = out.get((site.chip, site.core), EventCounts()) + counts
     return out
 

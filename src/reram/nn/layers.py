@@ -39,7 +39,19 @@ class AnalogLayer(nn.Module):
         config: the system this layer runs on.
         grid: how the layer's matrix is tiled.
         index: the layer's position in the network (seeds its randomness).
+
     """
+
+    g_S: torch.Tensor
+    frozen: torch.Tensor
+    gain: torch.Tensor
+    gsum_S: torch.Tensor
+    adc_fs: torch.Tensor
+    x_range: torch.Tensor
+    age_eq_s: torch.Tensor
+    programmed: torch.Tensor
+    calibrated: torch.Tensor
+    bias: nn.Parameter | None
 
     def __init__(self, weight: nn.Parameter, bias: nn.Parameter | None, config: Config, grid: TileGrid, index: int):
         super().__init__()
@@ -86,7 +98,9 @@ class AnalogLayer(nn.Module):
         if not self._pad_channels:
             return x.contiguous(memory_format=fmt)
         c = x.shape[1]
-        out = torch.empty((x.shape[0], c + self._pad_channels, *x.shape[2:]), dtype=x.dtype, device=x.device, memory_format=fmt)
+        out = torch.empty(
+            (x.shape[0], c + self._pad_channels, *x.shape[2:]), dtype=x.dtype, device=x.device, memory_format=fmt
+        )
         out[:, :c].copy_(x)
         out[:, c:].zero_()
         return out
@@ -95,7 +109,9 @@ class AnalogLayer(nn.Module):
     def target_conductances(self) -> torch.Tensor:
         """(2, tiles, rows, cols) target conductances (siemens) after the device's levels; 0 = unused."""
         mask = self.grid.row_mask(self.weight.device)
-        tc = weights_to_conductances(self.grid.pack(self.weight_matrix()), mask, self.config.array, self.config.device, self.grid.col_tile)
+        tc = weights_to_conductances(
+            self.grid.pack(self.weight_matrix()), mask, self.config.array, self.config.device, self.grid.col_tile
+        )
         target = cell.quantize_levels(torch.stack([tc.g_pos_S, tc.g_neg_S]), self.config.device)
         return torch.where(mask[None, :, :, None], target, torch.zeros_like(target))
 
@@ -105,6 +121,7 @@ class AnalogLayer(nn.Module):
 
         Args:
             seed: programming seed; default the config's seed. Read noise and ageing are reseeded.
+
         """
         cfg = self.config
         if seed is not None and seed != cfg.seed:
@@ -167,7 +184,15 @@ class AnalogLayer(nn.Module):
         self._first_batch = False
         op, flat, unflat = self._op(x)
         positions = int(np.prod(flat.shape[:1])) * self._positions_per_vector(flat)
-        y = analog_matmul(flat.detach(), op, state, self.config, self._gen(1), self._spatial(), lambda p: self.events.add(positions, p))
+        y = analog_matmul(
+            flat.detach(),
+            op,
+            state,
+            self.config,
+            self._gen(1),
+            self._spatial(),
+            lambda p: self.events.add(positions, p),
+        )
         y = unflat(y)
         if self.bias is not None:
             y = y + self.bias.detach().view(-1, *([1] * self._spatial()))
@@ -180,6 +205,7 @@ class AnalogLayer(nn.Module):
         return 1
 
     def extra_repr(self) -> str:
+        """Matrix size, tile grid and config name."""
         g = self.grid
         return f"{g.in_features}x{g.out_features}, tiles={g.n_row}x{g.n_col}, config={self.config.name!r}"
 
@@ -208,7 +234,7 @@ class AnalogLinear(AnalogLayer):
     @classmethod
     def from_float(cls, m: nn.Linear, config: Config, index: int) -> AnalogLinear:
         """Wrap a float ``nn.Linear`` (its parameters are shared, not copied)."""
-        return cls(m.weight, m.bias, config, tile_matrix(m.in_features, m.out_features, config.array), index)
+        return cls(m.weight, m.bias, config, tile_matrix(m.in_features, m.out_features, config.array), index)  # type: ignore[arg-type]
 
     def _op(self, x: torch.Tensor) -> Any:
         lead = x.shape[:-1]
@@ -221,7 +247,7 @@ class AnalogLinear(AnalogLayer):
     def to_float(self) -> nn.Linear:
         """A float ``nn.Linear`` holding this layer's parameters."""
         m = nn.Linear(self.grid.in_features, self.grid.out_features, bias=self.bias is not None, device="meta")
-        m.weight, m.bias = self.weight, self.bias
+        m.weight, m.bias = self.weight, self.bias  # type: ignore[assignment]
         return m
 
 
@@ -256,7 +282,12 @@ class AnalogConvNd(AnalogLayer):
     """Convolutions on cores: tiles hold the kernel reshaped to (Cin*k) x Cout."""
 
     _conv_fn: Any = None
-    _float_type: type[nn.Module] = nn.Module
+    _float_type: Any = nn.Module
+    stride: Any
+    padding: Any
+    dilation: Any
+    kernel_size: Any
+    _out_spatial: tuple[int, ...]
 
     @classmethod
     def from_float(cls, m: nn.Module, config: Config, index: int) -> AnalogConvNd:
@@ -264,7 +295,7 @@ class AnalogConvNd(AnalogLayer):
         assert isinstance(m, (nn.Conv1d, nn.Conv2d))
         k = int(np.prod(m.kernel_size))
         grid = tile_matrix(m.in_channels * k, m.out_channels, config.array, kernel=k)
-        layer = cls(m.weight, m.bias, config, grid, index)
+        layer = cls(m.weight, m.bias, config, grid, index)  # type: ignore[arg-type]
         layer.stride, layer.padding, layer.dilation = m.stride, m.padding, m.dilation
         layer.kernel_size = m.kernel_size
         return layer
@@ -284,7 +315,7 @@ class AnalogConvNd(AnalogLayer):
         else:
             self._out_spatial = tuple(
                 (s + 2 * p - d * (k - 1) - 1) // st + 1
-                for s, p, d, k, st in zip(sp, pad, self.dilation, self.kernel_size, self.stride)
+                for s, p, d, k, st in zip(sp, pad, self.dilation, self.kernel_size, self.stride, strict=True)
             )
         return op, x, lambda y: y
 
@@ -294,8 +325,14 @@ class AnalogConvNd(AnalogLayer):
     def to_float(self) -> nn.Module:
         """A float convolution holding this layer's parameters."""
         m = self._float_type(
-            self.weight.shape[1], self.weight.shape[0], self.kernel_size, self.stride, self.padding,
-            self.dilation, bias=self.bias is not None, device="meta",
+            self.weight.shape[1],
+            self.weight.shape[0],
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.dilation,
+            bias=self.bias is not None,
+            device="meta",
         )
         m.weight, m.bias = self.weight, self.bias
         return m

@@ -16,7 +16,8 @@ def adc_levels(bits: int) -> int:
 
 def adc_convert(signal: torch.Tensor, full_scale: torch.Tensor, bits: int) -> torch.Tensor:
     """Digitise ``signal`` (amperes or volts) with +-``full_scale`` and ``bits``; returns the
-    reconstructed value (same unit), monotone in the signal and saturating at +-full_scale."""
+    reconstructed value (same unit), monotone in the signal and saturating at +-full_scale.
+    """
     top = adc_levels(bits)
     step = full_scale / top
     return torch.round(signal / step).clamp(-top, top) * step

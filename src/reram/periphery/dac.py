@@ -25,6 +25,7 @@ class InputPlanes:
         planes: (planes, *input_shape) pulse amplitudes (volts, 0 to v_read).
         weights: planes' digital recombination weights (shift-add and sign), one per plane, such
             that sum(weights * planes) / v_read * (2**bits - 1) is the input code.
+
     """
 
     planes: torch.Tensor
@@ -38,7 +39,7 @@ def encode_inputs(x: torch.Tensor, x_range: torch.Tensor | float, cfg: DACConfig
     """
     full = 2**cfg.bits - 1
     k = torch.mul(x, full / x_range).clamp_(-full, full).round_()
-    signs = [1.0, -1.0] if bool((k < 0).any()) else [1.0]
+    signs = [1.0, -1.0] if bool(k.amin() < 0) else [1.0]
     if not cfg.bit_serial:
         if len(signs) == 1:
             return InputPlanes(k.mul_(v_read_V / full).unsqueeze(0), signs)

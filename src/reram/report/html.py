@@ -15,20 +15,30 @@ def _table(rows: list[dict[str, Any]]) -> str:
         return "<p>(none)</p>"
     head = "".join(f"<th>{html.escape(str(k))}</th>" for k in rows[0])
     body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(f'{v:.4g}' if isinstance(v, float) else str(v))}</td>" for v in r.values()) + "</tr>"
+        "<tr>"
+        + "".join(f"<td>{html.escape(f'{v:.4g}' if isinstance(v, float) else str(v))}</td>" for v in r.values())
+        + "</tr>"
         for r in rows
     )
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def write_html_report(path: Path, title: str, sections: list[tuple[str, list[dict[str, Any]]]], images: list[Path]) -> Path:
+def write_html_report(
+    path: Path, title: str, sections: list[tuple[str, list[dict[str, Any]]]], images: list[Path]
+) -> Path:
     """Write ``report.html`` with tables (heading, rows) and PNG figures embedded as data URIs."""
     parts = [f"<h1>{html.escape(title)}</h1>"]
     for heading, rows in sections:
         parts.append(f"<h2>{html.escape(heading)}</h2>{_table(rows)}")
     for img in images:
         data = base64.b64encode(Path(img).read_bytes()).decode()
-        parts.append(f'<figure><img src="data:image/png;base64,{data}"><figcaption>{html.escape(img.name)}</figcaption></figure>')
-    style = "body{font-family:sans-serif;max-width:960px;margin:2em auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
-    doc = f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>{style}</style></head><body>{''.join(parts)}</body></html>"
+        parts.append(
+            f'<figure><img src="data:image/png;base64,{data}"><figcaption>{html.escape(img.name)}</figcaption></figure>'
+        )
+    style = (
+        "body{font-family:sans-serif;max-width:960px;margin:2em auto}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
+    )
+    head = f"<meta charset='utf-8'><title>{html.escape(title)}</title><style>{style}</style>"
+    doc = f"<!doctype html><html><head>{head}</head><body>{''.join(parts)}</body></html>"
     return write_atomic(path, doc)

@@ -41,9 +41,9 @@ def conductance_histogram(target_uS: np.ndarray, programmed: dict[str, np.ndarra
     fig, ax = plt.subplots(figsize=(6, 3.5))
     hi = max(float(target_uS.max()), *(float(v.max()) for v in programmed.values()))
     bins = np.linspace(0, hi * 1.02, 160)
-    ax.hist(target_uS, bins=bins, histtype="stepfilled", alpha=0.35, label="target", color="gray")
+    ax.hist(target_uS, bins=list(bins), histtype="stepfilled", alpha=0.35, label="target", color="gray")
     for name, g in programmed.items():
-        ax.hist(g, bins=bins, histtype="step", label=name)
+        ax.hist(g, bins=list(bins), histtype="step", label=name)
     ax.set_yscale("log")
     ax.set_xlabel("conductance (µS)")
     ax.set_ylabel("cells")
@@ -58,7 +58,10 @@ def layer_errors(rows: list[dict[str, object]], path: Path) -> Path:
     layers = list(dict.fromkeys(str(r["layer"]) for r in rows))
     width = 0.8 / max(len(conds), 1)
     for k, c in enumerate(conds):
-        vals = [next(float(r["rel_rms_error"]) for r in rows if r["condition"] == c and r["layer"] == la) for la in layers]  # type: ignore[arg-type]
+        vals = [
+            next(float(r["rel_rms_error"]) for r in rows if r["condition"] == c and r["layer"] == la)  # type: ignore[arg-type]
+            for la in layers
+        ]  # type: ignore[arg-type]
         ax.bar(np.arange(len(layers)) + k * width, vals, width, label=c)
     ax.set_xticks(np.arange(len(layers)) + width * (len(conds) - 1) / 2, layers)
     ax.set_xlabel("layer")

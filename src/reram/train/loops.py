@@ -24,6 +24,7 @@ def fit(
 
     Args:
         progress: called as ``progress(done_batches, total_batches)``.
+
     """
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
