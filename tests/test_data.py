@@ -1,0 +1,53 @@
+import numpy as np
+import pytest
+
+from reram.data import DatasetMissing, load_dataset, load_digits, load_fashion_mnist, load_mnist, read_idx, write_idx
+
+
+def _fake_idx_folder(path, n_train=20, n_test=10, gz=True):
+    rng = np.random.default_rng(0)
+    ext = ".gz" if gz else ""
+    write_idx(path / f"train-images-idx3-ubyte{ext}", rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8))
+    write_idx(path / f"train-labels-idx1-ubyte{ext}", rng.integers(0, 10, n_train, dtype=np.uint8))
+    write_idx(path / f"t10k-images-idx3-ubyte{ext}", rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8))
+    write_idx(path / f"t10k-labels-idx1-ubyte{ext}", np.arange(n_test, dtype=np.uint8) % 10)
+
+
+@pytest.mark.parametrize("name", ["a.idx", "a.idx.gz"])
+def test_idx_round_trip(tmp_path, name):
+    a = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
+    write_idx(tmp_path / name, a)
+    assert np.array_equal(read_idx(tmp_path / name), a)
+
+
+def test_idx_rejects_garbage(tmp_path):
+    (tmp_path / "bad").write_bytes(b"hello world")
+    with pytest.raises(ValueError, match="not an IDX"):
+        read_idx(tmp_path / "bad")
+
+
+@pytest.mark.parametrize("gz", [True, False])
+def test_mnist_from_user_path(tmp_path, gz):
+    _fake_idx_folder(tmp_path, gz=gz)
+    d = load_mnist(tmp_path)
+    assert d.x_train.shape == (20, 1, 28, 28) and d.x_test.shape == (10, 1, 28, 28)
+    assert 0 <= float(d.x_train.min()) and float(d.x_train.max()) <= 1 and d.classes == 10
+
+
+def test_missing_dataset_says_how_to_get_it(tmp_path, monkeypatch):
+    monkeypatch.setattr("reram.data.datasets.FASHION_MNIST_DIRS", (str(tmp_path / "none"),))
+    monkeypatch.delenv("RERAM_FASHION_MNIST", raising=False)
+    with pytest.raises(DatasetMissing, match="apt-get install dataset-fashion-mnist"):
+        load_fashion_mnist()
+    with pytest.raises(DatasetMissing, match="RERAM_MNIST"):
+        monkeypatch.delenv("RERAM_MNIST", raising=False)
+        load_mnist()
+    with pytest.raises(ValueError, match="allowed"):
+        load_dataset("imagenet")
+
+
+def test_small_real_sets():
+    d = load_digits()
+    assert d.x_train.shape[1:] == (1, 8, 8) and len(d.y_train) + len(d.y_test) == 1797
+    m = load_dataset("mnist-subset")
+    assert len(m.y_train) + len(m.y_test) == 5000 and m.x_train.shape[1:] == (1, 28, 28)

@@ -1,0 +1,60 @@
+import json
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+import reram
+from reram.cli import app
+from reram.experiments import JobConfig, run_job
+
+runner = CliRunner()
+
+
+def test_presets_command_lists_and_shows():
+    r = runner.invoke(app, ["presets", "--json"])
+    assert r.exit_code == 0 and set(json.loads(r.stdout)) >= {"ideal", "neurram", "hfox"}
+    r = runner.invoke(app, ["presets", "--show", "neurram"])
+    assert r.exit_code == 0 and "g_max_S" in r.stdout
+    r = runner.invoke(app, ["presets", "--show", "nope"])
+    assert r.exit_code == 2 and "allowed" in r.output
+
+
+def test_run_rejects_bad_job_keys(tmp_path):
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text("[job]\nepochz = 3\n")
+    r = runner.invoke(app, ["run", "--config", str(cfg), "--out", str(tmp_path / "o")])
+    assert r.exit_code == 2 and "job.epochz" in r.output
+
+
+def test_small_job_writes_every_result_and_resumes(tmp_path):
+    job = JobConfig(dataset="mnist-subset", epochs=1, train_samples=600, test_samples=200, calibration_samples=200)
+    summary = run_job(job, reram.preset("neurram"), tmp_path)
+    for f in ("summary.json", "accuracy.csv", "layer_error.csv", "events.csv", "accuracy.png",
+              "conductance_hist.png", "layer_error.png", "report.html"):  # fmt: skip
+        assert (tmp_path / f).stat().st_size > 0, f
+    assert set(summary["analog_accuracy_pct"]) == {"analog 1 s", "analog 1 day"}
+    assert summary["events"]["0"]["adc_conversions"] > 0
+    again = run_job(job, reram.preset("neurram"), tmp_path)  # resumes from the float checkpoint
+    assert again["float_accuracy_pct"] == summary["float_accuracy_pct"]
+    assert again["analog_accuracy_pct"] == summary["analog_accuracy_pct"]  # seeded: reproducible
+
+
+@pytest.mark.slow
+def test_quick_default_job_end_to_end(tmp_path):
+    r = runner.invoke(app, ["run", "--quick", "--out", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    s = json.loads((tmp_path / "summary.json").read_text())
+    assert s["float_accuracy_pct"] > 70 and s["analog_accuracy_pct"]["analog 1 s"] > 60
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_matches_cpu_under_ideal():
+    from reram.zoo import lenet5
+
+    m = lenet5().eval()
+    x = torch.rand(8, 1, 28, 28)
+    with torch.no_grad():
+        y_cpu = reram.convert(m, "ideal")(x)
+        y_gpu = reram.convert(m.cuda(), "ideal")(x.cuda()).cpu()
+    assert torch.allclose(y_cpu, y_gpu, rtol=1e-3, atol=1e-4)
