@@ -157,3 +157,10 @@ def test_age_before_program_is_a_clear_error():
     a = reram.convert(nn.Linear(4, 4), "neurram")
     with pytest.raises(RuntimeError, match="program"):
         a.age(10)
+
+
+def test_wrong_input_shapes_get_clear_errors():
+    with pytest.raises(ValueError, match="takes 10"):
+        reram.convert(nn.Linear(10, 2), "ideal")(torch.rand(3, 11))
+    with pytest.raises(ValueError, match="3 channels"):
+        reram.convert(nn.Conv2d(3, 4, 3), "ideal")(torch.rand(1, 2, 8, 8))

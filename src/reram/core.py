@@ -126,7 +126,7 @@ def _running(buf: torch.Tensor, value: torch.Tensor, first: bool) -> None:
 
 
 _POOL: ThreadPoolExecutor | None = None
-_CHUNK = 1 << 20
+_CHUNK = 1 << 17
 
 
 def gaussian_like(ref: torch.Tensor, gen: torch.Generator | None) -> torch.Tensor:

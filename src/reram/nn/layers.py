@@ -237,6 +237,10 @@ class AnalogLinear(AnalogLayer):
         return cls(m.weight, m.bias, config, tile_matrix(m.in_features, m.out_features, config.array), index)  # type: ignore[arg-type]
 
     def _op(self, x: torch.Tensor) -> Any:
+        if x.shape[-1] != self.grid.in_features:
+            raise ValueError(
+                f"input has {x.shape[-1]} features in its last dim: this layer takes {self.grid.in_features}"
+            )
         lead = x.shape[:-1]
         flat = x.reshape(-1, x.shape[-1])
         return _LinearOp(self), flat, lambda y: y.reshape(*lead, y.shape[-1])
@@ -307,6 +311,11 @@ class AnalogConvNd(AnalogLayer):
         return int(np.prod(self._out_spatial))
 
     def _op(self, x: torch.Tensor) -> Any:
+        if x.dim() != self.weight.dim() or x.shape[1] != self.weight.shape[1]:
+            raise ValueError(
+                f"input of shape {tuple(x.shape)}: this layer takes (batch, {self.weight.shape[1]} channels, "
+                f"{self.weight.dim() - 2} spatial dims)"
+            )
         op = _ConvOp(self)
         sp = x.shape[2:]
         pad = (0,) * len(sp) if self.padding == "valid" else self.padding

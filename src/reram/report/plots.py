@@ -54,7 +54,7 @@ def conductance_histogram(target_uS: np.ndarray, programmed: dict[str, np.ndarra
 def layer_errors(rows: list[dict[str, object]], path: Path) -> Path:
     """Relative RMS output error per analog layer, one series per condition."""
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    conds = sorted({str(r["condition"]) for r in rows})
+    conds = list(dict.fromkeys(str(r["condition"]) for r in rows))
     layers = list(dict.fromkeys(str(r["layer"]) for r in rows))
     width = 0.8 / max(len(conds), 1)
     for k, c in enumerate(conds):
