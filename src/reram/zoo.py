@@ -16,6 +16,24 @@ def fashion_cnn(classes: int = 10) -> nn.Module:
     )  # fmt: skip
 
 
+def neurram_mnist_cnn(classes: int = 10) -> nn.Module:
+    """NeuRRAM's MNIST CNN (Wan et al., Nature 2022, authors' repository): six 3x3 conv layers of
+    8-8-16-16-32-32 channels, three max-pools, FC 512 -> classes. 28x28 inputs are zero-padded to
+    32x32 so that 32 channels x 4 x 4 = 512 features reach the classifier.
+    """
+
+    def block(cin: int, cout: int) -> list[nn.Module]:
+        return [nn.Conv2d(cin, cout, 3, padding=1), nn.ReLU()]
+
+    return nn.Sequential(
+        nn.ZeroPad2d(2),
+        *block(1, 8), *block(8, 8), nn.MaxPool2d(2),
+        *block(8, 16), *block(16, 16), nn.MaxPool2d(2),
+        *block(16, 32), *block(32, 32), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(512, classes),
+    )  # fmt: skip
+
+
 def mlp(classes: int = 10) -> nn.Module:
     """MLP 784-256-128-classes for flattened 28x28 images."""
     return nn.Sequential(
@@ -55,6 +73,7 @@ def resnet_small(classes: int = 10) -> nn.Module:
 
 MODELS: dict[str, tuple[Callable[..., nn.Module], tuple[int, ...]]] = {
     "fashion_cnn": (fashion_cnn, (1, 28, 28)),
+    "neurram_mnist_cnn": (neurram_mnist_cnn, (1, 28, 28)),
     "mlp": (mlp, (1, 28, 28)),
     "lenet5": (lenet5, (1, 28, 28)),
     "resnet_small": (resnet_small, (3, 32, 32)),

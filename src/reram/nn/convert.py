@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.nn.utils import parametrize
 
 from reram.config import Config, load_config, override
 from reram.core import EventCounts
@@ -32,6 +33,11 @@ _ANALOG: dict[type[nn.Module], type[AnalogLayer]] = {
 
 
 def _supported(m: nn.Module) -> bool:
+    if isinstance(m, tuple(_ANALOG)) and parametrize.is_parametrized(m):
+        raise ValueError(
+            f"{type(m).__name__} carries parametrizations (hardware-aware training?): call "
+            "reram.train.strip_hwa(model) (or torch's remove_parametrizations) before convert()"
+        )
     if type(m) not in _ANALOG:
         return False
     if isinstance(m, (nn.Conv1d, nn.Conv2d)) and (m.groups != 1 or m.padding_mode != "zeros"):

@@ -1,5 +1,6 @@
 """Training loops (float now; hardware-aware and on-chip training build on these)."""
 
+from reram.train.hwa import FakeQuant, HWAConfig, prepare_hwa, set_noise_epoch, ste_round, strip_hwa
 from reram.train.loops import evaluate, fit
 
-__all__ = ["evaluate", "fit"]
+__all__ = ["FakeQuant", "HWAConfig", "evaluate", "fit", "prepare_hwa", "set_noise_epoch", "ste_round", "strip_hwa"]

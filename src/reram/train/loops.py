@@ -19,11 +19,13 @@ def fit(
     batch_size: int = 128,
     seed: int = 0,
     progress: Progress | None = None,
+    on_epoch: Callable[[int], None] | None = None,
 ) -> list[float]:
     """Train ``model`` with Adam (one-cycle learning rate) and cross-entropy; returns the mean loss per epoch.
 
     Args:
         progress: called as ``progress(done_batches, total_batches)``.
+        on_epoch: called with the epoch index (0-based) before each epoch (noise schedules).
 
     """
     gen = torch.Generator().manual_seed(seed)
@@ -35,6 +37,8 @@ def fit(
     losses = []
     model.train()
     for epoch in range(epochs):
+        if on_epoch is not None:
+            on_epoch(epoch)
         perm = torch.randperm(n, generator=gen)
         total = 0.0
         for b in range(per_epoch):
