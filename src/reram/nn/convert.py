@@ -126,14 +126,20 @@ def age(model: nn.Module, seconds: float, kelvin: float | None = None) -> nn.Mod
 
 
 @torch.no_grad()
-def calibrate(model: nn.Module, batches: Iterable[Any]) -> nn.Module:
+def calibrate(model: nn.Module, batches: Iterable[Any], recalibrate: bool = True) -> nn.Module:
     """Set input and ADC full scales from data, as a chip is calibrated before use.
 
     Every batch (a tensor, or a tuple whose first item is the input) runs through the model;
     each layer keeps the running maximum of the configured percentiles of |input| and |ADC input|.
-    Layers are programmed first if they are not.
+    Layers are programmed first if they are not; layers running digitally are skipped.
+
+    Args:
+        model: a converted model.
+        batches: calibration inputs.
+        recalibrate: also calibrate layers calibrated before (False: only new ones).
+
     """
-    layers = [m for _, m in analog_layers(model)]
+    layers = [m for _, m in analog_layers(model) if not m.digital and (recalibrate or not bool(m.calibrated))]
     for m in layers:
         if not bool(m.programmed):
             m.program()

@@ -74,6 +74,7 @@ class AnalogLayer(nn.Module):
         self.events = TileEvents(grid.tiles(), grid.cells_per_weight_row, grid.cells_per_weight_col)
         self.sites: list[TileSite] = []
         self.program_failures = 0
+        self.digital = False  # True: run as the float layer (not yet on the chip)
         self._calibrating = False
         self._first_batch = False
         self._gens: dict[int, torch.Generator] = {}
@@ -177,6 +178,8 @@ class AnalogLayer(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Analog forward; gradients flow as through the float layer (straight-through)."""
+        if self.digital:
+            return self._float(x)
         if not bool(self.programmed):
             log.debug("layer %d not programmed: programming with seed %d", self.index, self.config.seed)
             self.program()

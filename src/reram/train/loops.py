@@ -20,16 +20,18 @@ def fit(
     seed: int = 0,
     progress: Progress | None = None,
     on_epoch: Callable[[int], None] | None = None,
+    params: list[torch.nn.Parameter] | None = None,
 ) -> list[float]:
     """Train ``model`` with Adam (one-cycle learning rate) and cross-entropy; returns the mean loss per epoch.
 
     Args:
         progress: called as ``progress(done_batches, total_batches)``.
         on_epoch: called with the epoch index (0-based) before each epoch (noise schedules).
+        params: the parameters to train (default: all of the model's).
 
     """
     gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    opt = torch.optim.Adam(model.parameters() if params is None else params, lr=lr)
     device = next(model.parameters()).device
     n = len(y)
     per_epoch = -(-n // batch_size)
