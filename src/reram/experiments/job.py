@@ -25,10 +25,10 @@ from torch import nn
 
 import reram
 from reram.config import Config, ConfigError, load_config
-from reram.data import load_dataset
+from reram.data import Dataset, load_dataset
 from reram.report import plots, write_csv, write_html_report, write_json
 from reram.report.writers import write_atomic
-from reram.train import evaluate, fit
+from reram.train import evaluate, fit, strip_hwa
 from reram.zoo import build
 
 log = logging.getLogger(__name__)
@@ -74,14 +74,21 @@ class JobConfig:
 
 def load_job(path: str | Path | None, quick: bool = False) -> tuple[JobConfig, Config]:
     """Read a job TOML: a ``[job]`` table plus system-config keys (``base = "neurram"`` etc.)."""
+    job, config, _ = load_job_tables(path, quick)
+    return job, config
+
+
+def load_job_tables(path: str | Path | None, quick: bool = False) -> tuple[JobConfig, Config, dict[str, Any]]:
+    """Like :func:`load_job`, also returning the file's ``[hwa]`` table (a dict, maybe empty)."""
     job = JobConfig.quick() if quick else JobConfig()
     if path is None:
-        return job, load_config("neurram")
+        return job, load_config("neurram"), {}
     p = Path(path)
     if not p.exists():
         raise ConfigError(f"config file {str(p)!r} does not exist")
     data = tomllib.loads(p.read_text())
     job_data = data.pop("job", {})
+    hwa_data = data.pop("hwa", {})
     allowed = {f.name for f in dataclasses.fields(JobConfig)}
     for key in job_data:
         if key not in allowed:
@@ -90,10 +97,10 @@ def load_job(path: str | Path | None, quick: bool = False) -> tuple[JobConfig, C
         job_data["ages_s"] = tuple(float(t) for t in job_data["ages_s"])
     job = dataclasses.replace(job, **job_data)
     data.setdefault("base", "neurram")
-    return job, load_config(data)
+    return job, load_config(data), hwa_data
 
 
-def _age_label(t: float) -> str:
+def age_label(t: float) -> str:
     for unit, s in (("day", 86400.0), ("h", 3600.0), ("min", 60.0)):
         if t >= s:
             v = t / s
@@ -130,6 +137,41 @@ def _conductances_uS(model: nn.Module, which: str) -> np.ndarray:
     return np.concatenate(parts)
 
 
+def train_cached(
+    job: JobConfig,
+    seed: int,
+    data: Dataset,
+    out: Path,
+    tick: Progress,
+    prepare: Callable[[nn.Module], Callable[[int], None]] | None = None,
+    tag: str = "float",
+) -> nn.Module:
+    """Train the job's model (checkpointed in ``out``, so a rerun resumes) and return it.
+
+    ``prepare(model)`` may add training-time transforms (hardware-aware training) and return a
+    per-epoch callback; they are stripped after training and the checkpoint holds plain weights.
+    """
+    torch.manual_seed(seed)
+    model, _ = build(job.model, data.classes)
+    model.to(torch.device(job.device))
+    key = hashlib.sha256(json.dumps([dataclasses.asdict(job), seed, tag], default=str).encode()).hexdigest()[:16]
+    ckpt = out / f"{tag}_model_{key}.pt"
+    if ckpt.exists():
+        model.load_state_dict(torch.load(ckpt, map_location=job.device))
+        log.info("resumed %s model from %s", tag, ckpt)
+        tick(f"train {tag}", 1, 1)
+        return model
+    on_epoch = prepare(model) if prepare else None
+    fit(model, data.x_train, data.y_train, job.epochs, job.lr, job.batch_size, seed,
+        lambda d, t: tick(f"train {tag}", d, t), on_epoch)  # fmt: skip
+    if prepare:
+        strip_hwa(model)
+    buf = io.BytesIO()
+    torch.save(model.state_dict(), buf)
+    write_atomic(ckpt, buf.getvalue())
+    return model
+
+
 def run_job(job: JobConfig, config: Config, out: Path, progress: Progress | None = None) -> dict[str, Any]:
     """Run the default job and write its results into ``out``; returns the summary dict."""
     t_start = time.perf_counter()
@@ -138,32 +180,8 @@ def run_job(job: JobConfig, config: Config, out: Path, progress: Progress | None
     dev = torch.device(job.device)
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError("job.device = 'cuda' is invalid here: torch sees no CUDA device; use --device cpu")
-    torch.manual_seed(config.seed)
     data = load_dataset(job.dataset, job.data_dir or None).subset(job.train_samples or None, job.test_samples or None)
-    model, _ = build(job.model, data.classes)
-    model.to(dev)
-
-    # 1. float training, checkpointed for resumption
-    key = hashlib.sha256(json.dumps([dataclasses.asdict(job), config.seed], default=str).encode()).hexdigest()[:16]
-    ckpt = out / f"float_model_{key}.pt"
-    if ckpt.exists():
-        model.load_state_dict(torch.load(ckpt, map_location=dev))
-        log.info("resumed float model from %s", ckpt)
-        tick("train", 1, 1)
-    else:
-        fit(
-            model,
-            data.x_train,
-            data.y_train,
-            job.epochs,
-            job.lr,
-            job.batch_size,
-            config.seed,
-            lambda d, t: tick("train", d, t),
-        )
-        buf = io.BytesIO()
-        torch.save(model.state_dict(), buf)
-        write_atomic(ckpt, buf.getvalue())
+    model = train_cached(job, config.seed, data, out, tick)
     float_acc = evaluate(model, data.x_test, data.y_test)
     tick("float eval", 1, 1)
 
@@ -182,7 +200,7 @@ def run_job(job: JobConfig, config: Config, out: Path, progress: Progress | None
     for k, t in enumerate(job.ages_s):
         analog.age(t - t_prev, job.temperature_K)  # type: ignore[operator]
         t_prev = t
-        label = f"analog {_age_label(t)}"
+        label = f"analog {age_label(t)}"
         acc = evaluate(analog, data.x_test, data.y_test)
         acc_rows.append({"condition": label, "age_s": t, "accuracy_pct": acc})
         for layer, e in layer_output_errors(analog, probe).items():
@@ -230,4 +248,4 @@ def run_job(job: JobConfig, config: Config, out: Path, progress: Progress | None
     return summary
 
 
-__all__ = ["JobConfig", "layer_output_errors", "load_job", "run_job"]
+__all__ = ["JobConfig", "layer_output_errors", "load_job", "run_job", "train_cached"]

@@ -68,3 +68,26 @@ def layer_errors(rows: list[dict[str, object]], path: Path) -> Path:
     ax.set_ylabel("relative RMS output error")
     ax.legend()
     return _save(fig, path)
+
+
+def accuracy_table(rows: list[dict[str, object]], path: Path) -> Path:
+    """Grouped bars of mean accuracy (%) per condition and age, with +-std error bars."""
+    conds = list(dict.fromkeys(str(r["condition"]) for r in rows))
+    ages = list(dict.fromkeys(str(r["age"]) for r in rows))
+    fig, ax = plt.subplots(figsize=(8, 4))
+    width = 0.8 / max(len(ages), 1)
+    for k, a in enumerate(ages):
+        xs, means, stds = [], [], []
+        for i, c in enumerate(conds):
+            r = next((r for r in rows if r["condition"] == c and r["age"] == a), None)
+            if r is not None:
+                xs.append(i + k * width)
+                means.append(float(r["mean_pct"]))  # type: ignore[arg-type]
+                stds.append(float(r["std_pct"]))  # type: ignore[arg-type]
+        ax.bar(xs, means, width, yerr=stds, capsize=3, label=a)
+    lo = min(float(r["mean_pct"]) for r in rows)  # type: ignore[arg-type]
+    ax.set_ylim(max(0.0, lo - 5), 100)
+    ax.set_xticks([i + width * (len(ages) - 1) / 2 for i in range(len(conds))], conds, rotation=15, ha="right")
+    ax.set_ylabel("test accuracy (%)")
+    ax.legend(title="after programming")
+    return _save(fig, path)
