@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,21 @@ console = Console(stderr=True)
 def _fail(msg: str) -> None:
     console.print(f"[red]error:[/red] {msg}")
     raise typer.Exit(2)
+
+
+@contextmanager
+def _progress() -> Iterator[Callable[[str, int, int], None]]:
+    """A rich progress display; yields ``tick(stage, done, total)``, one bar per stage."""
+    columns = (TextColumn("{task.description:<12}"), BarColumn(), TextColumn("{task.completed}/{task.total}"))
+    with Progress(*columns, TimeElapsedColumn(), console=console) as bar:
+        tasks: dict[str, Any] = {}
+
+        def tick(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        yield tick
 
 
 @app.command()
@@ -55,15 +72,7 @@ def run(
         job = dataclasses.replace(job, **changes)  # type: ignore[arg-type]
     except ConfigError as exc:
         _fail(str(exc))
-    with Progress(TextColumn("{task.description:<12}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  TimeElapsedColumn(), console=console) as bar:  # fmt: skip
-        tasks: dict[str, Any] = {}
-
-        def tick(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
-            bar.update(tasks[stage], completed=done, total=total)
-
+    with _progress() as tick:
         try:
             summary = run_job(job, cfg, out, tick)
         except (ConfigError, DatasetMissing) as exc:
@@ -120,15 +129,7 @@ def train(
             raise ConfigError(f"--seeds = {n_seeds} is invalid: allowed is an integer >= 1")
     except ConfigError as exc:
         _fail(str(exc))
-    with Progress(TextColumn("{task.description:<12}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  TimeElapsedColumn(), console=console) as bar:  # fmt: skip
-        tasks: dict[str, Any] = {}
-
-        def tick(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
-            bar.update(tasks[stage], completed=done, total=total)
-
+    with _progress() as tick:
         try:
             summary = run_hwa_table(job, hwa, cfg, out, n_seeds, 1, 3000 if quick else 10000, tick)
         except (ConfigError, DatasetMissing) as exc:
