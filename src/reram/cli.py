@@ -47,7 +47,7 @@ def _progress() -> Iterator[Callable[[str, int, int], None]]:
 @app.command()
 def run(
     config: Path | None = typer.Option(
-        None, "--config", help='TOML file: a [job] table plus chip keys (base = "neurram").'
+        None, "--config", help='TOML file: a \\[job] table plus chip keys (base = "neurram").'
     ),
     quick: bool = typer.Option(False, "--quick", help="Short variant: 1 epoch on 12,000 images, 2,000 test images."),
     out: Path = typer.Option(
@@ -92,7 +92,7 @@ def run(
 
 @app.command()
 def train(
-    config: Path | None = typer.Option(None, "--config", help="TOML: [job], [hwa] tables plus chip keys."),
+    config: Path | None = typer.Option(None, "--config", help="TOML: \\[job] and \\[hwa] tables plus chip keys."),
     quick: bool = typer.Option(False, "--quick", help="Short variant: 1 epoch on 12,000 images, 2 seeds."),
     out: Path = typer.Option(Path("results/train"), "--out", help="Output folder (hwa_table.csv/json/png, report)."),
     seeds: int | None = typer.Option(None, "--seeds", help="Programming seeds per analog row (default 5; 2 quick)."),
