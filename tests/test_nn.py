@@ -164,3 +164,19 @@ def test_wrong_input_shapes_get_clear_errors():
         reram.convert(nn.Linear(10, 2), "ideal")(torch.rand(3, 11))
     with pytest.raises(ValueError, match="3 channels"):
         reram.convert(nn.Conv2d(3, 4, 3), "ideal")(torch.rand(1, 2, 8, 8))
+
+
+def test_cached_kernel_follows_the_conductances():
+    m = reram.convert(nn.Conv2d(3, 4, 3), {"base": "neurram", "device": {"read_noise_rel": 0.0}})
+    x = torch.rand(2, 3, 8, 8)
+    reram.calibrate(m, [x])
+    with torch.no_grad():
+        y1 = m(x)
+        m.age(86400)
+        assert not torch.equal(m(x), y1)
+        m.program()
+        assert torch.equal(m(x), y1)
+        sd = {k: v.clone() for k, v in m.state_dict().items()}
+        m.age(3600)
+        m.load_state_dict(sd)
+        assert torch.equal(m(x), y1)

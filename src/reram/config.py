@@ -98,7 +98,6 @@ class DeviceConfig:
         wv_step_gain: mean fraction of the verified error that one pulse corrects.
         wv_step_spread: log-normal spread of the pulse response (multiplicative, dimensionless).
         wv_c2c_sigma_S: additive cycle-to-cycle noise of one pulse (siemens).
-        v_verify_V: verify read voltage (volts); informs the cost model.
         read_noise_rel: read-noise std per cell per read, as a fraction of g_max_S.
         relax_times_s / relax_poly_uS: spread of conductance around target sigma(g, t) (uS),
             polynomial in x = g / relax_x_ref_S at each listed time; empty = no relaxation.
@@ -121,7 +120,6 @@ class DeviceConfig:
     wv_step_gain: float = 0.6
     wv_step_spread: float = 0.3
     wv_c2c_sigma_S: float = 0.2e-6
-    v_verify_V: float = 0.2
     read_noise_rel: float = 0.0
     relax_times_s: tuple[float, ...] = ()
     relax_poly_uS: tuple[tuple[float, ...], ...] = ()
@@ -142,7 +140,7 @@ class DeviceConfig:
         _choice(self, "program_mode", ("exact", "gaussian", "write_verify"))
         _non_negative(self, "program_sigma_S", "wv_c2c_sigma_S", "wv_step_spread", "read_noise_rel")
         _non_negative(self, "d2d_window_sigma")
-        _positive(self, "wv_tolerance_S", "wv_step_gain", "v_verify_V", "relax_x_ref_S", "t_ref_K")
+        _positive(self, "wv_tolerance_S", "wv_step_gain", "relax_x_ref_S", "t_ref_K")
         _positive(self, "activation_energy_eV")
         if not (isinstance(self.wv_max_iterations, int) and self.wv_max_iterations >= 1):
             _fail("device.wv_max_iterations", self.wv_max_iterations, "an integer >= 1")
@@ -168,7 +166,7 @@ class ArrayConfig:
         scale: "tile" (one weight-to-conductance scale per tile) or "column" (one per column).
         clip_percentile: |W| percentile mapped to g_max (NeuRRAM: 95); larger weights are clipped.
         v_read_V: read voltage of a full-scale input pulse (volts).
-        t_pulse_s: width of one input pulse (seconds); informs the cost model.
+        t_pulse_s: width of one input pulse (seconds); read by the cost model (latency, cell energy).
 
     """
 

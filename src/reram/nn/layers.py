@@ -78,12 +78,22 @@ class AnalogLayer(nn.Module):
         self._calibrating = False
         self._first_batch = False
         self._gens: dict[int, torch.Generator] = {}
+        self._cache: dict[str, tuple[Any, torch.Tensor]] = {}
         self._pad_channels = (grid.n_row * grid.rows_pad - grid.in_features) // grid.kernel
 
     # ----- matrix view of the weights (rows = inputs, columns = outputs) -----
     def weight_matrix(self) -> torch.Tensor:
         """The weights as the crossbar sees them: (in_features, out_features)."""
         return self.weight.reshape(self.weight.shape[0], -1).T
+
+    def cached(self, name: str, make: Any) -> torch.Tensor:
+        """A tensor derived from the conductances, rebuilt only when they change (program, age, load, move)."""
+        key = (self.g_S._version, self.g_S.data_ptr(), self.g_S.device, self.g_S.dtype)
+        hit = self._cache.get(name)
+        if hit is None or hit[0] != key:
+            hit = (key, make())
+            self._cache[name] = hit
+        return hit[1]
 
     def _gen(self, stream: int) -> torch.Generator:
         dev = self.g_S.device
@@ -216,7 +226,7 @@ class AnalogLayer(nn.Module):
 class _LinearOp:
     def __init__(self, layer: AnalogLayer):
         self.layer = layer
-        self.gdiff = layer.g_S[0] - layer.g_S[1]  # (tiles, rows, cols)
+        self.gdiff = layer.cached("gdiff", lambda: layer.g_S[0] - layer.g_S[1])  # (tiles, rows, cols)
 
     def _grouped(self, v: torch.Tensor) -> torch.Tensor:
         t = self.gdiff.shape[0]
@@ -262,9 +272,13 @@ class _ConvOp:
     def __init__(self, layer: AnalogConvNd):
         self.layer = layer
         g = layer.grid
-        gdiff = layer.g_S[0] - layer.g_S[1]  # (tiles, rows, cols)
         k_shape = layer.weight.shape[2:]
-        self.kernel = gdiff.permute(0, 2, 1).reshape(g.n_row * g.out_features, g.rows_pad // g.kernel, *k_shape)
+
+        def make() -> torch.Tensor:
+            gdiff = layer.g_S[0] - layer.g_S[1]  # (tiles, rows, cols) -> grouped-conv kernel
+            return gdiff.permute(0, 2, 1).reshape(g.n_row * g.out_features, g.rows_pad // g.kernel, *k_shape)
+
+        self.kernel = layer.cached("kernel", make)
         self.ones: torch.Tensor | None = None
 
     def _conv(self, v: torch.Tensor, w: torch.Tensor, groups: int) -> torch.Tensor:
