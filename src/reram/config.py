@@ -154,6 +154,11 @@ class DeviceConfig:
         if any(not t > 0 for t in self.relax_times_s) or list(self.relax_times_s) != sorted(set(self.relax_times_s)):
             _fail("device.relax_times_s", self.relax_times_s, "strictly increasing times > 0 seconds")
 
+    @property
+    def read_sigma_S(self) -> float:
+        """Read-noise std of one cell per read (siemens)."""
+        return self.read_noise_rel * self.g_max_S
+
 
 @dataclass(frozen=True)
 class ArrayConfig:

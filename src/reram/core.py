@@ -10,13 +10,13 @@ serves every layer type.
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from typing import Protocol
 
 import numpy as np
 import torch
 
+from reram.array import add_read_noise_
 from reram.config import Config
 from reram.periphery import adc_levels, encode_inputs, percentile_abs
 
@@ -125,43 +125,6 @@ def _running(buf: torch.Tensor, value: torch.Tensor, first: bool) -> None:
     buf.copy_(value if first else torch.maximum(buf, value))
 
 
-_POOL: ThreadPoolExecutor | None = None
-_CHUNK = 1 << 17
-
-
-def gaussian_like(ref: torch.Tensor, gen: torch.Generator | None) -> torch.Tensor:
-    """Standard normal samples shaped and laid out like ``ref`` (a dense tensor, any strides)."""
-    buf = torch.empty(ref.numel(), dtype=ref.dtype, device=ref.device)
-    gaussian_(buf, gen)
-    if ref.is_contiguous():
-        return buf.view(ref.shape)
-    return buf.as_strided(ref.shape, ref.stride())
-
-
-def gaussian_(out: torch.Tensor, gen: torch.Generator | None) -> torch.Tensor:
-    """Fill a contiguous ``out`` with standard normal samples, reproducibly for a generator state.
-
-    On CPU, torch draws normals on one thread; large buffers are split into a fixed number of
-    chunks (set by the size alone, so results do not depend on the thread count), each with its
-    own generator seeded from ``gen``, and filled in parallel.
-    """
-    n = out.numel()
-    if out.device.type != "cpu" or n < 2 * _CHUNK:
-        return out.normal_(generator=gen)
-    global _POOL
-    if _POOL is None:
-        _POOL = ThreadPoolExecutor(max_workers=max(1, torch.get_num_threads()))
-    parts = min(16, n // _CHUNK)
-    seeds = torch.randint(0, 2**62, (parts,), generator=gen).tolist()
-    chunks = out.view(-1).chunk(parts)
-
-    def fill(k: int) -> None:
-        chunks[k].normal_(generator=torch.Generator().manual_seed(seeds[k]))
-
-    list(_POOL.map(fill, range(parts)))
-    return out
-
-
 def analog_matmul(
     x: torch.Tensor,
     op: ArrayOp,
@@ -200,10 +163,9 @@ def analog_matmul(
     v = planes.planes.flatten(0, 1)
     # array: column currents (amperes), read noise in distribution
     i = op.currents(v)
-    sigma = cfg.device.read_noise_rel * cfg.device.g_max_S
+    sigma = cfg.device.read_sigma_S
     if sigma > 0:
-        std = op.square_sums(v * v).mul_(2 * sigma**2).sqrt_()
-        i.addcmul_(gaussian_like(i, gen), std)
+        add_read_noise_(i, op.square_sums(v * v), sigma, gen)
     view = (1, *state.adc_fs.shape) + (1,) * spatial
     if adc.sensing == "voltage":  # floating bit line: V = sum(V G) / sum(G)
         i.div_(state.gsum_S.view(view))

@@ -1,12 +1,13 @@
 """Crossbar arrays: weights -> differential conductance pairs; Ohm + Kirchhoff MVM."""
 
 from reram.array.conductance import TileConductances, weights_to_conductances
-from reram.array.mvm import column_currents, read_noise_sigma_S, row_currents
+from reram.array.mvm import add_read_noise_, column_currents, gaussian_like, row_currents
 
 __all__ = [
     "TileConductances",
     "column_currents",
-    "read_noise_sigma_S",
+    "add_read_noise_",
+    "gaussian_like",
     "row_currents",
     "weights_to_conductances",
 ]

@@ -7,23 +7,63 @@ N(V @ G, (V**2) @ sigma**2), so one sample per output replaces a noise tensor pe
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import torch
 
-from reram.config import DeviceConfig
+_POOL: ThreadPoolExecutor | None = None
+_CHUNK = 1 << 17
 
 
-def read_noise_sigma_S(dev: DeviceConfig) -> float:
-    """Read-noise std of one cell per read (siemens)."""
-    return dev.read_noise_rel * dev.g_max_S
+def gaussian_like(ref: torch.Tensor, gen: torch.Generator | None) -> torch.Tensor:
+    """Standard normal samples shaped and laid out like ``ref`` (a dense tensor, any strides)."""
+    buf = torch.empty(ref.numel(), dtype=ref.dtype, device=ref.device)
+    gaussian_(buf, gen)
+    if ref.is_contiguous():
+        return buf.view(ref.shape)
+    return buf.as_strided(ref.shape, ref.stride())
 
 
-def _noisy(
-    mean: torch.Tensor, v_sq_sum: torch.Tensor, sigma_S: float, cells: int, gen: torch.Generator | None
+def gaussian_(out: torch.Tensor, gen: torch.Generator | None) -> torch.Tensor:
+    """Fill a contiguous ``out`` with standard normal samples, reproducibly for a generator state.
+
+    On CPU, torch draws normals on one thread; large buffers are split into a fixed number of
+    chunks (set by the size alone, so results do not depend on the thread count), each with its
+    own generator seeded from ``gen``, and filled in parallel.
+    """
+    n = out.numel()
+    if out.device.type != "cpu" or n < 2 * _CHUNK:
+        return out.normal_(generator=gen)
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=max(1, torch.get_num_threads()))
+    parts = min(16, n // _CHUNK)
+    seeds = torch.randint(0, 2**62, (parts,), generator=gen).tolist()
+    chunks = out.view(-1).chunk(parts)
+
+    def fill(k: int) -> None:
+        chunks[k].normal_(generator=torch.Generator().manual_seed(seeds[k]))
+
+    list(_POOL.map(fill, range(parts)))
+    return out
+
+
+def add_read_noise_(
+    i_A: torch.Tensor, v_sq_sum: torch.Tensor, sigma_S: float, gen: torch.Generator | None, cells: int = 2
 ) -> torch.Tensor:
-    if sigma_S <= 0:
-        return mean
-    std = (v_sq_sum * (cells * sigma_S**2)).sqrt()
-    return mean + std * torch.randn(mean.shape, generator=gen, device=mean.device, dtype=mean.dtype)
+    """Add read noise to currents ``i_A`` in place, exactly in distribution.
+
+    Args:
+        i_A: noiseless output currents (amperes).
+        v_sq_sum: sum of V**2 over the cells feeding each output (volts squared), broadcastable.
+        sigma_S: read-noise std of one cell (siemens).
+        gen: generator for the samples.
+        cells: cells per weight (2 for a differential pair).
+
+    """
+    if sigma_S > 0:
+        i_A.addcmul_(gaussian_like(i_A, gen), (v_sq_sum * (cells * sigma_S**2)).sqrt())
+    return i_A
 
 
 def column_currents(
@@ -46,7 +86,7 @@ def column_currents(
 
     """
     mean = torch.bmm(v_V, g_pos_S - g_neg_S)
-    return _noisy(mean, (v_V * v_V).sum(-1, keepdim=True), sigma_S, 2, gen)
+    return add_read_noise_(mean, (v_V * v_V).sum(-1, keepdim=True), sigma_S, gen)
 
 
 def row_currents(
@@ -69,4 +109,4 @@ def row_currents(
 
     """
     mean = torch.bmm(v_V, (g_pos_S - g_neg_S).transpose(1, 2))
-    return _noisy(mean, (v_V * v_V).sum(-1, keepdim=True), sigma_S, 2, gen)
+    return add_read_noise_(mean, (v_V * v_V).sum(-1, keepdim=True), sigma_S, gen)

@@ -61,7 +61,7 @@ def write_verify(
     """
     g = g_lo.clone()
     done = torch.zeros_like(g, dtype=torch.bool)
-    sigma_read = cfg.read_noise_rel * cfg.g_max_S
+    sigma_read = cfg.read_sigma_S
     it = 0
     for it in range(1, cfg.wv_max_iterations + 1):  # noqa: B007 - ``it`` is returned
         read = g + sigma_read * torch.randn(g.shape, generator=gen, device=g.device) if sigma_read else g

@@ -81,7 +81,7 @@ def relax(
         return g_S
     band_var = 0.0
     if cfg.program_mode == "write_verify":  # uniform band, widened by the verify read's noise
-        band_var = cfg.wv_tolerance_S**2 / 3 + (cfg.read_noise_rel * cfg.g_max_S) ** 2
+        band_var = cfg.wv_tolerance_S**2 / 3 + cfg.read_sigma_S**2
     elif cfg.program_mode == "gaussian":
         band_var = cfg.program_sigma_S**2
     var = _walk_var(g_S, t_to_eq_s, cfg, band_var) - _walk_var(g_S, t_from_eq_s, cfg, band_var)

@@ -25,7 +25,9 @@ from reram.report import plots, write_csv, write_html_report, write_json
 from reram.train import HWAConfig, evaluate, monte_carlo, prepare_hwa, progressive_finetune, set_noise_epoch
 
 
-def _quantised_software(model: nn.Module, hwa: HWAConfig, config: Config, x_cal: torch.Tensor, x, y) -> float:  # type: ignore[no-untyped-def]
+def _quantised_software(
+    model: nn.Module, hwa: HWAConfig, config: Config, x_cal: torch.Tensor, x: torch.Tensor, y: torch.Tensor
+) -> float:
     m = copy.deepcopy(model)
     prepare_hwa(m, dataclasses.replace(hwa, noise_level=0.0, ramp_epochs=0), config)
     m.train()

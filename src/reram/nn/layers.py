@@ -10,6 +10,7 @@ Gradients pass straight through the analog forward (the float product's gradient
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -136,8 +137,6 @@ class AnalogLayer(nn.Module):
         """
         cfg = self.config
         if seed is not None and seed != cfg.seed:
-            from dataclasses import replace
-
             self.config = cfg = replace(cfg, seed=seed)
         self._gens.clear()
         mask = self.grid.row_mask(self.weight.device)[None, :, :, None].expand_as(self.g_S)
@@ -196,7 +195,7 @@ class AnalogLayer(nn.Module):
         state = PeripheryState(self.x_range, self.adc_fs, self.gain, self.gsum_S, self._calibrating, self._first_batch)
         self._first_batch = False
         op, flat, unflat = self._op(x)
-        positions = int(np.prod(flat.shape[:1])) * self._positions_per_vector(flat)
+        positions = flat.shape[0] * self._positions_per_vector(flat)
         y = analog_matmul(
             flat.detach(),
             op,
