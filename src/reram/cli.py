@@ -143,6 +143,77 @@ def train(
     Console().print(f"results in {out}/")
 
 
+def _shape(text: str | None) -> tuple[int, ...] | None:
+    if not text:
+        return None
+    try:
+        dims = tuple(int(t) for t in text.split(","))
+    except ValueError:
+        dims = ()
+    if not dims or min(dims) < 1:
+        raise ConfigError(
+            f"--input-shape = {text!r} is invalid: allowed is positive integers separated by commas, e.g. 3,32,32"
+        )
+    return dims
+
+
+@app.command()
+def cost(
+    model: str = typer.Argument(
+        ..., help="A zoo model (fashion_cnn, neurram_mnist_cnn, resnet50, ...) or module:factory."
+    ),
+    preset_name: str = typer.Option("neurram", "--preset", help="Chip preset (see `reram presets`)."),
+    config: Path | None = typer.Option(None, "--config", help="TOML chip config (overrides --preset)."),
+    input_shape: str | None = typer.Option(None, "--input-shape", help="One sample's shape, e.g. 3,32,32."),
+    as_json: bool = typer.Option(False, "--json", help="Print the whole result as one JSON object."),
+    out: Path = typer.Option(Path("results/cost"), "--out", help="Output folder (cost.json, CSVs, PNGs, report)."),
+) -> None:
+    """Energy, latency and area of MODEL on a chip, from its mapping alone: energy per
+    inference, latency, throughput, TOPS, TOPS/W, TOPS/mm², EDP; per-layer and per-component
+    breakdowns; digital SRAM and digital-ReRAM baselines on the same network and node; the
+    full-array peak. Component values and their sources: reram/cost/nodes/*.toml.
+    """
+    from reram.config import load_config
+    from reram.experiments.cost_job import run_cost
+    from reram.mapping import MappingError
+
+    logging.basicConfig(level=logging.WARNING)
+    try:
+        cfg = load_config(config if config else preset_name)
+        summary = run_cost(model, cfg, out, _shape(input_shape))
+    except (ConfigError, MappingError, ValueError) as exc:
+        _fail(str(exc))
+    if as_json:
+        print(json.dumps(summary, indent=2, default=float))
+        return
+    m = summary["metrics"]
+    where = f"{summary['cores_used']} cores, {summary['chips']} chip(s)"
+    t = Table(title=f"{model} on {cfg.name} ({cfg.chip.node_nm} nm), {where}")
+    for col in ("layer", "energy (nJ)", "latency (µs)", "ADC share"):
+        t.add_column(col, justify="right")
+    for r in summary["layers"]:
+        t.add_row(r["layer"], f"{r['energy_J'] * 1e9:.3g}", f"{r['latency_s'] * 1e6:.3g}",
+                  f"{r['adc'] / r['energy_J']:.0%}" if r["energy_J"] else "-")  # fmt: skip
+    Console().print(t)
+    c = Table(title="energy by component")
+    c.add_column("component")
+    c.add_column("nJ / inference", justify="right")
+    for k, v in summary["components_J"].items():
+        if v:
+            c.add_row(k, f"{v * 1e9:.4g}")
+    Console().print(c)
+    sram, dig = summary["baselines"]["digital_sram"], summary["baselines"]["digital_reram"]
+    p = summary["peak_full_array"]
+    Console().print(
+        f"energy {m['energy_per_inference_J'] * 1e6:.4g} µJ, latency {m['latency_s'] * 1e6:.4g} µs, "
+        f"{m['throughput_inferences_per_s']:.4g} inferences/s, {m['tops']:.3g} TOPS, {m['tops_per_w']:.3g} TOPS/W, "
+        f"{m['tops_per_mm2']:.3g} TOPS/mm², EDP {m['edp_J_s']:.3g} J·s, area {m['area_mm2']:.3g} mm²\n"
+        f"vs digital SRAM: {sram['energy_ratio']:.3g}× energy, {sram['latency_ratio']:.3g}× latency; "
+        f"vs digital ReRAM: {dig['energy_ratio']:.3g}× energy, {dig['latency_ratio']:.3g}× latency\n"
+        f"full-array peak: {p['energy_per_mac_J'] * 1e15:.3g} fJ/MAC, {p['tops_per_w']:.3g} TOPS/W; results in {out}/"
+    )
+
+
 @app.command()
 def presets(
     as_json: bool = typer.Option(False, "--json", help="Print every preset as one JSON object."),

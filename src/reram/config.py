@@ -22,6 +22,7 @@ __all__ = [
     "ChipConfig",
     "Config",
     "ConfigError",
+    "CostConfig",
     "DACConfig",
     "DeviceConfig",
     "PeripheryConfig",
@@ -290,6 +291,60 @@ class ChipConfig:
 
 
 @dataclass(frozen=True)
+class CostConfig:
+    """Circuit choices the cost model needs beyond the array (per-node constants live in
+    ``reram/cost/nodes``).
+
+    Attributes:
+        cell_area_F2: area of one 1T1R cell in F^2 (sets the line pitch, hence line capacitance).
+        wl_voltage_V: word-line swing that turns an access transistor on for a pulse (volts).
+        access_gate_F: gate capacitance of one access transistor on a word line (farads).
+        adc: "sar" (successive approximation, ``bits`` clock cycles) or "integrate_fire"
+            (NeuRRAM's neuron: integrate, then count charge-decrement steps, up to 2**(bits-1)).
+        neuron_cap_F: charge-decrement capacitor of an integrate-and-fire neuron (farads).
+        cols_per_adc: columns sharing one ADC/neuron through a multiplexer (serialises conversions).
+        clock_Hz: periphery and digital clock (ADC steps, shift-add, buffers).
+        act_bits: bits of an activation in buffers and on the interconnect.
+        accumulator_bits: width of the shift-add and partial-sum adders.
+        buffer_kB: on-chip SRAM buffer per chip (kilobytes).
+        pipeline: layers on different cores work on successive inputs at once (throughput =
+            1 / slowest layer); otherwise one input at a time.
+        digital_mac_units: 8-bit MAC units of the digital baselines (their parallelism).
+        digital_sram_kB: weight SRAM of the digital SRAM baseline; larger models stream weights
+            from DRAM every inference.
+        digital_reram_sense_share: bit lines per sense amplifier of the digital-ReRAM baseline.
+
+    """
+
+    _section = "cost"
+    cell_area_F2: float = 60.0
+    wl_voltage_V: float = 1.2
+    access_gate_F: float = 0.5e-15
+    adc: str = "sar"
+    neuron_cap_F: float = 20e-15
+    cols_per_adc: int = 1
+    clock_Hz: float = 1e9
+    act_bits: int = 8
+    accumulator_bits: int = 16
+    buffer_kB: float = 256.0
+    pipeline: bool = True
+    digital_mac_units: int = 256
+    digital_sram_kB: float = 2048.0
+    digital_reram_sense_share: int = 8
+
+    def __post_init__(self) -> None:
+        _positive(self, "cell_area_F2", "wl_voltage_V", "access_gate_F", "neuron_cap_F", "clock_Hz", "buffer_kB")
+        _positive(self, "digital_sram_kB")
+        _choice(self, "adc", ("sar", "integrate_fire"))
+        for n in ("cols_per_adc", "digital_mac_units", "digital_reram_sense_share"):
+            v = getattr(self, n)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                _fail(f"cost.{n}", v, "an integer >= 1")
+        _bits(self, "act_bits", 1, 32)
+        _bits(self, "accumulator_bits", 4, 64)
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole simulated system. ``seed`` makes every run reproducible."""
 
@@ -300,6 +355,7 @@ class Config:
     array: ArrayConfig = field(default_factory=ArrayConfig)
     periphery: PeripheryConfig = field(default_factory=PeripheryConfig)
     chip: ChipConfig = field(default_factory=ChipConfig)
+    cost: CostConfig = field(default_factory=CostConfig)
 
     def __post_init__(self) -> None:
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:

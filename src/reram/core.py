@@ -20,7 +20,17 @@ from reram.array import add_read_noise_
 from reram.config import Config
 from reram.periphery import adc_levels, encode_inputs, percentile_abs
 
-EVENT_KINDS = ("mvms", "cell_reads", "dac_conversions", "adc_conversions", "shift_adds", "psum_adds")
+EVENT_KINDS = (
+    "vectors",
+    "mvms",
+    "cell_reads",
+    "dac_conversions",
+    "row_pulses",
+    "adc_conversions",
+    "shift_adds",
+    "psum_adds",
+    "cell_energy_J",
+)
 
 
 @dataclass
@@ -28,28 +38,35 @@ class EventCounts:
     """Events of analog compute.
 
     Attributes:
+        vectors: input vectors applied (one per sample per output position).
         mvms: array activations (one per input plane per input vector per tile).
         cell_reads: cells read (cells x planes x input vectors).
-        dac_conversions: row drives (rows x planes x input vectors).
+        dac_conversions: row drive slots (rows x planes x input vectors).
+        row_pulses: row drives with a non-zero pulse (the slots a driver actually switches).
         adc_conversions: column conversions (columns x planes x input vectors).
         shift_adds: digital shift-add operations that recombine input planes.
         psum_adds: digital additions accumulating partial sums across row tiles.
+        cell_energy_J: energy dissipated in the cells (joules): the sum over pulses and cells of
+            (V_row - V_col)^2 G t_pulse, from the same voltages and conductances the MVM used.
 
     """
 
+    vectors: int = 0
     mvms: int = 0
     cell_reads: int = 0
     dac_conversions: int = 0
+    row_pulses: int = 0
     adc_conversions: int = 0
     shift_adds: int = 0
     psum_adds: int = 0
+    cell_energy_J: float = 0.0
 
     def __add__(self, other: EventCounts) -> EventCounts:
         return EventCounts(*(getattr(self, k) + getattr(other, k) for k in EVENT_KINDS))
 
-    def as_dict(self) -> dict[str, int]:
-        """Plain dict of counts."""
-        return {f.name: int(getattr(self, f.name)) for f in fields(self)}
+    def as_dict(self) -> dict[str, float]:
+        """Plain dict of counts (energy in joules)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 class TileEvents:
@@ -61,30 +78,48 @@ class TileEvents:
 
     """
 
+    _SHAPE_KINDS = ("vectors", "mvms", "cell_reads", "dac_conversions", "adc_conversions", "shift_adds", "psum_adds")
+
     def __init__(self, tiles: list[tuple[int, int, int, int]], cells_per_row: int, cells_per_col: int):
         unit = []
         for r, _c, rows, cols in tiles:
             cr, cc = rows * cells_per_row, cols * cells_per_col
-            unit.append([1, cr * cc, cr, cols, cols, cols if r > 0 else 0])
+            unit.append([1, 1, cr * cc, cr, cols, cols, cols if r > 0 else 0])
         self.unit = np.asarray(unit, dtype=np.int64)
         self.counts = np.zeros_like(self.unit)
+        self.row_pulses = np.zeros(len(tiles), dtype=np.int64)
+        self.cell_energy_J = np.zeros(len(tiles), dtype=np.float64)
 
     def add(self, vectors: int, planes: int) -> None:
         """Count one read of every tile by ``vectors`` input vectors of ``planes`` planes."""
-        mult = np.asarray([planes, planes, planes, planes, planes - 1, 1], dtype=np.int64) * vectors
+        mult = np.asarray([1, planes, planes, planes, planes, planes - 1, 1], dtype=np.int64) * vectors
         self.counts += self.unit * mult
+
+    def add_measured(self, row_pulses: np.ndarray, cell_energy_J: np.ndarray) -> None:
+        """Add the data-dependent counts of one read, per tile (pulses switched, joules in the cells)."""
+        self.row_pulses += row_pulses.astype(np.int64)
+        self.cell_energy_J += cell_energy_J
+
+    def _row(self, k: int) -> EventCounts:
+        c = dict(zip(self._SHAPE_KINDS, map(int, self.counts[k]), strict=True))
+        return EventCounts(**c, row_pulses=int(self.row_pulses[k]), cell_energy_J=float(self.cell_energy_J[k]))
 
     def per_tile(self) -> list[EventCounts]:
         """Counts per tile, in the layer's tile order."""
-        return [EventCounts(*map(int, row)) for row in self.counts]
+        return [self._row(k) for k in range(len(self.counts))]
 
     def total(self) -> EventCounts:
         """Counts summed over the layer's tiles."""
-        return EventCounts(*map(int, self.counts.sum(0)))
+        out = EventCounts()
+        for e in self.per_tile():
+            out = out + e
+        return out
 
     def reset(self) -> None:
         """Zero the counters."""
         self.counts[:] = 0
+        self.row_pulses[:] = 0
+        self.cell_energy_J[:] = 0.0
 
 
 class ArrayOp(Protocol):
@@ -96,6 +131,24 @@ class ArrayOp(Protocol):
 
     def square_sums(self, v_sq: torch.Tensor) -> torch.Tensor:
         """(N, tiles, 1, *spatial) sum over each tile's rows of V**2 (volts squared)."""
+        ...
+
+    @property
+    def g_row_S(self) -> torch.Tensor:
+        """(row tiles, rows, column tiles) conductance on each input row of each array, both
+        cells of every pair (siemens).
+        """
+        ...
+
+    def row_totals(self, a: torch.Tensor, g_row: torch.Tensor) -> torch.Tensor:
+        """(row tiles, k) sum over inputs, output positions and rows of ``a`` x ``g_row[..., k]``.
+
+        ``a`` has the inputs' shape; ``g_row`` is (row tiles, rows, k) (per-row weights).
+        """
+        ...
+
+    def col_tile_sums(self, per_col: torch.Tensor) -> torch.Tensor:
+        """(row tiles, cols) -> (row tiles, column tiles): sums over each array's columns."""
         ...
 
 
@@ -132,7 +185,7 @@ def analog_matmul(
     cfg: Config,
     gen: torch.Generator | None,
     spatial: int,
-    on_planes: Callable[[int], None] | None = None,
+    on_read: Callable[[int, torch.Tensor, torch.Tensor], None] | None = None,
 ) -> torch.Tensor:
     """Run inputs ``x`` (N, ...) through the tile stack as the chip would.
 
@@ -143,7 +196,9 @@ def analog_matmul(
         cfg: system config (DAC, ADC, read voltage, read noise).
         gen: generator for read noise.
         spatial: number of spatial dims after (tiles, cols) in the op's output.
-        on_planes: called with the number of input planes used (for event counts).
+        on_read: called as ``on_read(planes, row_pulses, cell_energy_J)`` for the event counts:
+            the number of input planes, the non-zero row pulses per row tile (row tiles, 1) and
+            the joules dissipated in the cells per array (row tiles, column tiles).
 
     Returns:
         (N, cols, *spatial) outputs in output units (weights x inputs), before bias.
@@ -163,12 +218,20 @@ def analog_matmul(
     v = planes.planes.flatten(0, 1)
     # array: column currents (amperes), read noise in distribution
     i = op.currents(v)
+    v_sq = v * v
     sigma = cfg.device.read_sigma_S
     if sigma > 0:
-        add_read_noise_(i, op.square_sums(v * v), sigma, gen)
+        add_read_noise_(i, op.square_sums(v_sq), sigma, gen)
     view = (1, *state.adc_fs.shape) + (1,) * spatial
+    if on_read is not None:  # cell energy with the bit lines held at 0 V: sum V^2 G t
+        g_row = op.g_row_S
+        joules = op.row_totals(v_sq, g_row).double()
+        pulses = op.row_totals((v != 0).to(v.dtype), torch.ones_like(g_row[..., :1]))
     if adc.sensing == "voltage":  # floating bit line: V = sum(V G) / sum(G)
         i.div_(state.gsum_S.view(view))
+        if on_read is not None:  # sum G (V - V_bl)^2 = sum G V^2 - V_bl^2 sum G, per column
+            bl = (i * i).sum(0).flatten(2).sum(-1) if spatial else (i * i).sum(0)
+            joules = joules - op.col_tile_sums(bl * state.gsum_S).double()
     if state.calibrating:
         flat = i.detach().movedim(0, -1).reshape(*state.adc_fs.shape, -1)
         if adc.range == "column":
@@ -190,8 +253,8 @@ def analog_matmul(
     scale = (step * state.gain * (x_range * planes.weights[0] if n_planes == 1 else x_range)).view(view)
     if dac.bit_serial:  # plane weights 2**j count input codes; codes / (2**bits - 1) = x / x_range
         scale = scale / (2**dac.bits - 1)
-    if on_planes is not None:
-        on_planes(n_planes)
+    if on_read is not None:
+        on_read(n_planes, pulses, joules * cfg.array.t_pulse_s)
     out = y[:, 0] * scale[:, 0]
     for t in range(1, y.shape[1]):  # partial sums of the row tiles, accumulated digitally
         out.addcmul_(y[:, t], scale[:, t])

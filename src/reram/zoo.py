@@ -71,12 +71,47 @@ def resnet_small(classes: int = 10) -> nn.Module:
     )  # fmt: skip
 
 
+class _Bottleneck(nn.Module):
+    def __init__(self, cin: int, width: int, stride: int):
+        super().__init__()
+        cout = 4 * width
+        self.body = nn.Sequential(
+            nn.Conv2d(cin, width, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(),
+            nn.Conv2d(width, width, 3, stride, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(),
+            nn.Conv2d(width, cout, 1, bias=False), nn.BatchNorm2d(cout),
+        )  # fmt: skip
+        self.skip = (
+            nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+            if stride != 1 or cin != cout
+            else nn.Identity()
+        )
+        self.relu = nn.ReLU()
+
+    def forward(self, x):  # type: ignore[no-untyped-def]  # noqa: D102
+        return self.relu(self.body(x) + self.skip(x))
+
+
+def resnet50(classes: int = 1000) -> nn.Module:
+    """ResNet-50 (He et al. 2016; bottleneck stages 3-4-6-3, 25.6 M weights at 1000 classes) for 3x224x224."""
+    layers: list[nn.Module] = [
+        nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(3, 2, 1)
+    ]  # fmt: skip
+    cin = 64
+    for width, blocks, stride in ((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)):
+        for b in range(blocks):
+            layers.append(_Bottleneck(cin, width, stride if b == 0 else 1))
+            cin = 4 * width
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(cin, classes)]
+    return nn.Sequential(*layers)
+
+
 MODELS: dict[str, tuple[Callable[..., nn.Module], tuple[int, ...]]] = {
     "fashion_cnn": (fashion_cnn, (1, 28, 28)),
     "neurram_mnist_cnn": (neurram_mnist_cnn, (1, 28, 28)),
     "mlp": (mlp, (1, 28, 28)),
     "lenet5": (lenet5, (1, 28, 28)),
     "resnet_small": (resnet_small, (3, 32, 32)),
+    "resnet50": (resnet50, (3, 224, 224)),
 }
 
 

@@ -172,6 +172,25 @@ def train_cached(
     return model
 
 
+def _job_cost(
+    analog: nn.Module, model: nn.Module, config: Config, shape: Any, out: Path, job: JobConfig
+) -> dict[str, Any]:
+    """Price what the job's analog evaluation did, and check the analytic path against it."""
+    from reram.cost import cost_of_model, cost_of_run, profile_of
+    from reram.experiments.cost_job import write_cost
+
+    work, report = cost_of_run(analog)
+    summary = write_cost(out, work, report, f"Cost of {job.model} on {config.name} (counted from the run)")
+    e = report.total_energy_J
+    analytic = {}
+    for name, prof in (("default_profile", None), ("measured_profile", profile_of(work, analog))):
+        _, rep = cost_of_model(model, config, tuple(shape), prof)
+        analytic[name] = {"energy_rel_diff": rep.total_energy_J / e - 1,
+                          "latency_rel_diff": rep.total_latency_s / report.total_latency_s - 1}  # fmt: skip
+    summary["analytic_vs_counted"] = analytic
+    return summary
+
+
 def run_job(job: JobConfig, config: Config, out: Path, progress: Progress | None = None) -> dict[str, Any]:
     """Run the default job and write its results into ``out``; returns the summary dict."""
     t_start = time.perf_counter()
@@ -217,6 +236,7 @@ def run_job(job: JobConfig, config: Config, out: Path, progress: Progress | None
         "utilization": place.utilization,
     }
     failures = sum(m.program_failures for _, m in reram.analog_layers(analog))
+    cost = _job_cost(analog, model, config, data.x_test.shape[1:], out, job)
     summary = {
         "job": dataclasses.asdict(job),
         "config": config.to_dict(),
@@ -227,6 +247,7 @@ def run_job(job: JobConfig, config: Config, out: Path, progress: Progress | None
         "mapping": place_row,
         "program_failures": failures,
         "events": events,
+        "cost": cost,
         "wall_time_s": time.perf_counter() - t_start,
     }
     write_csv(out / "accuracy.csv", acc_rows)
@@ -242,8 +263,9 @@ def run_job(job: JobConfig, config: Config, out: Path, progress: Progress | None
         out / "report.html",
         f"reram run: {job.model} on {job.dataset}, preset {config.name!r}",
         [("Accuracy", acc_rows), ("Per-layer output error", err_rows), ("Mapping", [place_row]),
-         ("Events", [{"layer": n, **c} for n, c in events.items()])],
-        pngs,
+         ("Events", [{"layer": n, **c} for n, c in events.items()]),
+         ("Cost per inference (counted)", [{"metric": k, "value": v} for k, v in cost["metrics"].items()])],
+        [*pngs, out / "cost_layers.png", out / "cost_components.png"],
     )  # fmt: skip
     return summary
 

@@ -32,7 +32,8 @@ _ANALOG: dict[type[nn.Module], type[AnalogLayer]] = {
 }
 
 
-def _supported(m: nn.Module) -> bool:
+def supported(m: nn.Module) -> bool:
+    """True if ``m`` can run on cores (Linear, Conv1d/2d with groups=1 and zero padding)."""
     if isinstance(m, tuple(_ANALOG)) and parametrize.is_parametrized(m):
         raise ValueError(
             f"{type(m).__name__} carries parametrizations (hardware-aware training?): call "
@@ -73,7 +74,7 @@ def convert(
     """
     cfg = load_config(config)
     out = model if inplace else copy.deepcopy(model)
-    targets = [(n, m) for n, m in out.named_modules() if _supported(m) and (filter_fn is None or filter_fn(m, n))]
+    targets = [(n, m) for n, m in out.named_modules() if supported(m) and (filter_fn is None or filter_fn(m, n))]
     for index, (name, m) in enumerate(targets):
         layer_cfg = cfg
         for pattern, spec in (per_layer or {}).items():

@@ -76,6 +76,8 @@ class AnalogLayer(nn.Module):
         self.sites: list[TileSite] = []
         self.program_failures = 0
         self.digital = False  # True: run as the float layer (not yet on the chip)
+        self.positions = 1  # output positions per sample, seen at the last forward
+        self.input_elements = grid.in_features  # input elements per sample, seen at the last forward
         self._calibrating = False
         self._first_batch = False
         self._gens: dict[int, torch.Generator] = {}
@@ -196,6 +198,8 @@ class AnalogLayer(nn.Module):
         self._first_batch = False
         op, flat, unflat = self._op(x)
         positions = flat.shape[0] * self._positions_per_vector(flat)
+        samples = x.shape[0] if x.dim() > 1 else 1
+        self.positions, self.input_elements = positions // samples, x.numel() // samples
         y = analog_matmul(
             flat.detach(),
             op,
@@ -203,7 +207,7 @@ class AnalogLayer(nn.Module):
             self.config,
             self._gen(1),
             self._spatial(),
-            lambda p: self.events.add(positions, p),
+            lambda p, pulses, joules: self._count(positions, p, pulses, joules),
         )
         y = unflat(y)
         if self.bias is not None:
@@ -215,6 +219,28 @@ class AnalogLayer(nn.Module):
 
     def _positions_per_vector(self, flat: torch.Tensor) -> int:
         return 1
+
+    def _count(self, vectors: int, planes: int, pulses: torch.Tensor, joules: torch.Tensor) -> None:
+        self.events.add(vectors, planes)
+        p = pulses.detach().double().expand(-1, self.grid.n_col).reshape(-1).cpu().numpy().round()
+        self.events.add_measured(p * self.grid.cells_per_weight_row, joules.detach().reshape(-1).cpu().numpy())
+
+    def col_tile_sums(self, per_col: torch.Tensor) -> torch.Tensor:
+        """(row tiles, cols) -> (row tiles, column tiles): sums over each array's columns."""
+        g = self.grid
+        pad = g.n_col * g.col_tile - per_col.shape[-1]
+        return F.pad(per_col, (0, pad)).view(per_col.shape[0], g.n_col, g.col_tile).sum(-1)
+
+    def g_row(self) -> torch.Tensor:
+        """(row tiles, rows, column tiles) programmed conductance on each weight row of each
+        array, both cells of every pair (siemens).
+        """
+
+        def make() -> torch.Tensor:
+            g = self.g_S[0] + self.g_S[1]  # (t, r, c)
+            return self.col_tile_sums(g.flatten(0, 1)).view(g.shape[0], g.shape[1], self.grid.n_col)
+
+        return self.cached("g_row", make)
 
     def extra_repr(self) -> str:
         """Matrix size, tile grid and config name."""
@@ -238,6 +264,17 @@ class _LinearOp:
 
     def square_sums(self, v_sq: torch.Tensor) -> torch.Tensor:
         return self._grouped(v_sq).sum(-1).T.unsqueeze(-1)
+
+    @property
+    def g_row_S(self) -> torch.Tensor:
+        return self.layer.g_row()
+
+    def row_totals(self, a: torch.Tensor, g_row: torch.Tensor) -> torch.Tensor:
+        s = self.layer._group(a.sum(0, keepdim=True)).view(g_row.shape[:2])
+        return (s.unsqueeze(-1) * g_row).sum(1)
+
+    def col_tile_sums(self, per_col: torch.Tensor) -> torch.Tensor:
+        return self.layer.col_tile_sums(per_col)
 
 
 class AnalogLinear(AnalogLayer):
@@ -296,6 +333,19 @@ class _ConvOp:
         per_tile = self.layer._group(v_sq).view(v_sq.shape[0], t, -1, *v_sq.shape[2:]).sum(2)
         ones = self.kernel.new_ones(t, 1, *self.kernel.shape[2:])
         return self._conv(per_tile, ones, t).unsqueeze(2)
+
+    @property
+    def g_row_S(self) -> torch.Tensor:
+        return self.layer.g_row()
+
+    def row_totals(self, a: torch.Tensor, g_row: torch.Tensor) -> torch.Tensor:
+        t, r, k = g_row.shape
+        w = g_row.permute(0, 2, 1).reshape(t * k, r // self.layer.grid.kernel, *self.kernel.shape[2:])
+        y = self._conv(self.layer._group(a.sum(0, keepdim=True)), w.contiguous(), t)
+        return y.flatten(2).sum((0, 2)).view(t, k)
+
+    def col_tile_sums(self, per_col: torch.Tensor) -> torch.Tensor:
+        return self.layer.col_tile_sums(per_col)
 
 
 class AnalogConvNd(AnalogLayer):

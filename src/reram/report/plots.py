@@ -91,3 +91,35 @@ def accuracy_table(rows: list[dict[str, object]], path: Path) -> Path:
     ax.set_ylabel("test accuracy (%)")
     ax.legend(title="after programming")
     return _save(fig, path)
+
+
+def cost_layers(layers: list[dict[str, float]], components: list[str], path: Path) -> Path:
+    """Stacked bars: energy per inference (nJ) of each layer, split by component."""
+    fig, ax = plt.subplots(figsize=(max(5.0, 0.6 * len(layers) + 3), 3.8))
+    names = [str(r["layer"]) for r in layers]
+    bottom = np.zeros(len(layers))
+    cmap = plt.get_cmap("tab20")
+    for k, comp in enumerate(components):
+        vals = np.array([float(r.get(comp, 0.0)) * 1e9 for r in layers])
+        if vals.sum() <= 0:
+            continue
+        ax.bar(names, vals, bottom=bottom, label=comp, color=cmap(k))
+        bottom += vals
+    ax.set_ylabel("energy per inference (nJ)")
+    ax.set_xlabel("layer")
+    ax.legend(fontsize=7, ncol=2)
+    ax.set_title("energy by layer and component")
+    return _save(fig, path)
+
+
+def cost_components(components_J: dict[str, float], path: Path) -> Path:
+    """Horizontal bars: energy per inference (nJ) by component, with shares."""
+    items = [(k, v * 1e9) for k, v in components_J.items() if v > 0]
+    total = sum(v for _, v in items) or 1.0
+    fig, ax = plt.subplots(figsize=(6, 0.35 * len(items) + 1.2))
+    bars = ax.barh([k for k, _ in items], [v for _, v in items], color="#4c72b0")
+    ax.bar_label(bars, labels=[f"{v:.3g} nJ ({100 * v / total:.0f} %)" for _, v in items], fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel("energy per inference (nJ)")
+    ax.set_title("energy by component")
+    return _save(fig, path)

@@ -1,0 +1,301 @@
+"""Event counts x component physics -> joules, seconds and square metres.
+
+Energy per component (per inference):
+
+- ``cell``: the joules the cells dissipated, sum of (V_row - V_col)^2 G t_pulse (counted in the
+  MVM itself, or derived from the target conductances on the analytic path);
+- ``wordline``: each row pulse switches an access-transistor word line and charges the input
+  line, C_wl V_wl^2 + C_line v_read^2, with C from the line length (cells x pitch x wire
+  capacitance) and the gates on it;
+- ``bitline``: each converted column's line charged to v_read;
+- ``adc``: one conversion per column per plane: a SAR ADC from the Murmann-survey fit
+  (FOM_W 2^b plus the thermal limit), or NeuRRAM's integrate-and-fire neuron (2^(b-1)
+  charge-decrement steps of C V_dd^2 plus a comparator decision);
+- ``shift_add``/``psum``: digital additions of ``accumulator_bits``;
+- ``buffer``: SRAM reads of the layer's inputs and writes of its outputs (``act_bits`` each);
+- ``interconnect``: outputs moved to the next layer's cores and partial sums between cores,
+  0.5 C_wire V_dd^2 per bit per metre (a chip-to-chip link when the cores sit on other chips);
+- ``activation``: one digital operation per output (activation, pooling compare);
+- ``dram``: the input sample read and the result written off chip;
+- ``digital_layers``: layers that stay digital, at the digital baseline's energy per MAC.
+
+Latency: a plane takes t_pulse plus the conversions of its columns, serialised
+``cols_per_adc`` deep; a layer's tiles run in parallel (one tile per core) and its vectors one
+after another; layers add up per inference, and with ``pipeline`` the throughput is set by the
+slowest layer. Area: cells (F^2), drivers, ADCs (~2^bits), per-core registers, SRAM buffers.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from reram.config import Config
+from reram.cost.library import NodeParams, node_params
+from reram.cost.workload import LayerWork, Workload
+
+COMPONENTS = (
+    "cell",
+    "wordline",
+    "bitline",
+    "adc",
+    "shift_add",
+    "psum",
+    "buffer",
+    "interconnect",
+    "activation",
+    "dram",
+    "digital_layers",
+)
+CORE_COMPONENTS = ("cell", "wordline", "bitline", "adc", "shift_add", "psum")
+
+
+@dataclass(frozen=True)
+class CircuitCosts:
+    """Per-event energies, times and areas of one chip design (derived from config and node)."""
+
+    node: NodeParams
+    pitch_m: float
+    row_pulse_J: float
+    bitline_J: float
+    conversion_J: float
+    add_J: float
+    t_conversion_s: float
+    adcs_per_core: int
+    core_area_m2: float
+    core_area_parts_m2: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, cfg: Config) -> CircuitCosts:
+        """Derive the per-event costs of ``cfg``'s circuits at its technology node."""
+        node = node_params(cfg.chip.node_nm)
+        cc, arr, adc = cfg.cost, cfg.array, cfg.periphery.adc
+        f_m = cfg.chip.node_nm * 1e-9
+        pitch = math.sqrt(cc.cell_area_F2) * f_m
+        c_seg = pitch * node.wire_cap_F_per_m
+        c_wl = arr.cols * (c_seg + cc.access_gate_F)
+        row_pulse = c_wl * cc.wl_voltage_V**2 + arr.cols * c_seg * arr.v_read_V**2
+        bitline = arr.rows * c_seg * arr.v_read_V**2
+        if cc.adc == "sar":
+            conv, t_conv = node.adc_energy_J(adc.bits), adc.bits / cc.clock_Hz
+        else:
+            steps = 2 ** (adc.bits - 1)
+            conv = steps * (cc.neuron_cap_F * node.vdd_V**2 + node.comparator_J)
+            t_conv = steps / cc.clock_Hz
+        adcs = max(1, arr.weight_cols // cc.cols_per_adc)
+        parts = {
+            "cells": arr.rows * arr.cols * cc.cell_area_F2 * f_m**2,
+            "drivers": (arr.rows + arr.cols) * node.driver_area_m2,
+            "adcs": adcs * node.adc_area_m2_per_step * 2**adc.bits,
+            "registers": adcs * cc.accumulator_bits * 4 * node.sram_bit_area_m2,  # flip-flop ~ 4 SRAM bits
+        }
+        return cls(
+            node=node,
+            pitch_m=pitch,
+            row_pulse_J=row_pulse,
+            bitline_J=bitline,
+            conversion_J=conv,
+            add_J=node.add_energy_J(cc.accumulator_bits),
+            t_conversion_s=t_conv,
+            adcs_per_core=adcs,
+            core_area_m2=sum(parts.values()),
+            core_area_parts_m2=parts,
+        )
+
+
+@dataclass
+class CostReport:
+    """Energy, latency and area of one inference.
+
+    Attributes:
+        energy_J: {layer: {component: joules per inference}}.
+        latency_s: {layer: seconds per inference}.
+        area_m2: {part: square metres of the chips used}.
+        macs: multiply-accumulates per inference.
+        pipeline: layers overlap on successive inputs.
+        source: "counted" or "analytic".
+        chips: chips used.
+
+    """
+
+    energy_J: dict[str, dict[str, float]]
+    latency_s: dict[str, float]
+    area_m2: dict[str, float]
+    macs: float
+    pipeline: bool
+    source: str
+    chips: int
+
+    @property
+    def total_energy_J(self) -> float:
+        """Energy per inference."""
+        return sum(sum(c.values()) for c in self.energy_J.values())
+
+    def component_energy_J(self) -> dict[str, float]:
+        """Energy per component, summed over layers."""
+        return {k: sum(c.get(k, 0.0) for c in self.energy_J.values()) for k in COMPONENTS}
+
+    @property
+    def total_latency_s(self) -> float:
+        """Latency of one inference (layers one after another)."""
+        return sum(self.latency_s.values())
+
+    @property
+    def throughput_per_s(self) -> float:
+        """Inferences per second (pipelined: the slowest layer sets it)."""
+        slowest = max(self.latency_s.values(), default=0.0)
+        t = slowest if self.pipeline else self.total_latency_s
+        return 1.0 / t if t > 0 else math.inf
+
+    @property
+    def total_area_m2(self) -> float:
+        """Silicon area of the chips used."""
+        return sum(self.area_m2.values())
+
+    def metrics(self) -> dict[str, float]:
+        """Energy, latency, throughput, TOPS, TOPS/W, TOPS/mm^2, EDP (2 ops per MAC)."""
+        ops = 2 * self.macs
+        e, t = self.total_energy_J, self.total_latency_s
+        tops = ops * self.throughput_per_s / 1e12
+        return {
+            "energy_per_inference_J": e,
+            "latency_s": t,
+            "throughput_inferences_per_s": self.throughput_per_s,
+            "macs_per_inference": self.macs,
+            "energy_per_mac_J": e / self.macs if self.macs else 0.0,
+            "tops": tops,
+            "tops_per_w": ops / e / 1e12 if e else 0.0,
+            "tops_per_mm2": tops / (self.total_area_m2 * 1e6) if self.total_area_m2 else 0.0,
+            "area_mm2": self.total_area_m2 * 1e6,
+            "edp_J_s": e * t,
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {
+            "source": self.source,
+            "chips": self.chips,
+            "metrics": self.metrics(),
+            "components_J": self.component_energy_J(),
+            "layers": [
+                {"layer": n, "latency_s": self.latency_s[n], "energy_J": sum(c.values()), **c}
+                for n, c in self.energy_J.items()
+            ],
+            "area_mm2": {k: v * 1e6 for k, v in self.area_m2.items()},
+        }
+
+
+def _core_xy(site_index: int, cores: int) -> tuple[int, int]:
+    side = math.ceil(math.sqrt(cores))
+    return site_index % side, site_index // side
+
+
+def _distance_m(a: LayerWork, b: LayerWork, pitch_m: float, cores: int) -> tuple[float, bool]:
+    """Mean Manhattan distance between two layers' cores, and whether it crosses chips."""
+    if not a.sites or not b.sites:
+        return pitch_m, False
+    pa = [_core_xy(s.core, cores) for s in a.sites]
+    pb = [_core_xy(s.core, cores) for s in b.sites]
+    ax, ay = sum(p[0] for p in pa) / len(pa), sum(p[1] for p in pa) / len(pa)
+    bx, by = sum(p[0] for p in pb) / len(pb), sum(p[1] for p in pb) / len(pb)
+    crosses = {s.chip for s in a.sites} != {s.chip for s in b.sites}
+    return max(1.0, abs(ax - bx) + abs(ay - by)) * pitch_m, crosses
+
+
+def digital_mac_J(node: NodeParams, cfg: Config) -> float:
+    """One 8-bit MAC of a digital engine with its weight read from SRAM."""
+    return node.mult8_J + node.add_energy_J(cfg.cost.accumulator_bits) + 8 * node.sram_J_per_bit
+
+
+def price(work: Workload) -> CostReport:
+    """Turn a workload into energy, latency and area (see the module docstring)."""
+    cfg = work.config
+    cc = CircuitCosts.of(cfg)
+    node, bits = cc.node, cfg.cost.act_bits
+    core_pitch = math.sqrt(cc.core_area_m2)
+    wire_J_per_bit_m = 0.5 * node.wire_cap_F_per_m * node.vdd_V**2
+    energy: dict[str, dict[str, float]] = {}
+    latency: dict[str, float] = {}
+    for k, layer in enumerate(work.layers):
+        e = dict.fromkeys(COMPONENTS, 0.0)
+        e["buffer"] = (layer.input_elements + layer.output_elements) * bits * node.sram_J_per_bit
+        e["activation"] = layer.output_elements * node.add_energy_J(bits)
+        if not layer.analog:
+            e["digital_layers"] = layer.macs * digital_mac_J(node, cfg)
+            latency[layer.name] = layer.macs / (cfg.cost.digital_mac_units * cfg.cost.clock_Hz)
+        else:
+            e["cell"] = layer.total("cell_energy_J")
+            e["wordline"] = layer.total("row_pulses") * cc.row_pulse_J
+            phys_cols = (layer.grid.cells_per_weight_col if layer.grid else 1) * layer.total("adc_conversions")
+            e["bitline"] = phys_cols * cc.bitline_J
+            e["adc"] = layer.total("adc_conversions") * cc.conversion_J
+            e["shift_add"] = layer.total("shift_adds") * cc.add_J
+            e["psum"] = layer.total("psum_adds") * cc.add_J
+            e["interconnect"] = layer.total("psum_adds") * cfg.cost.accumulator_bits * core_pitch * wire_J_per_bit_m
+            nxt = work.layers[k + 1] if k + 1 < len(work.layers) else None
+            if nxt is not None:
+                dist, crosses = _distance_m(layer, nxt, core_pitch, cfg.chip.cores)
+                moved = layer.output_elements * bits
+                e["interconnect"] += moved * (node.chip_link_J_per_bit if crosses else dist * wire_J_per_bit_m)
+            t0 = layer.events[0]
+            planes = t0["mvms"] / max(t0["vectors"], 1e-30)
+            rounds = math.ceil(max(_tile_cols(layer)) / cc.adcs_per_core)
+            latency[layer.name] = t0["vectors"] * planes * (cfg.array.t_pulse_s + rounds * cc.t_conversion_s)
+        if k == 0:
+            e["dram"] += layer.input_elements * bits * node.dram_J_per_bit
+        if k == len(work.layers) - 1:
+            e["dram"] += layer.output_elements * bits * node.dram_J_per_bit
+        energy[layer.name] = e
+    chips = max(1, work.placement.n_chips)
+    parts = {f"core {p}": v * cfg.chip.cores * chips for p, v in cc.core_area_parts_m2.items()}
+    parts["buffer"] = cfg.cost.buffer_kB * 8192 * node.sram_bit_area_m2 * chips
+    parts["interconnect"] = 0.1 * sum(parts.values())  # router and wiring overhead, ~10 % (ours)
+    macs = sum(layer.macs for layer in work.layers)
+    return CostReport(energy, latency, parts, macs, cfg.cost.pipeline, work.source, chips)
+
+
+def _tile_cols(layer: LayerWork) -> list[int]:
+    """Columns converted per plane in each tile (one per weight column)."""
+    assert layer.grid is not None
+    return [cols for _r, _c, _rows, cols in layer.grid.tiles()]
+
+
+def peak(cfg: Config, pulse_density: float = 0.5, g_mean_S: float | None = None) -> dict[str, float]:
+    """Core-level figures of one MVM on a full array (every cell holding a weight).
+
+    The scope of published macro figures (array, drivers, ADCs/neurons, shift-add); inputs are
+    non-negative (one phase) with ``pulse_density`` of the row slots pulsed; cells at
+    ``g_mean_S`` (default: the middle of the window).
+
+    Returns:
+        {"energy_per_mac_J", "tops_per_w", "latency_per_mvm_s", "tops" (one core), and the
+        per-component energies per MAC}.
+
+    """
+    cc = CircuitCosts.of(cfg)
+    arr, dac, dev = cfg.array, cfg.periphery.dac, cfg.device
+    g = (dev.g_min_S + dev.g_max_S) / 2 if g_mean_S is None else g_mean_S
+    planes = dac.bits if dac.bit_serial else 1
+    v2 = 1.0 if dac.bit_serial else 1.0 / 3.0
+    macs = arr.weight_rows * arr.weight_cols
+    slots = arr.rows * planes
+    per = {
+        "cell": slots * pulse_density * v2 * arr.v_read_V**2 * g * arr.cols * arr.t_pulse_s,
+        "wordline": slots * pulse_density * cc.row_pulse_J,
+        "bitline": arr.cols * planes * cc.bitline_J,
+        "adc": arr.weight_cols * planes * cc.conversion_J,
+        "shift_add": arr.weight_cols * (planes - 1) * cc.add_J,
+    }
+    energy = sum(per.values())
+    rounds = math.ceil(arr.weight_cols / cc.adcs_per_core)
+    t = planes * (arr.t_pulse_s + rounds * cc.t_conversion_s)
+    out = {f"{k}_J_per_mac": v / macs for k, v in per.items()}
+    out.update({
+        "energy_per_mac_J": energy / macs,
+        "tops_per_w": 2 * macs / energy / 1e12,
+        "latency_per_mvm_s": t,
+        "tops_per_core": 2 * macs / t / 1e12,
+        "tops_chip": 2 * macs / t / 1e12 * cfg.chip.cores,
+    })  # fmt: skip
+    return out

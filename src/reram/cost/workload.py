@@ -1,0 +1,331 @@
+"""What a network asks of the chip per inference: event counts per tile, counted or derived.
+
+Two paths give the same :class:`Workload`:
+
+- :func:`counted_workload` reads the event counters of a converted model after it ran: every
+  count, the row pulses that were actually switched and the joules the cells dissipated
+  (sum of V^2 G t over the pulses that were applied), divided by the samples it saw.
+- :func:`analytic_workload` derives the counts from the layer shapes and the mapping alone
+  (one batch-1 shape trace, no analog simulation), for models too large to simulate. The
+  data-dependent quantities (input phases, how many row slots carry a pulse, the energy per
+  pulse) come from a :class:`LayerProfile`: defaults, or measured in a counted run
+  (:func:`profile_of`), which makes the two paths agree.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from reram.config import Config, load_config
+from reram.mapping import Placement, TileGrid, TileSite, place, tile_matrix
+from reram.nn import analog_layers, revert
+from reram.nn.convert import supported
+
+COUNT_KINDS = (
+    "vectors",
+    "mvms",
+    "cell_reads",
+    "dac_conversions",
+    "row_pulses",
+    "adc_conversions",
+    "shift_adds",
+    "psum_adds",
+    "cell_energy_J",
+)
+
+
+@dataclass
+class LayerWork:
+    """One layer's work per inference.
+
+    Attributes:
+        name: module name.
+        analog: mapped on cores (False: runs on the digital side, e.g. a grouped convolution).
+        in_features, out_features: weight rows and columns (Cin*k*k x Cout for a convolution).
+        positions: output positions per inference (1 for Linear, H*W for Conv2d).
+        input_elements: input elements per inference (what the layer reads from buffers).
+        grid: how the matrix is tiled (None for a digital layer).
+        sites: where its tiles sit.
+        events: per tile, {count kind: value per inference}.
+
+    """
+
+    name: str
+    analog: bool
+    in_features: int
+    out_features: int
+    positions: float
+    input_elements: float
+    grid: TileGrid | None = None
+    sites: list[TileSite] = field(default_factory=list)
+    events: list[dict[str, float]] = field(default_factory=list)
+
+    @property
+    def macs(self) -> float:
+        """Multiply-accumulates per inference (logical weights x output positions)."""
+        return float(self.in_features * self.out_features * self.positions)
+
+    @property
+    def output_elements(self) -> float:
+        """Output elements per inference."""
+        return float(self.out_features * self.positions)
+
+    def total(self, kind: str) -> float:
+        """One count summed over the layer's tiles."""
+        return float(sum(e[kind] for e in self.events))
+
+
+@dataclass
+class Workload:
+    """A network's work per inference on a chip.
+
+    Attributes:
+        layers: in network order.
+        config: the chip.
+        placement: where the analog tiles sit.
+        source: "counted" (from a simulated run) or "analytic" (from the mapping alone).
+        samples: inferences the counts were averaged over (counted path).
+
+    """
+
+    layers: list[LayerWork]
+    config: Config
+    placement: Placement
+    source: str
+    samples: float = 1.0
+
+    def total(self, kind: str) -> float:
+        """One count summed over the network's analog tiles."""
+        return sum(layer.total(kind) for layer in self.layers if layer.analog)
+
+
+@dataclass(frozen=True)
+class LayerProfile:
+    """The data-dependent side of a layer's work.
+
+    Attributes:
+        planes: input planes per input vector (bits x sign phases in bit-serial mode).
+        pulse_density: fraction of row slots (rows x planes) that carry a pulse.
+        energy_factor: cell energy relative to every row slot pulsed at full v_read on the
+            target conductances (pulse density x mean (V / v_read)^2 per pulse x the floating
+            bit-line reduction in voltage mode).
+
+    """
+
+    planes: float
+    pulse_density: float
+    energy_factor: float
+
+
+def default_profile(config: Config, first_layer: bool) -> LayerProfile:
+    """Assumed activity: half the row slots pulsed; the first layer's inputs signed (two
+    phases), later ones non-negative (after a ReLU); multi-level pulses uniform in amplitude
+    (mean square 1/3 of full scale).
+    """
+    dac = config.periphery.dac
+    phases = 2 if first_layer else 1
+    planes = phases * (dac.bits if dac.bit_serial else 1)
+    density = 0.5
+    return LayerProfile(planes, density, density * (1.0 if dac.bit_serial else 1.0 / 3.0))
+
+
+def target_row_conductance(weight_matrix: torch.Tensor, grid: TileGrid, config: Config) -> np.ndarray:
+    """Per tile (grid order): sum of the target conductances of both cells of every pair (siemens).
+
+    The same mapping as :func:`reram.array.weights_to_conductances` and the device levels (the
+    pair of a weight is g_min and the level nearest g_min + u (g_max - g_min), u = |w| / clip),
+    computed tile by tile without building the pair tensors.
+    """
+    arr, dev = config.array, config.device
+    span = dev.g_max_S - dev.g_min_S
+    n_col, ct = grid.n_col, grid.col_tile
+    out = np.zeros((grid.n_row, n_col))
+    with torch.no_grad():
+        a_all = weight_matrix.detach().abs().float().contiguous()
+        for r, (lo, hi) in enumerate(grid.row_groups):
+            a = a_all[lo:hi]  # (rows, out)
+            rows = a.shape[0]
+            if arr.scale == "column":
+                q = max(1, math.ceil(rows * arr.clip_percentile / 100))
+                clip = a.amax(0) if q >= rows else a.kthvalue(q, dim=0).values
+            else:
+                parts = []
+                for c in range(n_col):
+                    flat = a[:, c * ct : (c + 1) * ct].reshape(-1)
+                    q = max(1, math.ceil(flat.numel() * arr.clip_percentile / 100))
+                    v = flat.max() if q >= flat.numel() else flat.kthvalue(q).values
+                    parts.append(v.expand(min(ct, a.shape[1] - c * ct)))
+                clip = torch.cat(parts)
+            clip = torch.where(clip > 0, clip, torch.ones_like(clip))
+            u = (a / clip).clamp_(max=1.0)
+            if dev.levels:  # the level index nearest g_min + u span
+                steps = dev.levels - 1
+                u = u.mul_(steps).round_().div_(steps)
+            col = u.sum(0).double() * span + 2 * dev.g_min_S * rows
+            col = nn.functional.pad(col, (0, n_col * ct - col.shape[0]))
+            out[r] = col.view(n_col, ct).sum(-1).cpu().numpy()
+    return out.reshape(-1)
+
+
+def counted_workload(model: nn.Module) -> Workload:
+    """The per-inference work a converted model did since its counters were last reset."""
+    layers = analog_layers(model)
+    if not layers:
+        raise ValueError("counted_workload(): the model has no analog layers (call reram.convert first)")
+    placement = getattr(model, "reram_placement", None)
+    if not isinstance(placement, Placement):
+        placement = place({n: m.grid for n, m in layers}, layers[0][1].config.chip, 1)
+    out: list[LayerWork] = []
+    samples = 0.0
+    for name, m in layers:
+        tiles = m.events.per_tile()
+        n = tiles[0].vectors / max(m.positions, 1)
+        if n == 0:
+            raise ValueError(f"counted_workload(): layer {name!r} has not run since its counters were reset")
+        samples = samples or n
+        ev = [{k: float(getattr(t, k)) / n for k in COUNT_KINDS} for t in tiles]
+        out.append(
+            LayerWork(
+                name,
+                True,
+                m.grid.in_features,
+                m.grid.out_features,
+                float(m.positions),
+                float(m.input_elements),
+                m.grid,
+                list(m.sites),
+                ev,
+            )  # fmt: skip
+        )
+    cfg = getattr(model, "reram_config", layers[0][1].config)
+    return Workload(out, cfg, placement, "counted", samples)
+
+
+def profile_of(work: Workload, model: nn.Module) -> dict[str, LayerProfile]:
+    """The measured activity of a counted run, per layer (feed it to :func:`analytic_workload`)."""
+    cfg = work.config
+    mods = dict(model.named_modules())
+    prof: dict[str, LayerProfile] = {}
+    for layer in work.layers:
+        if not layer.analog or layer.grid is None:
+            continue
+        vectors = layer.events[0]["vectors"]
+        planes = layer.events[0]["mvms"] / vectors
+        density = layer.total("row_pulses") / max(layer.total("dac_conversions"), 1e-30)
+        wm = _weight_matrix(mods[layer.name])
+        g = target_row_conductance(wm, layer.grid, cfg).sum()
+        full = cfg.array.t_pulse_s * cfg.array.v_read_V**2 * vectors * planes * g
+        prof[layer.name] = LayerProfile(planes, density, layer.total("cell_energy_J") / max(full, 1e-300))
+    return prof
+
+
+def _weight_matrix(m: nn.Module) -> torch.Tensor:
+    w = m.weight  # type: ignore[union-attr]
+    assert isinstance(w, torch.Tensor)
+    return w.detach().reshape(w.shape[0], -1).T
+
+
+def _trace(model: nn.Module, input_shape: tuple[int, ...]) -> dict[str, tuple[float, float]]:
+    """(output positions, input elements) per Linear/Conv module, from one batch-1 forward."""
+    seen: dict[str, tuple[float, float]] = {}
+    hooks = []
+    for name, m in model.named_modules():
+        if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d)):
+
+            def hook(mod: nn.Module, args: tuple[torch.Tensor, ...], out: torch.Tensor, name: str = name) -> None:
+                channels = out.shape[-1] if isinstance(mod, nn.Linear) else out.shape[1]
+                seen[name] = (out.numel() / channels, float(args[0].numel()))
+
+            hooks.append(m.register_forward_hook(hook))
+    try:
+        p = next(model.parameters())
+        with torch.no_grad():
+            model.eval()(torch.zeros((1, *input_shape), dtype=p.dtype, device=p.device))
+    except Exception as err:
+        raise ValueError(f"input_shape = {input_shape!r} does not fit the model: {err}") from err
+    finally:
+        for h in hooks:
+            h.remove()
+    return seen
+
+
+def analytic_workload(
+    model: nn.Module,
+    config: Config | str | None,
+    input_shape: tuple[int, ...],
+    profile: dict[str, LayerProfile] | None = None,
+) -> Workload:
+    """The per-inference work of ``model`` on the chip from its shapes and mapping alone.
+
+    Args:
+        model: a float network (a converted one is reverted on a copy first).
+        config: the chip.
+        input_shape: one sample's shape, e.g. (1, 28, 28).
+        profile: measured activity per layer name (default: :func:`default_profile`).
+
+    """
+    cfg = load_config(config)
+    if analog_layers(model):
+        model = revert(copy.deepcopy(model))
+    try:  # shapes only: trace a copy on the meta device (no arithmetic)
+        shapes = _trace(copy.deepcopy(model).to("meta"), input_shape)
+    except ValueError:
+        logging.getLogger(__name__).debug("meta-device trace failed; tracing on %s", next(model.parameters()).device)
+        shapes = _trace(model, input_shape)
+    grids: dict[str, TileGrid] = {}
+    digital: dict[str, nn.Module] = {}
+    for name, m in model.named_modules():
+        if name not in shapes:
+            continue
+        if supported(m):
+            k = int(np.prod(m.kernel_size)) if isinstance(m, (nn.Conv1d, nn.Conv2d)) else 1
+            wm = _weight_matrix(m)
+            grids[name] = tile_matrix(wm.shape[0], wm.shape[1], cfg.array, kernel=k)
+        else:
+            digital[name] = m
+    placement = place(grids, cfg.chip, cfg.array.rows * cfg.array.cols)
+    mods = dict(model.named_modules())
+    layers: list[LayerWork] = []
+    first = True
+    for name in shapes:
+        positions, inputs = shapes[name]
+        if name in digital:
+            wm = _weight_matrix(digital[name])
+            layers.append(LayerWork(name, False, wm.shape[0], wm.shape[1], positions, inputs))
+            continue
+        grid = grids[name]
+        prof = (profile or {}).get(name) or default_profile(cfg, first)
+        first = False
+        g_rows = target_row_conductance(_weight_matrix(mods[name]), grid, cfg)
+        scale = cfg.array.t_pulse_s * cfg.array.v_read_V**2 * prof.energy_factor
+        ev = []
+        for k, (r, _c, rows, cols) in enumerate(grid.tiles()):
+            cr, cc = rows * grid.cells_per_weight_row, cols * grid.cells_per_weight_col
+            slots = positions * prof.planes
+            ev.append({
+                "vectors": positions, "mvms": slots, "cell_reads": cr * cc * slots, "dac_conversions": cr * slots,
+                "row_pulses": prof.pulse_density * cr * slots, "adc_conversions": cols * slots,
+                "shift_adds": cols * positions * (prof.planes - 1), "psum_adds": cols * positions if r > 0 else 0.0,
+                "cell_energy_J": scale * slots * g_rows[k],
+            })  # fmt: skip
+        layers.append(
+            LayerWork(
+                name,
+                True,
+                grid.in_features,
+                grid.out_features,
+                positions,
+                inputs,
+                grid,
+                placement.layer_sites(name),
+                ev,
+            )  # fmt: skip
+        )
+    return Workload(layers, cfg, placement, "analytic")

@@ -1,0 +1,65 @@
+"""``reram cost``: price a model on a chip and write the tables, plots and report."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from reram.config import Config, ConfigError
+from reram.cost import COMPONENTS, CostReport, Workload, cost_of_model, summarize
+from reram.report import plots, write_csv, write_html_report, write_json
+from reram.zoo import MODELS, build
+
+
+def resolve_model(spec: str, input_shape: tuple[int, ...] | None) -> tuple[nn.Module, tuple[int, ...]]:
+    """A zoo name, or ``module:factory`` (the factory returns a model, or (model, input shape))."""
+    if ":" not in spec:
+        if spec not in MODELS:
+            raise ConfigError(
+                f"MODEL = {spec!r} is unknown: allowed is a zoo model ({', '.join(MODELS)}) or module:factory"
+            )
+        model, shape = build(spec, 1000 if spec == "resnet50" else 10)
+        return model, input_shape or shape
+    mod_name, _, attr = spec.partition(":")
+    try:
+        made: Any = getattr(importlib.import_module(mod_name), attr)()
+    except (ImportError, AttributeError) as err:
+        raise ConfigError(f"MODEL = {spec!r} cannot be loaded: {err}") from err
+    model, shape = made if isinstance(made, tuple) else (made, input_shape)
+    if not isinstance(model, nn.Module):
+        raise ConfigError(f"MODEL = {spec!r} returned {type(model).__name__}: allowed is a torch.nn.Module")
+    if shape is None:
+        raise ConfigError(f"MODEL = {spec!r}: give --input-shape (one sample's shape, e.g. 3,32,32)")
+    return model, tuple(input_shape or shape)
+
+
+def write_cost(out: Path, work: Workload, report: CostReport, title: str, stem: str = "cost") -> dict[str, Any]:
+    """Write ``<stem>.json``, per-layer and per-component CSVs, two PNGs and an HTML report."""
+    out.mkdir(parents=True, exist_ok=True)
+    summary = summarize(work, report)
+    layers = summary["layers"]
+    comps = [{"component": k, "energy_J": v} for k, v in summary["components_J"].items()]
+    write_json(out / f"{stem}.json", summary)
+    write_csv(out / f"{stem}_layers.csv", layers)
+    write_csv(out / f"{stem}_components.csv", comps)
+    pngs = [
+        plots.cost_layers(layers, list(COMPONENTS), out / f"{stem}_layers.png"),
+        plots.cost_components(summary["components_J"], out / f"{stem}_components.png"),
+    ]
+    metrics = [{"metric": k, "value": v} for k, v in summary["metrics"].items()]
+    base = [{"baseline": k, **v} for k, v in summary["baselines"].items()]
+    peak = [{"figure": k, "value": v} for k, v in summary["peak_full_array"].items()]
+    write_html_report(out / f"{stem}_report.html", title,
+                      [("Metrics", metrics), ("Per layer (J per inference)", layers), ("Per component", comps),
+                       ("Digital baselines", base), ("Full-array peak (core level)", peak)], pngs)  # fmt: skip
+    return summary
+
+
+def run_cost(spec: str, config: Config, out: Path, input_shape: tuple[int, ...] | None = None) -> dict[str, Any]:
+    """Price a model from its mapping alone and write the results into ``out``."""
+    model, shape = resolve_model(spec, input_shape)
+    work, report = cost_of_model(model, config, shape)
+    return write_cost(out, work, report, f"Cost of {spec} on {config.name} ({config.chip.node_nm} nm)")
