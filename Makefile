@@ -27,3 +27,4 @@ lint: .setup-done
 
 bench: .setup-done
 	$(PY) benchmarks/throughput.py
+	$(PY) benchmarks/cost_scale.py

@@ -94,6 +94,10 @@ def test_bad_hwa_settings_are_named():
         HWAConfig(noise_level=-1)
     with pytest.raises(reram.ConfigError, match="hwa.input_range"):
         HWAConfig(input_range="magic")
+    with pytest.raises(reram.ConfigError, match="hwa.finetune_epochs"):
+        HWAConfig(finetune_epochs=-1)
+    with pytest.raises(reram.ConfigError, match="hwa.finetune_lr"):
+        HWAConfig(finetune_lr=0.0)
 
 
 def test_chip_in_the_loop_fine_tuning_improves_a_small_seeded_case():

@@ -98,7 +98,16 @@ def train(
     seeds: int | None = typer.Option(None, "--seeds", help="Programming seeds per analog row (default 5; 2 quick)."),
     dataset: str | None = typer.Option(None, "--dataset", help="fashion-mnist, mnist, mnist-subset or digits."),
     model: str | None = typer.Option(None, "--model", help="A zoo model, e.g. fashion_cnn, neurram_mnist_cnn."),
-    noise: float | None = typer.Option(None, "--noise", help="Noise-injection level x max|W| (default 0.15)."),
+    noise: float | None = typer.Option(
+        None,
+        "--noise",
+        help="Noise-injection level x max|W| (default 0.02 when fine-tuning, NeuRRAM's 0.15 otherwise).",
+    ),
+    finetune_epochs: int | None = typer.Option(
+        None,
+        "--finetune-epochs",
+        help="Hardware-aware fine-tuning epochs from the float model (default 3; 0 = from scratch).",
+    ),
     device: str | None = typer.Option(None, "--device", help="cpu or cuda."),
 ) -> None:
     """Hardware-aware training and what each method buys on the chip: float and quantised
@@ -117,8 +126,13 @@ def train(
         job, cfg, hwa_data = load_job_tables(config, quick)
         changes = {k: v for k, v in (("dataset", dataset), ("model", model), ("device", device)) if v}
         job = dataclasses.replace(job, **changes)  # type: ignore[arg-type]
+        if finetune_epochs is not None:
+            hwa_data["finetune_epochs"] = finetune_epochs
+        hwa_data.setdefault("finetune_epochs", 1 if quick else 3)
         if noise is not None:
             hwa_data["noise_level"] = noise
+        if hwa_data["finetune_epochs"]:
+            hwa_data.setdefault("noise_level", 0.02)
         fields = {f.name for f in dataclasses.fields(HWAConfig)}
         for key in hwa_data:
             if key not in fields:

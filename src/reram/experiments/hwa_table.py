@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
 import time
 from pathlib import Path
 from typing import Any
@@ -66,7 +67,12 @@ def run_hwa_table(
         return lambda epoch: set_noise_epoch(m, epoch)
 
     float_model = train_cached(job, config.seed, data, out, tick)
-    hwa_model = train_cached(job, config.seed, data, out, tick, prepare=prepare, tag="hwa")
+    tag = "hwa-" + hashlib.sha256(repr(dataclasses.astuple(hwa)).encode()).hexdigest()[:8]
+    if hwa.finetune_epochs:  # hardware-aware fine-tuning of the float model
+        hwa_model = train_cached(job, config.seed, data, out, tick, prepare=prepare, tag=tag,
+                                 init=float_model, epochs=hwa.finetune_epochs, lr=hwa.finetune_lr)  # fmt: skip
+    else:
+        hwa_model = train_cached(job, config.seed, data, out, tick, prepare=prepare, tag=tag)
     rows: list[dict[str, Any]] = []
 
     def add(condition: str, t: float | None, accs: list[float]) -> None:

@@ -145,16 +145,24 @@ def train_cached(
     tick: Progress,
     prepare: Callable[[nn.Module], Callable[[int], None]] | None = None,
     tag: str = "float",
+    init: nn.Module | None = None,
+    epochs: int | None = None,
+    lr: float | None = None,
 ) -> nn.Module:
     """Train the job's model (checkpointed in ``out``, so a rerun resumes) and return it.
 
     ``prepare(model)`` may add training-time transforms (hardware-aware training) and return a
     per-epoch callback; they are stripped after training and the checkpoint holds plain weights.
+    ``init`` starts from a trained model's weights (fine-tuning) for ``epochs`` at ``lr``.
     """
     torch.manual_seed(seed)
     model, _ = build(job.model, data.classes)
     model.to(torch.device(job.device))
-    key = hashlib.sha256(json.dumps([dataclasses.asdict(job), seed, tag], default=str).encode()).hexdigest()[:16]
+    if init is not None:
+        model.load_state_dict(init.state_dict())
+    epochs, lr = epochs or job.epochs, lr or job.lr
+    spec = [dataclasses.asdict(job), seed, tag] + ([init is not None, epochs, lr] if init is not None else [])
+    key = hashlib.sha256(json.dumps(spec, default=str).encode()).hexdigest()[:16]
     ckpt = out / f"{tag}_model_{key}.pt"
     if ckpt.exists():
         model.load_state_dict(torch.load(ckpt, map_location=job.device))
@@ -162,7 +170,7 @@ def train_cached(
         tick(f"train {tag}", 1, 1)
         return model
     on_epoch = prepare(model) if prepare else None
-    fit(model, data.x_train, data.y_train, job.epochs, job.lr, job.batch_size, seed,
+    fit(model, data.x_train, data.y_train, epochs, lr, job.batch_size, seed,
         lambda d, t: tick(f"train {tag}", d, t), on_epoch)  # fmt: skip
     if prepare:
         strip_hwa(model)

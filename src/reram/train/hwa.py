@@ -42,6 +42,9 @@ class HWAConfig:
         input_range: "calibrated" (running percentile of |x|) or "learned" (a trained clip range).
         percentile: |x| percentile tracked by the calibrated range.
         momentum: running-average momentum of the calibrated range.
+        finetune_epochs: 0 = train with these transforms from scratch for the job's epochs;
+            > 0 = start from the trained float model and fine-tune this many epochs.
+        finetune_lr: peak learning rate of that fine-tuning (Adam, one-cycle).
 
     """
 
@@ -54,6 +57,8 @@ class HWAConfig:
     input_range: str = "calibrated"
     percentile: float = 99.99
     momentum: float = 0.9
+    finetune_epochs: int = 0
+    finetune_lr: float = 3e-4
 
     def __post_init__(self) -> None:
         if not self.noise_level >= 0:
@@ -68,6 +73,10 @@ class HWAConfig:
             raise ConfigError(
                 f"hwa.input_range = {self.input_range!r} is invalid: allowed is 'calibrated' or 'learned'"
             )
+        if self.finetune_epochs < 0:
+            raise ConfigError(f"hwa.finetune_epochs = {self.finetune_epochs!r} is invalid: allowed is an integer >= 0")
+        if not self.finetune_lr > 0:
+            raise ConfigError(f"hwa.finetune_lr = {self.finetune_lr!r} is invalid: allowed is a number > 0")
         if not 0 <= self.momentum < 1:
             raise ConfigError(f"hwa.momentum = {self.momentum!r} is invalid: allowed is a number in [0, 1)")
 
