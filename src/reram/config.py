@@ -173,6 +173,10 @@ class ArrayConfig:
         clip_percentile: |W| percentile mapped to g_max (NeuRRAM: 95); larger weights are clipped.
         v_read_V: read voltage of a full-scale input pulse (volts).
         t_pulse_s: width of one input pulse (seconds); read by the cost model (latency, cell energy).
+        ir_drop: "off" (ideal wires) or "exact" (the resistor network of every tile solved once
+            when it is programmed or aged, folded into an effective matrix; see array/circuit.py).
+        r_wire_ohm: resistance of one row or column wire segment between neighbouring cells (ohms).
+        r_access_ohm: access-transistor on-resistance in series with every cell (ohms).
 
     """
 
@@ -184,8 +188,13 @@ class ArrayConfig:
     clip_percentile: float = 100.0
     v_read_V: float = 0.2
     t_pulse_s: float = 10e-9
+    ir_drop: str = "off"
+    r_wire_ohm: float = 1.0
+    r_access_ohm: float = 0.0
 
     def __post_init__(self) -> None:
+        _choice(self, "ir_drop", ("off", "exact"))
+        _non_negative(self, "r_wire_ohm", "r_access_ohm")
         for n in ("rows", "cols"):
             v = getattr(self, n)
             if isinstance(v, bool) or not isinstance(v, int) or v < 2:

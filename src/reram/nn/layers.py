@@ -20,6 +20,7 @@ from torch import nn
 
 from reram import device as cell
 from reram.array import weights_to_conductances
+from reram.array.circuit import Wires, effective_matrix
 from reram.config import Config
 from reram.core import PeripheryState, TileEvents, analog_matmul
 from reram.mapping import TileGrid, TileSite, tile_matrix
@@ -225,6 +226,30 @@ class AnalogLayer(nn.Module):
         p = pulses.detach().double().expand(-1, self.grid.n_col).reshape(-1).cpu().numpy().round()
         self.events.add_measured(p * self.grid.cells_per_weight_row, joules.detach().reshape(-1).cpu().numpy())
 
+    def gdiff(self) -> torch.Tensor:
+        """(row tiles, rows, cols) what each weight contributes per volt (siemens): G+ - G-, or,
+        with ``array.ir_drop = "exact"``, the effective matrix of every array's resistor network.
+        """
+        if self.config.array.ir_drop == "off":
+            return self.cached("gdiff", lambda: self.g_S[0] - self.g_S[1])
+        return self.cached("gdiff_ir", self._effective_gdiff)
+
+    def _effective_gdiff(self) -> torch.Tensor:
+        arr, g = self.config.array, self.grid
+        wires = Wires(arr.r_wire_ohm, arr.r_wire_ohm, r_access=arr.r_access_ohm)
+        out = torch.zeros_like(self.g_S[0])
+        for r, c, rows, cols in g.tiles():
+            cs = slice(c * g.col_tile, c * g.col_tile + cols)
+            gp, gn = self.g_S[0, r, :rows, cs], self.g_S[1, r, :rows, cs]
+            if arr.differential == "rows":  # G+ and G- rows interleaved, driven with +V and -V
+                a = effective_matrix(torch.stack([gp, gn], 1).reshape(2 * rows, cols), wires)
+                eff = a[0::2] - a[1::2]
+            else:  # G+ and G- columns interleaved, subtracted before the ADC
+                a = effective_matrix(torch.stack([gp, gn], 2).reshape(rows, 2 * cols), wires)
+                eff = a[:, 0::2] - a[:, 1::2]
+            out[r, :rows, cs] = eff.to(out.dtype)
+        return out
+
     def col_tile_sums(self, per_col: torch.Tensor) -> torch.Tensor:
         """(row tiles, cols) -> (row tiles, column tiles): sums over each array's columns."""
         g = self.grid
@@ -251,7 +276,7 @@ class AnalogLayer(nn.Module):
 class _LinearOp:
     def __init__(self, layer: AnalogLayer):
         self.layer = layer
-        self.gdiff = layer.cached("gdiff", lambda: layer.g_S[0] - layer.g_S[1])  # (tiles, rows, cols)
+        self.gdiff = layer.gdiff()  # (tiles, rows, cols)
 
     def _grouped(self, v: torch.Tensor) -> torch.Tensor:
         t = self.gdiff.shape[0]
@@ -311,7 +336,7 @@ class _ConvOp:
         k_shape = layer.weight.shape[2:]
 
         def make() -> torch.Tensor:
-            gdiff = layer.g_S[0] - layer.g_S[1]  # (tiles, rows, cols) -> grouped-conv kernel
+            gdiff = layer.gdiff()  # (tiles, rows, cols) -> grouped-conv kernel
             return gdiff.permute(0, 2, 1).reshape(g.n_row * g.out_features, g.rows_pad // g.kernel, *k_shape)
 
         self.kernel = layer.cached("kernel", make)
