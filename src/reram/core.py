@@ -110,10 +110,7 @@ class TileEvents:
 
     def total(self) -> EventCounts:
         """Counts summed over the layer's tiles."""
-        out = EventCounts()
-        for e in self.per_tile():
-            out = out + e
-        return out
+        return sum(self.per_tile(), EventCounts())
 
     def reset(self) -> None:
         """Zero the counters."""
@@ -226,7 +223,8 @@ def analog_matmul(
     if on_read is not None:  # cell energy with the bit lines held at 0 V: sum V^2 G t
         g_row = op.g_row_S
         joules = op.row_totals(v_sq, g_row).double()
-        pulses = op.row_totals((v != 0).to(v.dtype), torch.ones_like(g_row[..., :1]))
+        nonzero = torch.count_nonzero(v, dim=0).unsqueeze(0).to(v.dtype)  # pulsed slots, summed over inputs
+        pulses = op.row_totals(nonzero, torch.ones_like(g_row[..., :1]))
     if adc.sensing == "voltage":  # floating bit line: V = sum(V G) / sum(G)
         i.div_(state.gsum_S.view(view))
         if on_read is not None:  # sum G (V - V_bl)^2 = sum G V^2 - V_bl^2 sum G, per column

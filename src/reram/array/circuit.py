@@ -76,6 +76,14 @@ def _cells(g_S: torch.Tensor, w: Wires) -> torch.Tensor:
     return g
 
 
+def _row_diag(g: torch.Tensor, a: float, a0: float) -> torch.Tensor:
+    """(R, C) diagonals of the row-line matrices: segment conductances a (a0 to the source) plus cells."""
+    d = g + 2 * a
+    d[:, 0] += a0 - a
+    d[:, -1] -= a
+    return d
+
+
 def _row_inverse(g: torch.Tensor, a: float, a0: float) -> torch.Tensor:
     """(R, C, C) inverses of the row-line matrices T_i = path Laplacian (a) + diag(g_i), with the
     first node tied to its source through a0.
@@ -85,9 +93,7 @@ def _row_inverse(g: torch.Tensor, a: float, a0: float) -> torch.Tensor:
     principal minors theta and phi, evaluated in log space (they grow like d^C).
     """
     r, c = g.shape
-    d = g + 2 * a
-    d[:, 0] += a0 - a
-    d[:, -1] -= a
+    d = _row_diag(g, a, a0)
     a2 = a * a
     # ratios rho_j = theta_j / theta_(j-1) and sigma_k = phi_k / phi_(k+1): positive (diagonally dominant)
     rho = torch.empty_like(d)
@@ -113,22 +119,22 @@ def _row_inverse(g: torch.Tensor, a: float, a0: float) -> torch.Tensor:
 
 
 def _forward(
-    g: torch.Tensor, tinv_d: torch.Tensor, w: Wires, rhs: torch.Tensor, keep: bool
-) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    g: torch.Tensor, tinv: torch.Tensor, w: Wires, rhs: torch.Tensor, keep: bool
+) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
     """Block elimination down the rows. ``rhs`` is (R, C, K): one right-hand side per row block.
 
     Returns the last block's solution (C, K) of the column-node voltages and, if ``keep``, the
-    factors needed for back substitution.
+    inverted Schur complements and eliminated right-hand sides needed for back substitution.
     """
     r, c = g.shape
     b, b_last = 1.0 / w.r_col, 1.0 / (w.r_col + w.r_sense)
     s_inv_prev: torch.Tensor | None = None
     y_prev: torch.Tensor | None = None
     factors: list[torch.Tensor] = []
-    eye = torch.eye(c, dtype=g.dtype, device=g.device)
+    ys: list[torch.Tensor] = []
     for i in range(r):
         c_i = (b if i > 0 else 0.0) + (b if i < r - 1 else b_last)
-        m = (c_i * eye + torch.diag(g[i])) - g[i][:, None] * tinv_d[i]
+        m = torch.diag(g[i] + c_i) - g[i][:, None] * tinv[i] * g[i][None, :]  # c I + D - D T^-1 D
         y = rhs[i]
         if s_inv_prev is not None and y_prev is not None:
             m = m - (b * b) * s_inv_prev
@@ -136,9 +142,10 @@ def _forward(
         s_inv = torch.linalg.inv(m)
         if keep:
             factors.append(s_inv)
+            ys.append(y)
         s_inv_prev, y_prev = s_inv, y
     assert s_inv_prev is not None and y_prev is not None
-    return s_inv_prev @ y_prev, factors
+    return s_inv_prev @ y_prev, factors, ys
 
 
 @dataclass
@@ -186,31 +193,19 @@ def solve_crossbar(
         return _solve_rows_only(g, v, w, node_voltages)
     a, a0 = 1.0 / w.r_row, 1.0 / (w.r_row + w.r_source)
     tinv = _row_inverse(g, a, a0)
-    tinv_d = tinv * g[:, None, :]  # T_i^{-1} D_i
     h = a0 * g * tinv[:, :, 0]  # (R, C): D_i T_i^{-1} e_0 a0
     rhs = (h[:, :, None] * v.T[:, None, :]).contiguous()  # (R, C, B)
+    w_last, factors, ys = _forward(g, tinv, w, rhs, keep=node_voltages)
     if not node_voltages:
-        w_last, _ = _forward(g, tinv_d, w, rhs, keep=False)
         return CircuitSolution((w_last / (w.r_col + w.r_sense)).T)
-    w_last, factors = _forward(g, tinv_d, w, rhs, keep=True)
     b = 1.0 / w.r_col
-    r = g.shape[0]
     col = [w_last]
-    ys = _ys(w, rhs, factors)
-    for i in range(r - 2, -1, -1):
+    for i in range(g.shape[0] - 2, -1, -1):
         col.append(factors[i] @ (ys[i] + b * col[-1]))
     col_v = torch.stack(col[::-1])  # (R, C, B)
     row_v = tinv @ (a0 * v.T[:, None, :] * torch.eye(g.shape[1], 1, dtype=g.dtype, device=g.device)[None]
                     + g[:, :, None] * col_v)  # fmt: skip
     return CircuitSolution((w_last / (w.r_col + w.r_sense)).T, row_v.permute(2, 0, 1), col_v.permute(2, 0, 1))
-
-
-def _ys(w: Wires, rhs: torch.Tensor, factors: list[torch.Tensor]) -> list[torch.Tensor]:
-    b = 1.0 / w.r_col
-    ys = [rhs[0]]
-    for i in range(1, rhs.shape[0]):
-        ys.append(rhs[i] + b * (factors[i - 1] @ ys[-1]))
-    return ys
 
 
 def _tridiag_solve(diag: torch.Tensor, off: float, rhs: torch.Tensor) -> torch.Tensor:
@@ -234,9 +229,7 @@ def _tridiag_solve(diag: torch.Tensor, off: float, rhs: torch.Tensor) -> torch.T
 def _solve_rows_only(g: torch.Tensor, v: torch.Tensor, w: Wires, nodes: bool) -> CircuitSolution:
     """Column lines at 0 V: each row line is an independent tridiagonal system."""
     a, a0 = 1.0 / w.r_row, 1.0 / (w.r_row + w.r_source)
-    diag = g + 2 * a
-    diag[:, 0] += a0 - a
-    diag[:, -1] -= a
+    diag = _row_diag(g, a, a0)
     rhs = torch.zeros(g.shape[0], g.shape[1], v.shape[0], dtype=g.dtype, device=g.device)
     rhs[:, 0, :] = a0 * v.T
     u = _tridiag_solve(diag, a, rhs)  # (R, C, B)

@@ -238,10 +238,9 @@ def price(work: Workload) -> CostReport:
                 dist, crosses = _distance_m(layer, nxt, core_pitch, cfg.chip.cores)
                 moved = layer.output_elements * bits
                 e["interconnect"] += moved * (node.chip_link_J_per_bit if crosses else dist * wire_J_per_bit_m)
-            t0 = layer.events[0]
-            planes = t0["mvms"] / max(t0["vectors"], 1e-30)
+            # every tile has its own core, so a layer takes one tile's planes one after another
             rounds = math.ceil(max(_tile_cols(layer)) / cc.adcs_per_core)
-            latency[layer.name] = t0["vectors"] * planes * (cfg.array.t_pulse_s + rounds * cc.t_conversion_s)
+            latency[layer.name] = layer.events[0]["mvms"] * (cfg.array.t_pulse_s + rounds * cc.t_conversion_s)
         if k == 0:
             e["dram"] += layer.input_elements * bits * node.dram_J_per_bit
         if k == len(work.layers) - 1:

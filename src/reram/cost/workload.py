@@ -24,21 +24,12 @@ import torch
 from torch import nn
 
 from reram.config import Config, load_config
+from reram.core import EVENT_KINDS
 from reram.mapping import Placement, TileGrid, TileSite, place, tile_matrix
 from reram.nn import analog_layers, revert
 from reram.nn.convert import supported
 
-COUNT_KINDS = (
-    "vectors",
-    "mvms",
-    "cell_reads",
-    "dac_conversions",
-    "row_pulses",
-    "adc_conversions",
-    "shift_adds",
-    "psum_adds",
-    "cell_energy_J",
-)
+COUNT_KINDS = EVENT_KINDS  # per tile, per inference
 
 
 @dataclass

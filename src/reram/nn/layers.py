@@ -273,7 +273,20 @@ class AnalogLayer(nn.Module):
         return f"{g.in_features}x{g.out_features}, tiles={g.n_row}x{g.n_col}, config={self.config.name!r}"
 
 
-class _LinearOp:
+class _TileOp:
+    """What every layer's array product shares: the per-row conductances and per-array sums."""
+
+    layer: AnalogLayer
+
+    @property
+    def g_row_S(self) -> torch.Tensor:
+        return self.layer.g_row()
+
+    def col_tile_sums(self, per_col: torch.Tensor) -> torch.Tensor:
+        return self.layer.col_tile_sums(per_col)
+
+
+class _LinearOp(_TileOp):
     def __init__(self, layer: AnalogLayer):
         self.layer = layer
         self.gdiff = layer.gdiff()  # (tiles, rows, cols)
@@ -290,16 +303,9 @@ class _LinearOp:
     def square_sums(self, v_sq: torch.Tensor) -> torch.Tensor:
         return self._grouped(v_sq).sum(-1).T.unsqueeze(-1)
 
-    @property
-    def g_row_S(self) -> torch.Tensor:
-        return self.layer.g_row()
-
     def row_totals(self, a: torch.Tensor, g_row: torch.Tensor) -> torch.Tensor:
         s = self.layer._group(a.sum(0, keepdim=True)).view(g_row.shape[:2])
         return (s.unsqueeze(-1) * g_row).sum(1)
-
-    def col_tile_sums(self, per_col: torch.Tensor) -> torch.Tensor:
-        return self.layer.col_tile_sums(per_col)
 
 
 class AnalogLinear(AnalogLayer):
@@ -329,7 +335,9 @@ class AnalogLinear(AnalogLayer):
         return m
 
 
-class _ConvOp:
+class _ConvOp(_TileOp):
+    layer: AnalogConvNd
+
     def __init__(self, layer: AnalogConvNd):
         self.layer = layer
         g = layer.grid
@@ -340,7 +348,6 @@ class _ConvOp:
             return gdiff.permute(0, 2, 1).reshape(g.n_row * g.out_features, g.rows_pad // g.kernel, *k_shape)
 
         self.kernel = layer.cached("kernel", make)
-        self.ones: torch.Tensor | None = None
 
     def _conv(self, v: torch.Tensor, w: torch.Tensor, groups: int) -> torch.Tensor:
         m = self.layer
@@ -359,18 +366,11 @@ class _ConvOp:
         ones = self.kernel.new_ones(t, 1, *self.kernel.shape[2:])
         return self._conv(per_tile, ones, t).unsqueeze(2)
 
-    @property
-    def g_row_S(self) -> torch.Tensor:
-        return self.layer.g_row()
-
     def row_totals(self, a: torch.Tensor, g_row: torch.Tensor) -> torch.Tensor:
         t, r, k = g_row.shape
         w = g_row.permute(0, 2, 1).reshape(t * k, r // self.layer.grid.kernel, *self.kernel.shape[2:])
         y = self._conv(self.layer._group(a.sum(0, keepdim=True)), w.contiguous(), t)
         return y.flatten(2).sum((0, 2)).view(t, k)
-
-    def col_tile_sums(self, per_col: torch.Tensor) -> torch.Tensor:
-        return self.layer.col_tile_sums(per_col)
 
 
 class AnalogConvNd(AnalogLayer):
