@@ -7,7 +7,14 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reram.array.circuit import Wires, effective_matrix, kcl_residual, solve_crossbar
+from reram.array.circuit import (
+    Topology,
+    Wires,
+    approx_crossbar,
+    effective_matrix,
+    kcl_residual,
+    solve_crossbar,
+)
 
 _R = st.one_of(st.just(0.0), st.floats(1e-3, 20.0))  # segment resistances (ohms)
 
@@ -118,3 +125,205 @@ def test_networks_run_with_exact_ir_drop() -> None:
     assert all(e0 < e1 < e2 for e0, e1, e2 in zip(*errs, strict=True))  # more resistance, more error
     with pytest.raises(reram.ConfigError, match="array.ir_drop"):
         reram.override(base, {"array": {"ir_drop": "maybe"}})
+
+
+def _dense_reference(g: torch.Tensor, v: torch.Tensor, w: Wires, topo: Topology) -> torch.Tensor:
+    """Brute-force nodal analysis of the whole grid (2 R C unknowns), one input at a time."""
+    r, c = g.shape
+    n = 2 * r * c
+    out = []
+    for vin in v:
+        k = torch.zeros(n, n, dtype=torch.float64)
+        f = torch.zeros(n, dtype=torch.float64)
+
+        def link(p: int, q: int, cond: float, k: torch.Tensor = k) -> None:
+            k[p, p] += cond
+            k[q, q] += cond
+            k[p, q] -= cond
+            k[q, p] -= cond
+
+        def u(i: int, j: int) -> int:
+            return i * c + j
+
+        def col(i: int, j: int) -> int:
+            return r * c + i * c + j
+
+        for i in range(r):
+            for j in range(c):
+                link(u(i, j), col(i, j), float(g[i, j]) / (1 + float(g[i, j]) * w.r_access))
+                if j + 1 < c:
+                    link(u(i, j), u(i, j + 1), 1 / w.r_row)
+                if i + 1 < r:
+                    link(col(i, j), col(i + 1, j), 1 / w.r_col)
+            a0 = 1 / (w.r_row + w.r_source)
+            on = bool(vin[i] != 0)
+            if on or topo.unselected_rows != "floating":
+                k[u(i, 0), u(i, 0)] += a0
+                f[u(i, 0)] += a0 * (float(vin[i]) if on or topo.unselected_rows == "driven" else topo.bias_V)
+            else:
+                k[u(i, 0), u(i, 0)] += topo.leak_S
+        r_out = w.r_col + w.r_sense
+        g_port = 1 / r_out if topo.sensing == "current" else 1 / (r_out + 1 / topo.leak_S)
+        for j in range(c):
+            k[col(r - 1, j), col(r - 1, j)] += g_port
+        x = torch.linalg.solve(k, f)
+        bottom = x[[col(r - 1, j) for j in range(c)]]
+        out.append(bottom * g_port if topo.sensing == "current" else bottom * (1 - g_port * r_out))
+    return torch.stack(out)
+
+
+@pytest.mark.parametrize("sensing", ["current", "voltage"])
+@pytest.mark.parametrize("unselected", ["driven", "floating", "biased"])
+def test_every_topology_matches_brute_force_nodal_analysis(sensing: str, unselected: str) -> None:
+    g, v = _array(5, 4, seed=3)
+    v[:, 1] = 0.0  # an unselected row in every input
+    v[0, 3] = 0.0
+    w = Wires(2.0, 3.0, 1.0, 5.0, 100.0)
+    topo = Topology(sensing=sensing, unselected_rows=unselected, bias_V=0.05)
+    sol = solve_crossbar(g, v, w, topo)
+    got = sol.sense_V if sensing == "voltage" else sol.currents_A
+    assert got is not None
+    ref = _dense_reference(g, v, w, topo)
+    assert torch.allclose(got, ref, rtol=1e-9, atol=0)
+
+
+def test_voltage_sensing_tends_to_the_weighted_average() -> None:
+    g, v = _array(8, 6)
+    sol = solve_crossbar(g, v, Wires(1e-3, 1e-3), Topology(sensing="voltage"))
+    assert sol.sense_V is not None
+    ideal = (v @ g) / g.sum(0)  # a floating bit line settles at sum(G V) / sum(G)
+    assert torch.allclose(sol.sense_V, ideal, rtol=1e-6)
+    a = effective_matrix(g, Wires(1.0, 1.0), sensing="voltage")
+    assert torch.allclose(v @ a, solve_crossbar(g, v, Wires(1.0, 1.0), Topology(sensing="voltage")).sense_V, rtol=1e-10)
+
+
+def test_floating_rows_open_sneak_paths() -> None:
+    # read one cell of a passive array: with the other rows floating, current sneaks through them
+    g, _ = _array(8, 8)
+    v = torch.zeros(1, 8, dtype=torch.float64)
+    v[0, 2] = 0.2
+    w = Wires(5.0, 5.0)
+    driven = solve_crossbar(g, v, w, Topology(unselected_rows="driven")).currents_A
+    floating = solve_crossbar(g, v, w, Topology(unselected_rows="floating")).currents_A
+    half = solve_crossbar(g, v, w, Topology(unselected_rows="biased", bias_V=0.1)).currents_A
+    assert not torch.allclose(driven, floating, rtol=1e-9)
+    assert bool((half > driven).all())  # V/2 on the other rows adds their cells' current to every column
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(1, 19), st.integers(1, 19), st.floats(0.05, 10.0), st.floats(0.05, 10.0), st.integers(0, 10**6))
+def test_port_reduction_equals_row_by_row_solve(rows, cols, r_row, r_col, seed) -> None:  # type: ignore[no-untyped-def]
+    # nested dissection (padding to leaf x 2^k) against block elimination, odd shapes included
+    g, v = _array(rows, cols, seed)
+    w = Wires(r_row, r_col, 0.5, 2.0)
+    by_rows = solve_crossbar(g, v, w, node_voltages=True).currents_A
+    assert torch.allclose(v @ effective_matrix(g, w), by_rows, rtol=1e-9, atol=1e-18)
+
+
+def test_current_in_equals_current_out() -> None:
+    g, v = _array(9, 7)
+    w = Wires(2.0, 1.0, 3.0, 4.0)
+    sol = solve_crossbar(g, v, w, node_voltages=True)
+    assert sol.row_V is not None
+    pushed = ((v - sol.row_V[:, :, 0]) / (w.r_row + w.r_source)).sum(1)
+    assert torch.allclose(pushed, sol.currents_A.sum(1), rtol=1e-12)
+
+
+def test_nonlinear_cells_obey_kirchhoff_and_tend_to_linear() -> None:
+    g, v = _array(10, 8)
+    v = 1.5 * v
+    w = Wires(2.0, 2.0)
+    sol = solve_crossbar(g, v, w, node_voltages=True, v0_V=0.15)
+    assert float(kcl_residual(g, v, sol, w, v0_V=0.15)) <= 1e-9
+    linear = solve_crossbar(g, v, w).currents_A
+    assert bool((sol.currents_A > linear).all())  # sinh cells conduct more than their small-signal G
+    assert torch.allclose(solve_crossbar(g, v, w, v0_V=1e4).currents_A, linear, rtol=1e-8)
+    ideal_nl = (g[None] * 0.15 * torch.sinh(v[:, :, None] / 0.15)).sum(1)
+    assert torch.allclose(solve_crossbar(g, v, Wires(0.0, 0.0), v0_V=0.15).currents_A, ideal_nl, rtol=1e-12)
+
+
+def test_approximations_state_their_error() -> None:
+    g, v = _array(32, 32)
+    w = Wires(1.0, 1.0)
+    exact = solve_crossbar(g, v, w).currents_A
+    errs = [float(((approx_crossbar(g, v, w, sweeps=s).currents_A - exact) / exact).abs().max()) for s in (1, 2, 3)]
+    assert errs[0] < 1e-3 and errs[1] < 1e-7 and errs[2] < errs[1]  # alternating lines converge fast
+    nl = solve_crossbar(g, 1.5 * v, w, v0_V=0.15).currents_A
+    assert float(((approx_crossbar(g, 1.5 * v, w, sweeps=3, v0_V=0.15).currents_A - nl) / nl).abs().max()) < 1e-6
+    # exact when one kind of line is ideal
+    for w1 in (Wires(0.0, 2.0), Wires(2.0, 0.0)):
+        assert torch.allclose(
+            approx_crossbar(g, v, w1, sweeps=1).currents_A, solve_crossbar(g, v, w1).currents_A, rtol=1e-12
+        )
+    # the first-order matrix: error second order in the resistance
+    fo = []
+    for r in (0.25, 0.5):
+        wr = Wires(r, r, 2 * r, 3 * r)
+        ex = effective_matrix(g, wr)
+        fo.append(float(((v @ effective_matrix(g, wr, method="first_order") - v @ ex) / (v @ ex)).abs().max()))
+    assert fo[0] < 1e-4 and 3.5 < fo[1] / fo[0] < 4.5
+
+
+@pytest.mark.parametrize(
+    ("call", "msg"),
+    [(lambda: Topology(sensing="charge"), "sensing = 'charge'"), (lambda: Topology(leak_S=0.0), "leak_S"),
+     (lambda: Topology(unselected_rows="open"), "unselected_rows"),
+     (lambda: approx_crossbar(*_array(4, 4), sweeps=0), "sweeps = 0"),
+     (lambda: solve_crossbar(*_array(4, 4), v0_V=-1.0), "v0_V = -1.0"),
+     (lambda: effective_matrix(_array(4, 4)[0], method="guess"), "method = 'guess'"),
+     (lambda: solve_crossbar(*_array(4, 4), topology=Topology(sensing="voltage"), node_voltages=True), "node_voltages"),
+     (lambda: solve_crossbar(*_array(4, 4), Wires(0.0, 1.0), Topology(sensing="voltage")), "r_row > 0")],
+)  # fmt: skip
+def test_bad_topology_input_is_named(call, msg: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ValueError, match=msg):
+        call()
+
+
+def test_networks_run_with_approximate_and_voltage_sensed_ir_drop() -> None:
+    from torch import nn
+
+    import reram
+
+    torch.manual_seed(0)
+    base = reram.override(reram.preset("ideal"), {"array": {"rows": 64, "cols": 32, "r_wire_ohm": 0.5}})
+    lin = nn.Linear(50, 20)
+    x = torch.rand(8, 50)
+    ref = lin(x).detach()
+    outs = {}
+    for mode in ("off", "approx", "exact"):
+        a = reram.convert(lin, reram.override(base, {"array": {"ir_drop": mode}}))
+        a.program()
+        with torch.no_grad():
+            outs[mode] = a(x)
+    err = {k: float((o - ref).abs().max() / ref.abs().max()) for k, o in outs.items()}
+    assert err["off"] < 1e-5 < err["exact"]
+    assert float((outs["approx"] - outs["exact"]).abs().max() / ref.abs().max()) < 0.1 * err["exact"]
+    volt = reram.override(base, {"array": {"ir_drop": "exact"}, "periphery": {"adc": {"sensing": "voltage"}}})
+    a = reram.convert(lin, volt)
+    a.program()
+    with torch.no_grad():
+        e_v = float((a(x) - ref).abs().max() / ref.abs().max())
+    assert 1e-6 < e_v < 0.5
+    with pytest.raises(reram.ConfigError, match="array.ir_drop"):
+        reram.override(volt, {"array": {"ir_drop": "approx"}})
+
+
+def test_irdrop_sweep_writes_results_and_resumes(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    import reram
+    from reram.experiments.irdrop_sweep import run_irdrop_sweep
+    from reram.experiments.job import JobConfig
+
+    job = JobConfig(dataset="mnist-subset", model="mlp", epochs=2, train_samples=2000, test_samples=300,
+                    calibration_samples=200)  # fmt: skip
+    kw = {"sizes": (64,), "sensing": ("current",), "resistances_ohm": (0.0, 300.0), "finetune_samples": 500}
+    s = run_irdrop_sweep(job, reram.preset("neurram"), tmp_path, **kw)  # type: ignore[arg-type]
+    for f in ("irdrop_sweep.json", "irdrop_sweep.csv", "irdrop_sweep.png", "irdrop_report.html"):
+        assert (tmp_path / f).stat().st_size > 0, f
+    p0, p1 = [p for p in s["points"] if p["sensing"] == "current"]
+    assert p0["r_wire_ohm"] == 0.0 and p1["tiles"] > 1
+    assert p0["acc_plain_pct"] > 70 and p1["acc_plain_pct"] < p0["acc_plain_pct"] - 5  # 300 ohm segments cost accuracy
+    assert p1["acc_in_loop_pct"] > p1["acc_plain_pct"]  # the IR drop in the training loop recovers some
+    again = run_irdrop_sweep(job, reram.preset("neurram"), tmp_path, **kw)  # type: ignore[arg-type]
+    assert again["points"] == json.loads((tmp_path / "irdrop_sweep.json").read_text())["points"]

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import torch
 
 from reram.data import DatasetMissing, load_dataset, load_digits, load_fashion_mnist, load_mnist, read_idx, write_idx
 
@@ -51,3 +52,48 @@ def test_small_real_sets():
     assert d.x_train.shape[1:] == (1, 8, 8) and len(d.y_train) + len(d.y_test) == 1797
     m = load_dataset("mnist-subset")
     assert len(m.y_train) + len(m.y_test) == 5000 and m.x_train.shape[1:] == (1, 28, 28)
+
+
+def _write_cifar(d, n_per_batch=12, seed=0):  # type: ignore[no-untyped-def]
+    """Generated files in the standard CIFAR-10 python-pickle format."""
+    import pickle
+
+    rng = np.random.default_rng(seed)
+    d.mkdir(parents=True, exist_ok=True)
+    for name in [f"data_batch_{k}" for k in range(1, 6)] + ["test_batch"]:
+        raw = {b"data": rng.integers(0, 256, (n_per_batch, 3072), dtype=np.uint8),
+               b"labels": rng.integers(0, 10, n_per_batch).tolist(), b"batch_label": name.encode()}  # fmt: skip
+        with open(d / name, "wb") as fh:
+            pickle.dump(raw, fh)
+
+
+def test_cifar10_from_pickle_batches_and_resnet20_end_to_end(tmp_path, monkeypatch):
+    import reram
+    from reram.data import DatasetMissing, load_cifar10, load_dataset
+    from reram.nn import analog_layers, calibrate
+    from reram.train import evaluate, fit
+    from reram.zoo import build
+
+    _write_cifar(tmp_path / "cifar-10-batches-py")
+    d = load_cifar10(tmp_path)  # the parent folder works too
+    assert d.x_train.shape == (60, 3, 32, 32) and d.x_test.shape == (12, 3, 32, 32)
+    assert 0.0 <= float(d.x_train.min()) and float(d.x_train.max()) <= 1.0 and d.classes == 10
+    assert torch.equal(load_dataset("cifar10", tmp_path / "cifar-10-batches-py").y_test, d.y_test)
+    monkeypatch.delenv("RERAM_CIFAR10", raising=False)
+    with pytest.raises(DatasetMissing, match="cifar-10-python.tar.gz"):
+        load_cifar10()
+    (tmp_path / "cifar-10-batches-py" / "data_batch_3").unlink()
+    with pytest.raises(DatasetMissing, match="data_batch_3"):
+        load_cifar10(tmp_path)
+    model, shape = build("resnet20")
+    assert shape == (3, 32, 32) and 0.26e6 < sum(p.numel() for p in model.parameters()) < 0.28e6
+    torch.manual_seed(0)
+    fit(model, d.x_train, d.y_train, 1, 1e-3, 16, 0)
+    model.eval()
+    chip = reram.convert(model, "neurram")
+    for _, m in analog_layers(chip):
+        m.program(0)
+    calibrate(chip, d.x_train[:32].split(16))
+    acc = evaluate(chip, d.x_test, d.y_test)
+    assert 0.0 <= acc <= 100.0
+    assert len(analog_layers(chip)) == 22  # 19 convolutions, 2 projections, the classifier

@@ -73,3 +73,10 @@ def test_hwa_table_job_writes_every_row(tmp_path):
     assert all(r["seeds"] == 2 for r in s["table"] if r["condition"].startswith("analog"))
     for f in ("hwa_table.csv", "hwa_table.json", "hwa_table.png", "hwa_report.html"):
         assert (tmp_path / f).stat().st_size > 0
+
+
+def test_irdrop_command_explains_and_names_bad_input(tmp_path):
+    r = runner.invoke(app, ["irdrop", "--help"])
+    assert r.exit_code == 0 and "wire resistance" in r.output
+    r = runner.invoke(app, ["irdrop", "--sizes", "64,big", "--out", str(tmp_path)])
+    assert r.exit_code == 2 and "--sizes" in r.output

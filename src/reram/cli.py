@@ -229,6 +229,54 @@ def cost(
 
 
 @app.command()
+def irdrop(
+    config: Path | None = typer.Option(None, "--config", help="TOML: \\[job] table plus chip keys (neurram)."),
+    quick: bool = typer.Option(False, "--quick", help="Short variant: 64 and 256 arrays, 0/2/5 ohm, 2,000 images."),
+    sizes: str | None = typer.Option(None, "--sizes", help="Array sizes, e.g. 64,128,256."),
+    resistances: str | None = typer.Option(None, "--resistances", help="Segment ohms, e.g. 0,0.5,1,2,5."),
+    finetune_samples: int | None = typer.Option(None, "--finetune-samples", help="Chip-in-the-loop images (0: off)."),
+    out: Path = typer.Option(
+        Path("results/irdrop"), "--out", help="Output folder (irdrop_sweep.json/csv/png, report)."
+    ),
+) -> None:
+    """Accuracy against wire resistance with exact IR drop: the job's CNN on square arrays of
+    each size, voltage (the preset's) and current sensing, segment resistance swept, as trained
+    and with the IR drop in the training loop (chip-in-the-loop fine-tuning). Resumes from the
+    points already in OUT.
+    """
+    from reram.data import DatasetMissing
+    from reram.experiments.irdrop_sweep import run_irdrop_sweep
+    from reram.experiments.job import load_job_tables
+
+    logging.basicConfig(level=logging.WARNING)
+    try:
+        job, cfg, _ = load_job_tables(config, quick)
+        n = [int(x) for x in sizes.split(",")] if sizes else ([64, 256] if quick else [64, 128, 256])
+        r = [float(x) for x in resistances.split(",")] if resistances else ([0, 2, 5] if quick else [0, 0.5, 1, 2, 5])
+    except ValueError as exc:
+        _fail(f"--sizes / --resistances: {exc}: allowed are comma-separated numbers")
+    except ConfigError as exc:
+        _fail(str(exc))
+    ft = finetune_samples if finetune_samples is not None else (2000 if quick else 5000)
+    with _progress() as tick:
+        try:
+            summary = run_irdrop_sweep(
+                job, cfg, out, sizes=n, resistances_ohm=r, finetune_samples=ft, finetune_epochs=1, progress=tick
+            )
+        except (ConfigError, DatasetMissing, ValueError) as exc:
+            _fail(str(exc))
+    t = Table(title=f"{job.model} on {job.dataset}, preset {cfg.name!r}, float {summary['float_pct']:.2f} %")
+    for col in ("sensing", "array", "r wire (ohm)", "as trained (%)", "IR drop in loop (%)", "one-time s/tile"):
+        t.add_column(col, justify="right")
+    for p in summary["points"]:
+        t.add_row(p["sensing"], f"{p['array']}", f"{p['r_wire_ohm']:g}", f"{p['acc_plain_pct']:.2f}",
+                  f"{p['acc_in_loop_pct']:.2f}",
+                  f"{p['effective_s_per_tile']:.3f}")  # fmt: skip
+    Console().print(t)
+    Console().print(f"results in {out}/")
+
+
+@app.command()
 def presets(
     as_json: bool = typer.Option(False, "--json", help="Print every preset as one JSON object."),
     show: str | None = typer.Option(None, "--show", help="Print one preset as TOML."),

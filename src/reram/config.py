@@ -173,8 +173,10 @@ class ArrayConfig:
         clip_percentile: |W| percentile mapped to g_max (NeuRRAM: 95); larger weights are clipped.
         v_read_V: read voltage of a full-scale input pulse (volts).
         t_pulse_s: width of one input pulse (seconds); read by the cost model (latency, cell energy).
-        ir_drop: "off" (ideal wires) or "exact" (the resistor network of every tile solved once
-            when it is programmed or aged, folded into an effective matrix; see array/circuit.py).
+        ir_drop: "off" (ideal wires), "exact" (the resistor network of every tile solved once
+            when it is programmed or aged, folded into an effective matrix; see array/circuit.py)
+            or "approx" (first-order closed-form correction: cheap and differentiable, error
+            about the square of the relative drop; current sensing).
         r_wire_ohm: resistance of one row or column wire segment between neighbouring cells (ohms).
         r_access_ohm: access-transistor on-resistance in series with every cell (ohms).
 
@@ -193,7 +195,7 @@ class ArrayConfig:
     r_access_ohm: float = 0.0
 
     def __post_init__(self) -> None:
-        _choice(self, "ir_drop", ("off", "exact"))
+        _choice(self, "ir_drop", ("off", "approx", "exact"))
         _non_negative(self, "r_wire_ohm", "r_access_ohm")
         for n in ("rows", "cols"):
             v = getattr(self, n)
@@ -369,6 +371,8 @@ class Config:
     def __post_init__(self) -> None:
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             _fail("seed", self.seed, "an integer >= 0")
+        if self.array.ir_drop == "approx" and self.periphery.adc.sensing == "voltage":
+            _fail("array.ir_drop", "approx", '"off" or "exact" with periphery.adc.sensing = "voltage"')
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (TOML/JSON-ready)."""

@@ -236,11 +236,13 @@ def analog_matmul(
             fs = percentile_abs(flat, adc.percentile)
         else:
             fs = percentile_abs(flat.reshape(1, -1), adc.percentile).expand_as(state.adc_fs)
-        _running(state.adc_fs, fs.clamp_min(torch.finfo(i.dtype).tiny), state.first_batch)
+        # a column that saw no signal (inputs always zero on its rows) takes the busiest column's range
+        fs = torch.where(fs > 0, fs, fs.amax()).clamp_min(torch.finfo(i.dtype).tiny)
+        _running(state.adc_fs, fs, state.first_batch)
     # ADC: integer codes; the step size is folded into the digital scale below
     top = adc_levels(adc.bits)
     step = state.adc_fs / top
-    codes = i.mul_((1.0 / step).view(view)).round_().clamp_(-top, top)
+    codes = i.div_(step.view(view)).round_().clamp_(-top, top)  # a division: a tiny step saturates, never NaN
     # digital: shift-add of planes, scale back to output units, accumulate row tiles
     codes = codes.view(n_planes, -1, *codes.shape[1:])
     y = codes[0]

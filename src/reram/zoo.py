@@ -71,6 +71,40 @@ def resnet_small(classes: int = 10) -> nn.Module:
     )  # fmt: skip
 
 
+class _Basic(nn.Module):
+    """ResNet basic block with batch norm; a 1x1 projection where the shape changes."""
+
+    def __init__(self, cin: int, cout: int, stride: int):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(),
+            nn.Conv2d(cout, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout),
+        )  # fmt: skip
+        self.skip = (
+            nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+            if stride != 1 or cin != cout
+            else nn.Identity()
+        )
+        self.relu = nn.ReLU()
+
+    def forward(self, x):  # type: ignore[no-untyped-def]  # noqa: D102
+        return self.relu(self.body(x) + self.skip(x))
+
+
+def resnet20(classes: int = 10) -> nn.Module:
+    """ResNet-20 for 3x32x32 images (He et al. 2016, CIFAR variant: three stages of three basic
+    blocks, 16-32-64 channels, about 0.27 M weights), the network NeuRRAM ran on CIFAR-10 (85.7 %).
+    """
+    layers: list[nn.Module] = [nn.Conv2d(3, 16, 3, 1, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU()]
+    cin = 16
+    for cout, stride in ((16, 1), (32, 2), (64, 2)):
+        for b in range(3):
+            layers.append(_Basic(cin, cout, stride if b == 0 else 1))
+            cin = cout
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, classes)]
+    return nn.Sequential(*layers)
+
+
 class _Bottleneck(nn.Module):
     def __init__(self, cin: int, width: int, stride: int):
         super().__init__()
@@ -111,6 +145,7 @@ MODELS: dict[str, tuple[Callable[..., nn.Module], tuple[int, ...]]] = {
     "mlp": (mlp, (1, 28, 28)),
     "lenet5": (lenet5, (1, 28, 28)),
     "resnet_small": (resnet_small, (3, 32, 32)),
+    "resnet20": (resnet20, (3, 32, 32)),
     "resnet50": (resnet50, (3, 224, 224)),
 }
 

@@ -1,25 +1,35 @@
-"""The crossbar as a resistor network: exact IR drop by a block-tridiagonal solve.
+"""The crossbar as a resistor network: IR drop and sneak paths, exact or approximate.
 
-Topology (1T1R with driven rows and virtual-ground columns; badcrossbar's convention): row i is
-driven at its left end by ``v_in[i]`` through ``r_source`` and one row segment; its nodes
-(i, 0..C-1) are joined by row segments ``r_row``. Column j's nodes (0..R-1, j) are joined by
-column segments ``r_col``; below the last row one more segment and ``r_sense`` lead to the sense
-amplifier's virtual ground. Cell (i, j) joins row node (i, j) to column node (i, j) with its
-conductance in series with the access transistor's on-resistance ``r_access``.
+Network (badcrossbar's convention): row i is driven at its left end through ``r_source`` and one
+row segment; its nodes (i, 0..C-1) are joined by row segments ``r_row``. Column j's nodes
+(0..R-1, j) are joined by column segments ``r_col``; below the last row one more segment and
+``r_sense`` lead to the sense amplifier. Cell (i, j) joins row node (i, j) to column node (i, j)
+with its conductance, in series with an access transistor's on-resistance ``r_access`` (1T1R;
+0 for a passive 1R array).
 
-Eliminating each row line (a tridiagonal system given its column voltages) leaves one C x C
-block per row, coupled only to the neighbouring rows: a block-tridiagonal system in the column
-voltages, solved by block Gaussian elimination (R dense C x C steps; float64). The output
-currents are linear in the inputs, I = A(G, r) V: :func:`effective_matrix` returns A (computed
-once per programmed tile and reused for every input).
+:class:`Topology` says how the lines meet the periphery: current sensing (columns held at virtual
+ground) or voltage sensing (NeuRRAM: floating bit lines, output the bit-line voltage); rows with
+no input driven at 0 V, floating (passive arrays: sneak paths through them) or biased.
+
+Exact solves (float64) reduce the whole grid to its ports by nested dissection
+(:mod:`reram.array.dissection`), then apply the port conditions in one small dense solve. For
+linear cells and driven rows the outputs are linear in the inputs, I = V A(G, r):
+:func:`effective_matrix` returns A once per programmed tile; every input then costs one ideal
+product. Node voltages and nonlinear cells (I = G v0 sinh(V / v0), chord-conductance iteration)
+use the row-by-row solver of :mod:`reram.array.lines`; :func:`approx_crossbar` is the fast
+alternating-line approximation.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+
+from reram.array import lines
+from reram.array.dissection import port_schur
 
 
 @dataclass(frozen=True)
@@ -76,203 +86,337 @@ def _cells(g_S: torch.Tensor, w: Wires) -> torch.Tensor:
     return g
 
 
-def _row_diag(g: torch.Tensor, a: float, a0: float) -> torch.Tensor:
-    """(R, C) diagonals of the row-line matrices: segment conductances a (a0 to the source) plus cells."""
-    d = g + 2 * a
-    d[:, 0] += a0 - a
-    d[:, -1] -= a
-    return d
+_SENSING = ("current", "voltage")
+_UNSELECTED = ("driven", "floating", "biased")
 
 
-def _row_inverse(g: torch.Tensor, a: float, a0: float) -> torch.Tensor:
-    """(R, C, C) inverses of the row-line matrices T_i = path Laplacian (a) + diag(g_i), with the
-    first node tied to its source through a0.
+@dataclass(frozen=True)
+class Topology:
+    """How the array's lines meet the periphery.
 
-    Closed form for a symmetric tridiagonal matrix with off-diagonal -a (Usmani 1994):
-    (T^-1)_jk = a^(k-j) theta_(j-1) phi_(k+1) / theta_C for j <= k, with the leading and trailing
-    principal minors theta and phi, evaluated in log space (they grow like d^C).
+    Attributes:
+        sensing: "current" (each column into a virtual ground through ``r_sense``; the output is
+            that current) or "voltage" (NeuRRAM's floating bit lines: the output is the bit-line
+            voltage at the sense amplifier's high-impedance input).
+        unselected_rows: rows whose input is exactly 0 V (or not in ``selected``): "driven" (held
+            at 0 V by their drivers: 1T1R and driven passive arrays), "floating" (passive 1R read
+            with idle drivers disconnected: sneak paths run through these rows) or "biased"
+            (held at ``bias_V``, e.g. V/2 or V/3 schemes).
+        bias_V: voltage of biased unselected rows (volts).
+        leak_S: conductance to ground of a floating line (an idle driver's or a voltage sense
+            amplifier's input leakage; siemens). Keeps a line with no cells defined.
+
     """
-    r, c = g.shape
-    d = _row_diag(g, a, a0)
-    a2 = a * a
-    # ratios rho_j = theta_j / theta_(j-1) and sigma_k = phi_k / phi_(k+1): positive (diagonally dominant)
-    rho = torch.empty_like(d)
-    sig = torch.empty_like(d)
-    rho[:, 0] = d[:, 0]
-    for j in range(1, c):
-        rho[:, j] = d[:, j] - a2 / rho[:, j - 1]
-    sig[:, c - 1] = d[:, c - 1]
-    for k in range(c - 2, -1, -1):
-        sig[:, k] = d[:, k] - a2 / sig[:, k + 1]
-    log_theta = torch.cat([torch.zeros(r, 1, dtype=d.dtype, device=d.device), rho.log().cumsum(1)], 1)  # theta_0..C
-    log_phi = torch.cat([sig.log().flip(1).cumsum(1).flip(1), torch.zeros(r, 1, dtype=d.dtype, device=d.device)], 1)
-    idx = torch.arange(c, device=d.device, dtype=d.dtype)
-    upper = (
-        (idx[None, :] - idx[:, None])[None] * math.log(a)
-        + log_theta[:, :c, None]  # theta_(j-1), j = 0..C-1 (1-based j-1 = 0-based j)
-        + log_phi[:, None, 1:]  # phi_(k+1)
-        - log_theta[:, c, None, None]
-    )
-    tri = torch.triu(torch.ones(c, c, dtype=torch.bool, device=d.device))
-    out = torch.where(tri, upper, upper.transpose(1, 2)).exp_()
-    return out
 
+    sensing: str = "current"
+    unselected_rows: str = "driven"
+    bias_V: float = 0.0
+    leak_S: float = 1e-12
 
-def _forward(
-    g: torch.Tensor, tinv: torch.Tensor, w: Wires, rhs: torch.Tensor, keep: bool
-) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
-    """Block elimination down the rows. ``rhs`` is (R, C, K): one right-hand side per row block.
+    def __post_init__(self) -> None:
+        if self.sensing not in _SENSING:
+            raise ValueError(f"sensing = {self.sensing!r} is invalid: allowed are {_SENSING}")
+        if self.unselected_rows not in _UNSELECTED:
+            raise ValueError(f"unselected_rows = {self.unselected_rows!r} is invalid: allowed are {_UNSELECTED}")
+        if not math.isfinite(self.bias_V):
+            raise ValueError(f"bias_V = {self.bias_V!r} is invalid: allowed are finite volts")
+        if not (math.isfinite(self.leak_S) and self.leak_S > 0):
+            raise ValueError(f"leak_S = {self.leak_S!r} is invalid: allowed is a finite conductance > 0 S")
 
-    Returns the last block's solution (C, K) of the column-node voltages and, if ``keep``, the
-    inverted Schur complements and eliminated right-hand sides needed for back substitution.
-    """
-    r, c = g.shape
-    b, b_last = 1.0 / w.r_col, 1.0 / (w.r_col + w.r_sense)
-    s_inv_prev: torch.Tensor | None = None
-    y_prev: torch.Tensor | None = None
-    factors: list[torch.Tensor] = []
-    ys: list[torch.Tensor] = []
-    for i in range(r):
-        c_i = (b if i > 0 else 0.0) + (b if i < r - 1 else b_last)
-        m = torch.diag(g[i] + c_i) - g[i][:, None] * tinv[i] * g[i][None, :]  # c I + D - D T^-1 D
-        y = rhs[i]
-        if s_inv_prev is not None and y_prev is not None:
-            m = m - (b * b) * s_inv_prev
-            y = y + b * (s_inv_prev @ y_prev)
-        s_inv = torch.linalg.inv(m)
-        if keep:
-            factors.append(s_inv)
-            ys.append(y)
-        s_inv_prev, y_prev = s_inv, y
-    assert s_inv_prev is not None and y_prev is not None
-    return s_inv_prev @ y_prev, factors, ys
+    @property
+    def default(self) -> bool:
+        """Current sensing with every row driven: the case with a closed-form fast path."""
+        return self.sensing == "current" and self.unselected_rows == "driven"
 
 
 @dataclass
 class CircuitSolution:
-    """Output currents and, optionally, every node voltage of a batch of inputs.
+    """Outputs and, optionally, every node voltage of a batch of inputs.
 
     Attributes:
         currents_A: (batch, cols) currents into the sense amplifiers (amperes).
         row_V: (batch, rows, cols) row-line node voltages, or None.
         col_V: (batch, rows, cols) column-line node voltages, or None.
+        sense_V: (batch, cols) bit-line voltages at the sense amplifiers' inputs (volts), for
+            voltage sensing; None for current sensing.
 
     """
 
     currents_A: torch.Tensor
     row_V: torch.Tensor | None = None
     col_V: torch.Tensor | None = None
+    sense_V: torch.Tensor | None = None
+
+
+def cell_current(g: torch.Tensor, v_cell_V: torch.Tensor, v0_V: float | None) -> torch.Tensor:
+    """Cell current (amperes): G V for a linear cell, G v0 sinh(V / v0) for a nonlinear one."""
+    if v0_V is None:
+        return g * v_cell_V
+    return g * v0_V * torch.sinh(v_cell_V / v0_V)
+
+
+def _chord(g: torch.Tensor, v_cell_V: torch.Tensor, v0_V: float | None) -> torch.Tensor:
+    """Chord conductance I(V) / V of every cell at its voltage (siemens)."""
+    if v0_V is None:
+        return g.expand_as(v_cell_V)
+    x = v_cell_V / v0_V
+    small = x.abs() < 1e-6
+    return g * torch.where(small, 1.0 + x * x / 6, torch.sinh(x) / torch.where(small, torch.ones_like(x), x))
+
+
+def _check_v0(v0_V: float | None) -> None:
+    if v0_V is not None and not (math.isfinite(v0_V) and v0_V > 0):
+        raise ValueError(f"v0_V = {v0_V!r} is invalid: allowed is None (linear cells) or a voltage > 0")
+
+
+def _conductances(w: Wires) -> tuple[float, float, float, float]:
+    """(a, a0, b, b_last): segment conductances; 0 marks an ideal line kind."""
+    a = 1.0 / w.r_row if w.r_row > 0 else 0.0
+    b = 1.0 / w.r_col if w.r_col > 0 else 0.0
+    a0 = 1.0 / (w.r_row + w.r_source) if w.r_row > 0 else 0.0
+    b_last = 1.0 / (w.r_col + w.r_sense) if w.r_col > 0 else 0.0
+    return a, a0, b, b_last
+
+
+def _linear_nodes(g: torch.Tensor, v: torch.Tensor, w: Wires) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every node voltage of the driven, current-sensed array; g (G, R, C) shared or per input."""
+    a, a0, b, b_last = _conductances(w)
+    if a > 0 and b > 0:
+        return lines.node_solve(g, v, a, a0, b, b_last)
+    # with one kind of line ideal, one row pass then one column pass is exact
+    return lines.line_sweep(lambda _: g, v, (g.shape[1], g.shape[2]), a, a0, b, b_last, 1)
 
 
 def solve_crossbar(
-    g_S: torch.Tensor, v_in_V: torch.Tensor, wires: Wires | None = None, node_voltages: bool = False
+    g_S: torch.Tensor,
+    v_in_V: torch.Tensor,
+    wires: Wires | None = None,
+    topology: Topology | None = None,
+    node_voltages: bool = False,
+    v0_V: float | None = None,
+    selected: torch.Tensor | None = None,
+    tol: float = 1e-12,
+    max_iter: int = 200,
 ) -> CircuitSolution:
-    """Exact output currents of a 1T1R crossbar with wire resistance (float64).
+    """Exact outputs of a crossbar with wire resistance (float64).
 
     Args:
-        g_S: (rows, cols) cell conductances (siemens).
+        g_S: (rows, cols) cell conductances (siemens; the small-signal G of nonlinear cells).
         v_in_V: (batch, rows) voltages applied to the rows (volts).
         wires: parasitic resistances (default 1 ohm segments).
-        node_voltages: also return every row and column node voltage.
+        topology: sensing and unselected rows (default: current sensing, every row driven).
+        node_voltages: also return every row and column node voltage (current sensing, driven
+            rows).
+        v0_V: nonlinear cells, I = G v0 sinh(V / v0) (volts; None: linear). Solved per input by
+            chord-conductance iteration (current sensing, driven rows).
+        selected: (batch, rows) bool, which rows are driven with their input; default: rows
+            with a nonzero input.
+        tol, max_iter: convergence of the nonlinear iteration (relative change of the outputs).
 
     Raises:
-        ValueError: bad shapes, negative resistances or conductances, NaN.
+        ValueError: bad shapes, negative resistances or conductances, NaN, unsupported mixes.
+
+    """
+    w, topo = wires or Wires(), topology or Topology()
+    _check(g_S, v_in_V)
+    _check_v0(v0_V)
+    g = _cells(g_S, w)
+    v = v_in_V.to(torch.float64).to(g.device)
+    if (node_voltages or v0_V is not None) and not topo.default:
+        raise ValueError(
+            f"node_voltages / v0_V need current sensing with driven rows, not {topo}: use the port solve (linear cells)"
+        )
+    if v0_V is not None:
+        return _nonlinear(g, v, w, v0_V, tol, max_iter, node_voltages)
+    if node_voltages:
+        u, c = _linear_nodes(g[None], v, w)
+        return CircuitSolution(_sense_current(g, v, u, c, w), u, c)
+    if topo.default:
+        return CircuitSolution(v @ _effective(g, w, topo))
+    return _port_solve(g, v, w, topo, selected)
+
+
+def _sense_current(g: torch.Tensor, v: torch.Tensor, u: torch.Tensor, c: torch.Tensor, w: Wires) -> torch.Tensor:
+    """Column outputs from node voltages: through the last segment, or all cell currents when columns are ideal."""
+    if w.r_col > 0:
+        return c[:, -1] / (w.r_col + w.r_sense)
+    return (g * (u - c)).sum(1)
+
+
+def _effective(g: torch.Tensor, w: Wires, topo: Topology) -> torch.Tensor:
+    r, c = g.shape
+    if topo.sensing == "current" and (w.r_row == 0 or w.r_col == 0):
+        eye = torch.eye(r, dtype=torch.float64, device=g.device)
+        u, col = _linear_nodes(g[None], eye, w)
+        return _sense_current(g, eye, u, col, w)
+    _needs_both(w, topo)
+    s, a0, g_port, gain = _ports(g, w, topo)
+    s.diagonal()[:r] += a0
+    s.diagonal()[r:] += g_port
+    low = torch.linalg.cholesky(s)
+    rhs = torch.zeros(r + c, r, dtype=s.dtype, device=s.device)
+    rhs[:r].fill_diagonal_(a0)
+    x = torch.cholesky_solve(rhs, low)  # port voltages per volt on each row
+    return gain * x[r:].T
+
+
+def _needs_both(w: Wires, topo: Topology) -> None:
+    if w.r_row == 0 or w.r_col == 0:
+        raise ValueError(
+            f"topology {topo} needs r_row > 0 and r_col > 0 (got {w.r_row}, {w.r_col} ohms): "
+            "give the segments their resistance"
+        )
+
+
+def _ports(g: torch.Tensor, w: Wires, topo: Topology) -> tuple[torch.Tensor, float, float, float]:
+    """Port Schur complement, driver conductance, sense-port conductance and output gain.
+
+    Gain turns the bottom column voltage into the output: current through the last segment and
+    r_sense (amperes), or the voltage left at the sense amplifier's input (volts).
+    """
+    s, _, _ = port_schur(g, w.r_row, w.r_col)
+    a0 = 1.0 / (w.r_row + w.r_source)
+    r_out = w.r_col + w.r_sense
+    if topo.sensing == "current":
+        return s, a0, 1.0 / r_out, 1.0 / r_out
+    g_port = 1.0 / (r_out + 1.0 / topo.leak_S)
+    return s, a0, g_port, 1.0 - g_port * r_out
+
+
+def _port_solve(
+    g: torch.Tensor, v: torch.Tensor, w: Wires, topo: Topology, selected: torch.Tensor | None
+) -> CircuitSolution:
+    """Per-input port conditions (floating or biased unselected rows), grouped by selection pattern."""
+    _needs_both(w, topo)
+    r, c = g.shape
+    if selected is None:
+        sel = v != 0
+    else:
+        if selected.shape != v.shape or selected.dtype != torch.bool:
+            raise ValueError(
+                f"selected has shape {tuple(selected.shape)} / {selected.dtype}: allowed is bool {tuple(v.shape)}"
+            )
+        sel = selected.to(v.device)
+    if topo.unselected_rows == "driven":
+        sel = torch.ones_like(sel)
+    s, a0, g_port, gain = _ports(g, w, topo)
+    s.diagonal()[r:] += g_port
+    out = torch.empty(v.shape[0], c, dtype=torch.float64, device=g.device)
+    patterns, which = torch.unique(sel, dim=0, return_inverse=True)
+    for k, pat in enumerate(patterns):
+        idx = (which == k).nonzero().squeeze(1)
+        m = s.clone()
+        driven = pat | (topo.unselected_rows == "biased")
+        m.diagonal()[:r] += torch.where(driven, s.new_tensor(a0), s.new_tensor(topo.leak_S))
+        src = torch.where(pat, v[idx], v.new_tensor(topo.bias_V if topo.unselected_rows == "biased" else 0.0))
+        rhs = torch.zeros(r + c, len(idx), dtype=s.dtype, device=s.device)
+        rhs[:r] = (a0 * src * driven).T
+        out[idx] = gain * torch.linalg.solve(m, rhs)[r:].T
+    if topo.sensing == "current":
+        return CircuitSolution(out)
+    return CircuitSolution(out * g_port / gain, sense_V=out)
+
+
+def _nonlinear(
+    g: torch.Tensor, v: torch.Tensor, w: Wires, v0_V: float, tol: float, max_iter: int, nodes: bool
+) -> CircuitSolution:
+    """Chord-conductance (Picard) iteration: solve the linear network with each cell's I(V)/V at
+    the previous voltages until the outputs stop changing.
+    """
+    u = v[:, :, None].expand(-1, -1, g.shape[1]).clone()
+    col = torch.zeros_like(u)
+    prev = None
+    for _ in range(max_iter):
+        gc = _chord(g, u - col, v0_V)
+        u, col = _linear_nodes(gc, v, w)
+        out = _sense_current(gc, v, u, col, w)
+        if prev is not None and float((out - prev).abs().max()) <= tol * max(float(out.abs().max()), 1e-300):
+            return CircuitSolution(out, u if nodes else None, col if nodes else None)
+        prev = out
+    raise ValueError(
+        f"nonlinear solve did not converge in max_iter = {max_iter} iterations (v0_V = {v0_V}): "
+        "allowed are milder nonlinearity (larger v0_V), smaller voltages or more iterations"
+    )
+
+
+def effective_matrix(
+    g_S: torch.Tensor, wires: Wires | None = None, sensing: str = "current", method: str = "exact"
+) -> torch.Tensor:
+    """(rows, cols) matrix A with outputs = V @ A for this array and wiring, every row driven.
+
+    Current sensing: A in siemens (amperes per volt). Voltage sensing (floating bit lines): A is
+    the dimensionless transfer from row voltages to bit-line voltages. Compute once per
+    programmed tile; every input then costs one ideal matrix product.
+
+    Args:
+        g_S: (rows, cols) conductances (siemens). wires: parasitic resistances.
+        sensing: "current" or "voltage".
+        method: "exact" (nested dissection, float64) or "first_order" (closed-form first-order
+            correction, current sensing: O(rows cols), differentiable, in g_S's dtype; error second
+            order in the drop).
+
+    """
+    w, topo = wires or Wires(), Topology(sensing=sensing)
+    _check(g_S, None)
+    if method not in ("exact", "first_order"):
+        raise ValueError(f"method = {method!r} is invalid: allowed are 'exact', 'first_order'")
+    if method == "first_order":
+        if sensing != "current":
+            raise ValueError("method = 'first_order' is for current sensing: use method = 'exact' for voltage sensing")
+        ga = g_S / (1.0 + g_S * w.r_access) if w.r_access > 0 else g_S
+        return lines.first_order(ga, w.r_row, w.r_col, w.r_source, w.r_sense)
+    g = _cells(g_S, w)
+    if topo.sensing == "current" and w.r_row == 0 and w.r_col == 0:
+        return g
+    return _effective(g, w, topo)
+
+
+def approx_crossbar(
+    g_S: torch.Tensor,
+    v_in_V: torch.Tensor,
+    wires: Wires | None = None,
+    sweeps: int = 2,
+    v0_V: float | None = None,
+) -> CircuitSolution:
+    """Fast approximate outputs and node voltages: alternating row-line and column-line solves.
+
+    Each sweep solves every row line exactly with the column lines held at their present
+    voltages, then every column line with the row lines held (cells at their chord conductance
+    for nonlinear cells). Exact when r_row or r_col is zero (linear cells); otherwise the error
+    against :func:`solve_crossbar` falls with each sweep when g r N^2 is small and is stated in
+    the tests (current sensing, driven rows).
+
+    Args:
+        g_S: (rows, cols) conductances (siemens). v_in_V: (batch, rows) volts.
+        wires: parasitic resistances. sweeps: row-then-column passes (>= 1).
+        v0_V: nonlinear cells, I = G v0 sinh(V / v0) (volts; None: linear).
 
     """
     w = wires or Wires()
     _check(g_S, v_in_V)
+    _check_v0(v0_V)
+    if isinstance(sweeps, bool) or not isinstance(sweeps, int) or sweeps < 1:
+        raise ValueError(f"sweeps = {sweeps!r} is invalid: allowed is an integer >= 1")
     g = _cells(g_S, w)
     v = v_in_V.to(torch.float64).to(g.device)
-    if w.r_row == 0 and w.r_source == 0:
-        if w.r_col == 0 and w.r_sense == 0:  # ideal wires: Ohm and Kirchhoff
-            u = v[:, :, None].expand(-1, -1, g.shape[1])
-            return CircuitSolution(v @ g, u.clone() if node_voltages else None,
-                                   torch.zeros_like(u) if node_voltages else None)  # fmt: skip
-        return _solve_columns_only(g, v, w, node_voltages)
-    if w.r_col == 0 and w.r_sense == 0:
-        return _solve_rows_only(g, v, w, node_voltages)
-    a, a0 = 1.0 / w.r_row, 1.0 / (w.r_row + w.r_source)
-    tinv = _row_inverse(g, a, a0)
-    h = a0 * g * tinv[:, :, 0]  # (R, C): D_i T_i^{-1} e_0 a0
-    rhs = (h[:, :, None] * v.T[:, None, :]).contiguous()  # (R, C, B)
-    w_last, factors, ys = _forward(g, tinv, w, rhs, keep=node_voltages)
-    if not node_voltages:
-        return CircuitSolution((w_last / (w.r_col + w.r_sense)).T)
-    b = 1.0 / w.r_col
-    col = [w_last]
-    for i in range(g.shape[0] - 2, -1, -1):
-        col.append(factors[i] @ (ys[i] + b * col[-1]))
-    col_v = torch.stack(col[::-1])  # (R, C, B)
-    row_v = tinv @ (a0 * v.T[:, None, :] * torch.eye(g.shape[1], 1, dtype=g.dtype, device=g.device)[None]
-                    + g[:, :, None] * col_v)  # fmt: skip
-    return CircuitSolution((w_last / (w.r_col + w.r_sense)).T, row_v.permute(2, 0, 1), col_v.permute(2, 0, 1))
+    a, a0, b, b_last = _conductances(w)
+    gfun: Callable[[torch.Tensor], torch.Tensor] = lambda vc: _chord(g, vc, v0_V)  # noqa: E731
+    u, col = lines.line_sweep(gfun, v, (g.shape[0], g.shape[1]), a, a0, b, b_last, sweeps)
+    if w.r_col > 0:
+        return CircuitSolution(col[:, -1] * b_last, u, col)
+    return CircuitSolution(cell_current(g, u - col, v0_V).sum(1), u, col)
 
 
-def _tridiag_solve(diag: torch.Tensor, off: float, rhs: torch.Tensor) -> torch.Tensor:
-    """Batched tridiagonal solve with constant off-diagonal ``-off``: diag (..., n), rhs (..., n, k)."""
-    n = diag.shape[-1]
-    cp = torch.zeros_like(diag)
-    dp = torch.zeros_like(rhs)
-    cp[..., 0] = -off / diag[..., 0]
-    dp[..., 0, :] = rhs[..., 0, :] / diag[..., 0, None]
-    for i in range(1, n):
-        den = diag[..., i] + off * cp[..., i - 1]
-        cp[..., i] = -off / den
-        dp[..., i, :] = (rhs[..., i, :] + off * dp[..., i - 1, :]) / den[..., None]
-    x = torch.zeros_like(rhs)
-    x[..., n - 1, :] = dp[..., n - 1, :]
-    for i in range(n - 2, -1, -1):
-        x[..., i, :] = dp[..., i, :] - cp[..., i, None] * x[..., i + 1, :]
-    return x
-
-
-def _solve_rows_only(g: torch.Tensor, v: torch.Tensor, w: Wires, nodes: bool) -> CircuitSolution:
-    """Column lines at 0 V: each row line is an independent tridiagonal system."""
-    a, a0 = 1.0 / w.r_row, 1.0 / (w.r_row + w.r_source)
-    diag = _row_diag(g, a, a0)
-    rhs = torch.zeros(g.shape[0], g.shape[1], v.shape[0], dtype=g.dtype, device=g.device)
-    rhs[:, 0, :] = a0 * v.T
-    u = _tridiag_solve(diag, a, rhs)  # (R, C, B)
-    cur = (g[:, :, None] * u).sum(0).T
-    return CircuitSolution(
-        cur, u.permute(2, 0, 1) if nodes else None, torch.zeros_like(u.permute(2, 0, 1)) if nodes else None
-    )
-
-
-def _solve_columns_only(g: torch.Tensor, v: torch.Tensor, w: Wires, nodes: bool) -> CircuitSolution:
-    """Row lines at their source voltage: each column line is an independent tridiagonal system."""
-    b, b_last = 1.0 / w.r_col, 1.0 / (w.r_col + w.r_sense)
-    gt = g.T  # (C, R)
-    diag = gt + 2 * b
-    diag[:, 0] -= b
-    diag[:, -1] += b_last - b
-    rhs = (gt[:, :, None] * v.T[None, :, :]).contiguous()  # (C, R, B)
-    col = _tridiag_solve(diag, b, rhs)  # (C, R, B)
-    cur = (b_last * col[:, -1, :]).T
-    if not nodes:
-        return CircuitSolution(cur)
-    u = v[:, :, None].expand(-1, -1, g.shape[1]).clone()
-    return CircuitSolution(cur, u, col.permute(2, 1, 0))
-
-
-def effective_matrix(g_S: torch.Tensor, wires: Wires | None = None) -> torch.Tensor:
-    """(rows, cols) matrix A with I = V @ A exactly for this array and wiring (siemens).
-
-    Compute once per programmed tile; every input then costs one ideal matrix product.
-    """
-    r = g_S.shape[0]
-    eye = torch.eye(r, dtype=torch.float64, device=g_S.device)
-    return solve_crossbar(g_S, eye, wires).currents_A
-
-
-def kcl_residual(g_S: torch.Tensor, v_in_V: torch.Tensor, sol: CircuitSolution, wires: Wires) -> torch.Tensor:
+def kcl_residual(
+    g_S: torch.Tensor, v_in_V: torch.Tensor, sol: CircuitSolution, wires: Wires, v0_V: float | None = None
+) -> torch.Tensor:
     """Largest current imbalance (amperes) over all nodes of every input: Kirchhoff's check."""
     if sol.row_V is None or sol.col_V is None:
         raise ValueError("kcl_residual() needs node voltages: solve with node_voltages=True")
     g = _cells(g_S, wires)
     u, c = sol.row_V, sol.col_V
     v = v_in_V.to(torch.float64)
-    cell = g * (u - c)
+    cell = cell_current(g, u - c, v0_V)
     res_u = -cell.clone()
     if wires.r_row > 0:
         a, a0 = 1.0 / wires.r_row, 1.0 / (wires.r_row + wires.r_source)

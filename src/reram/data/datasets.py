@@ -111,7 +111,55 @@ def load_digits(test_fraction: float = 0.2) -> Dataset:
     return Dataset("digits", x[:n], y[:n], x[n:], y[n:], 10)
 
 
+CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+
+
+def _cifar_dir(path: str | Path | None) -> Path:
+    p = path or os.environ.get("RERAM_CIFAR10")
+    if not p:
+        raise DatasetMissing(
+            "CIFAR-10 needs the python-pickle batches: download and unpack " + CIFAR10_URL + " and pass the "
+            "cifar-10-batches-py folder with path= / --data-dir, or set RERAM_CIFAR10"
+        )
+    d = Path(p)
+    if not (d / "test_batch").exists() and (d / "cifar-10-batches-py" / "test_batch").exists():
+        d = d / "cifar-10-batches-py"
+    return d
+
+
+def load_cifar10(path: str | Path | None = None) -> Dataset:
+    """CIFAR-10 (60,000 32x32 colour images) from the standard python-pickle batches.
+
+    ``path`` (or ``$RERAM_CIFAR10``) is the ``cifar-10-batches-py`` folder (``data_batch_1`` ..
+    ``data_batch_5``, ``test_batch``) or its parent. The batches are pickles: load only files you
+    trust (the official archive).
+    """
+    import pickle
+
+    d = _cifar_dir(path)
+
+    def batch(name: str) -> tuple[np.ndarray, np.ndarray]:
+        f = d / name
+        if not f.exists():
+            raise DatasetMissing(f"CIFAR-10: {f} is missing: expected data_batch_1..5 and test_batch in {d}")
+        with open(f, "rb") as fh:
+            raw = pickle.load(fh, encoding="bytes")
+        x = np.asarray(raw[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
+        return x, np.asarray(raw[b"labels"], dtype=np.int64)
+
+    train = [batch(f"data_batch_{k}") for k in range(1, 6)]
+    xte, yte = batch("test_batch")
+
+    def img(a: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(a.astype(np.float32) / 255.0)
+
+    xtr = np.concatenate([x for x, _ in train])
+    ytr = np.concatenate([y for _, y in train])
+    return Dataset("cifar10", img(xtr), torch.from_numpy(ytr), img(xte), torch.from_numpy(yte), 10)
+
+
 DATASETS: dict[str, Callable[..., Dataset]] = {
+    "cifar10": load_cifar10,
     "fashion-mnist": load_fashion_mnist,
     "mnist": load_mnist,
     "mnist-subset": lambda path=None: load_mnist_subset(),
@@ -120,7 +168,7 @@ DATASETS: dict[str, Callable[..., Dataset]] = {
 
 
 def load_dataset(name: str, path: str | Path | None = None) -> Dataset:
-    """Load a dataset by name (``fashion-mnist``, ``mnist``, ``mnist-subset``, ``digits``)."""
+    """Load a dataset by name (``fashion-mnist``, ``mnist``, ``mnist-subset``, ``digits``, ``cifar10``)."""
     if name not in DATASETS:
         raise ValueError(f"dataset = {name!r} is unknown: allowed is one of {', '.join(DATASETS)}")
     return DATASETS[name](path)

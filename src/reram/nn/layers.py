@@ -228,25 +228,32 @@ class AnalogLayer(nn.Module):
 
     def gdiff(self) -> torch.Tensor:
         """(row tiles, rows, cols) what each weight contributes per volt (siemens): G+ - G-, or,
-        with ``array.ir_drop = "exact"``, the effective matrix of every array's resistor network.
+        with ``array.ir_drop`` on, the effective matrix of every array's resistor network.
         """
-        if self.config.array.ir_drop == "off":
+        if self.config.array.ir_drop == "off" or self.config.array.r_wire_ohm == 0:
             return self.cached("gdiff", lambda: self.g_S[0] - self.g_S[1])
         return self.cached("gdiff_ir", self._effective_gdiff)
 
     def _effective_gdiff(self) -> torch.Tensor:
         arr, g = self.config.array, self.grid
         wires = Wires(arr.r_wire_ohm, arr.r_wire_ohm, r_access=arr.r_access_ohm)
+        method = "first_order" if arr.ir_drop == "approx" else "exact"
+        sensing = self.config.periphery.adc.sensing
         out = torch.zeros_like(self.g_S[0])
         for r, c, rows, cols in g.tiles():
             cs = slice(c * g.col_tile, c * g.col_tile + cols)
             gp, gn = self.g_S[0, r, :rows, cs], self.g_S[1, r, :rows, cs]
             if arr.differential == "rows":  # G+ and G- rows interleaved, driven with +V and -V
-                a = effective_matrix(torch.stack([gp, gn], 1).reshape(2 * rows, cols), wires)
+                a = effective_matrix(torch.stack([gp, gn], 1).reshape(2 * rows, cols), wires, sensing, method)
                 eff = a[0::2] - a[1::2]
-            else:  # G+ and G- columns interleaved, subtracted before the ADC
-                a = effective_matrix(torch.stack([gp, gn], 2).reshape(rows, 2 * cols), wires)
-                eff = a[:, 0::2] - a[:, 1::2]
+                if sensing == "voltage":  # bit-line volts per volt; the core divides by sum G
+                    eff = eff * (gp + gn).sum(0)
+            else:  # G+ and G- columns interleaved, subtracted after sensing
+                a = effective_matrix(torch.stack([gp, gn], 2).reshape(rows, 2 * cols), wires, sensing, method)
+                if sensing == "voltage":
+                    eff = a[:, 0::2] * gp.sum(0) - a[:, 1::2] * gn.sum(0)
+                else:
+                    eff = a[:, 0::2] - a[:, 1::2]
             out[r, :rows, cs] = eff.to(out.dtype)
         return out
 

@@ -123,3 +123,24 @@ def cost_components(components_J: dict[str, float], path: Path) -> Path:
     ax.set_xlabel("energy per inference (nJ)")
     ax.set_title("energy by component")
     return _save(fig, path)
+
+
+def irdrop_accuracy(points: list[dict[str, float]], float_pct: float, path: Path) -> Path:
+    """Accuracy (%) against wire-segment resistance (ohms): one panel per sensing mode, one colour
+    per array size; solid: as trained, dashed: IR drop in the training loop (chip-in-the-loop).
+    """
+    modes = sorted({str(p.get("sensing", "current")) for p in points})
+    fig, axes = plt.subplots(1, len(modes), figsize=(5 * len(modes), 3.8), squeeze=False, sharey=True)
+    for ax, mode in zip(axes[0], modes, strict=True):
+        pts_m = [p for p in points if str(p.get("sensing", "current")) == mode]
+        for k, n in enumerate(sorted({int(p["array"]) for p in pts_m})):
+            pts = sorted((p for p in pts_m if int(p["array"]) == n), key=lambda p: p["r_wire_ohm"])
+            r = [p["r_wire_ohm"] for p in pts]
+            ax.plot(r, [p["acc_plain_pct"] for p in pts], "o-", color=f"C{k}", label=f"{n}x{n}, as trained")
+            ax.plot(r, [p["acc_in_loop_pct"] for p in pts], "s--", color=f"C{k}", label=f"{n}x{n}, IR drop in loop")
+        ax.axhline(float_pct, color="k", lw=0.8, ls=":", label="float software")
+        ax.set_xlabel("wire segment resistance (ohm)")
+        ax.set_title(f"{mode} sensing, exact IR drop")
+        ax.legend(fontsize=7)
+    axes[0][0].set_ylabel("test accuracy (%)")
+    return _save(fig, path)
