@@ -277,6 +277,45 @@ def irdrop(
 
 
 @app.command()
+def bench(
+    suite: str = typer.Argument(..., help="Benchmark suite: neurram."),
+    quick: bool = typer.Option(False, "--quick", help="Short variant (under 10 minutes on 2 cores)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the whole result as one JSON object."),
+    cifar_dir: str | None = typer.Option(None, "--cifar-dir", help="cifar-10-batches-py folder (CIFAR-10 row)."),
+    out: Path = typer.Option(Path("results/bench"), "--out", help="Output folder (JSON, CSV, figures, report)."),
+) -> None:
+    """A benchmark suite. ``neurram``: NeuRRAM's tasks (MNIST CNN, Fashion-MNIST CNN, ResNet-20 on
+    CIFAR-10 when --cifar-dir or RERAM_CIFAR10 is given, RBM image recovery on the transposable
+    array): float software, 4-bit software, analog on the neurram preset with hardware-aware
+    training, and the published chip result. Resumes from what OUT already holds.
+    """
+    from reram.data import DatasetMissing
+    from reram.experiments.bench_neurram import run_neurram_bench
+
+    logging.basicConfig(level=logging.WARNING)
+    if suite != "neurram":
+        _fail(f"suite = {suite!r} is unknown: allowed is 'neurram'")
+    with _progress() as tick:
+        try:
+            summary = run_neurram_bench(out / suite, quick, cifar_dir, tick)
+        except (ConfigError, DatasetMissing, ValueError) as exc:
+            _fail(str(exc))
+    if as_json:
+        print(json.dumps(summary, indent=2, default=float))
+        return
+    t = Table(title=f"NeuRRAM suite{' (quick)' if quick else ''}: neurram preset")
+    for col in ("task", "metric", "float software", "4-bit software", "analog", "published chip"):
+        t.add_column(col, justify="right")
+    for r in summary["rows"]:
+        t.add_row(r["task"], r["metric"], f"{r['float_software']:.2f}", f"{r['software_4bit']:.2f}",
+                  f"{r['analog']:.2f} ± {r['analog_std']:.2f}", r["published_chip"])  # fmt: skip
+    Console().print(t)
+    for s in summary["skipped"]:
+        Console().print(f"skipped {s['task']}: {s['reason']}")
+    Console().print(f"results in {out / suite}/")
+
+
+@app.command()
 def presets(
     as_json: bool = typer.Option(False, "--json", help="Print every preset as one JSON object."),
     show: str | None = typer.Option(None, "--show", help="Print one preset as TOML."),

@@ -144,3 +144,19 @@ def irdrop_accuracy(points: list[dict[str, float]], float_pct: float, path: Path
         ax.legend(fontsize=7)
     axes[0][0].set_ylabel("test accuracy (%)")
     return _save(fig, path)
+
+
+def recovery_grid(clean: np.ndarray, shown: dict[str, tuple[np.ndarray, np.ndarray]], path: Path) -> Path:
+    """Images (N, 784): the clean row, then per corruption the corrupted and the recovered rows."""
+    rows = [("clean", clean)] + [r for name, (bad, rec) in shown.items() for r in ((name, bad), ("recovered", rec))]
+    n = len(clean)
+    fig, axes = plt.subplots(len(rows), n, figsize=(1.1 * n, 1.2 * len(rows)), squeeze=False)
+    for i, (label, imgs) in enumerate(rows):
+        for j in range(n):
+            ax = axes[i][j]
+            ax.imshow(np.asarray(imgs[j], dtype=float).reshape(28, 28), cmap="gray_r", vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axes[i][0].set_ylabel(label, fontsize=7)
+    fig.suptitle("RBM image recovery on the transposable array (neurram preset)", fontsize=9)
+    return _save(fig, path)

@@ -1,0 +1,127 @@
+"""Transposed reads on the same programmed conductances (NeuRRAM's transposable array, TNSA).
+
+A programmed :class:`~reram.nn.layers.AnalogLinear` computes y = x W^T with inputs on its rows
+and outputs on its columns. NeuRRAM's cores also drive the columns and sense the rows, giving
+x' = y W through the very same cells: an RBM's hidden-to-visible pass, or backpropagation's
+transposed product. :class:`TransposedRead` does that read through the core's pipeline (DAC
+planes on the column inputs, read noise, sensing on the rows, ADC, digital sum of the partial
+sums of the column tiles), with its own calibrated periphery. Differential row pairs sense as
+G+ - G- per weight row. The weight-to-conductance scale must be one per tile
+(``array.scale = "tile"``) and the wires ideal (``array.ir_drop = "off"``): a per-column scale
+cannot be undone after the rows sum across columns.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from reram.array import weights_to_conductances
+from reram.core import PeripheryState, analog_matmul
+from reram.nn.layers import AnalogLinear
+
+
+class _TransposedOp:
+    """Column-driven product of every array: (N, out) -> (N, column tiles, padded inputs) amperes."""
+
+    def __init__(self, layer: AnalogLinear):
+        g = layer.grid
+        self.n_col, self.col_tile, self.pad = g.n_col, g.col_tile, g.n_col * g.col_tile - g.out_features
+        gd = F.pad(layer.gdiff(), (0, self.pad))  # (row tiles, rows, column tiles * col_tile)
+        self.gt = gd.view(g.n_row, g.rows_pad, g.n_col, g.col_tile).permute(2, 3, 0, 1)
+        self.gt = self.gt.reshape(g.n_col, g.col_tile, g.n_row * g.rows_pad)
+        self.layer = layer
+
+    def _grouped(self, v: torch.Tensor) -> torch.Tensor:
+        return F.pad(v, (0, self.pad)).view(v.shape[0], self.n_col, self.col_tile).transpose(0, 1)
+
+    def currents(self, v_V: torch.Tensor) -> torch.Tensor:
+        return torch.bmm(self._grouped(v_V), self.gt).transpose(0, 1)
+
+    def square_sums(self, v_sq: torch.Tensor) -> torch.Tensor:
+        return self._grouped(v_sq).sum(-1).T.unsqueeze(-1)
+
+    @property
+    def g_row_S(self) -> torch.Tensor:  # pragma: no cover - events are not counted for transposed reads
+        raise NotImplementedError
+
+    def row_totals(self, a: torch.Tensor, g_row: torch.Tensor) -> torch.Tensor:  # pragma: no cover
+        raise NotImplementedError
+
+    def col_tile_sums(self, per_col: torch.Tensor) -> torch.Tensor:  # pragma: no cover
+        raise NotImplementedError
+
+
+class TransposedRead:
+    """x' = y W on a programmed AnalogLinear's cells: (N, out_features) -> (N, in_features).
+
+    Args:
+        layer: a programmed :class:`AnalogLinear` (its present conductances are read; program or
+            age the layer, then build a new TransposedRead).
+
+    Raises:
+        ValueError: per-column scales or IR drop in the layer's config; an unprogrammed layer.
+
+    """
+
+    def __init__(self, layer: AnalogLinear):
+        cfg = layer.config
+        if cfg.array.scale != "tile":
+            raise ValueError(f"array.scale = {cfg.array.scale!r}: transposed reads need one scale per tile ('tile')")
+        if cfg.array.ir_drop != "off":
+            raise ValueError(f"array.ir_drop = {cfg.array.ir_drop!r}: transposed reads model ideal wires ('off')")
+        if not bool(layer.programmed):
+            raise ValueError("TransposedRead needs a programmed layer: call layer.program() first")
+        self.layer = layer
+        g = layer.grid
+        with torch.no_grad():
+            mask = g.row_mask(layer.weight.device)
+            tc = weights_to_conductances(g.pack(layer.weight_matrix()), mask, cfg.array, cfg.device, g.col_tile)
+            target = layer.target_conductances()  # (2, row tiles, rows, out)
+            v_read = cfg.array.v_read_V
+
+            def per_row(a: torch.Tensor) -> torch.Tensor:  # (row tiles, rows, out) -> (col tiles, padded inputs)
+                a = F.pad(a, (0, g.n_col * g.col_tile - g.out_features))
+                a = a.view(g.n_row, g.rows_pad, g.n_col, g.col_tile).sum(-1)
+                return a.permute(2, 0, 1).reshape(g.n_col, g.n_row * g.rows_pad)
+
+            s = tc.s_per_weight[:, :: g.col_tile]  # (row tiles, col tiles): one scale per tile
+            gain = (1.0 / (v_read * s)).T[:, :, None].expand(-1, -1, g.rows_pad).reshape(g.n_col, -1)
+            bound = v_read * per_row((target[0] - target[1]).abs())
+            gsum = per_row(layer.g_S.sum(0)).clamp_min(1e-30)
+            if cfg.periphery.adc.sensing == "voltage":
+                gsum_t = per_row(target.sum(0)).clamp_min(1e-30)
+                gain, bound = gain * gsum_t, bound / gsum_t
+            fill = bound.amax() if cfg.periphery.adc.range == "layer" else bound
+            kw: dict[str, Any] = {"device": layer.weight.device, "dtype": layer.weight.dtype}
+            self.x_range = torch.zeros((), **kw)
+            self.adc_fs = torch.broadcast_to(fill, gain.shape).clamp_min(1e-30).to(**kw).clone()
+            self.gain, self.gsum_S = gain.to(**kw).contiguous(), gsum.to(**kw)
+        self._calibrating = False
+        self._first = False
+
+    @torch.no_grad()
+    def calibrate(self, batches: list[torch.Tensor]) -> TransposedRead:
+        """Set the input and row-ADC full scales from column inputs (N, out_features)."""
+        if not batches:
+            raise ValueError("calibrate() got no batches: pass at least one input batch")
+        self._calibrating, self._first = True, True
+        try:
+            for b in batches:
+                self(b)
+        finally:
+            self._calibrating = False
+        return self
+
+    @torch.no_grad()
+    def __call__(self, y: torch.Tensor) -> torch.Tensor:
+        """Transposed analog product of column inputs ``y`` (N, out_features), no bias."""
+        g = self.layer.grid
+        if y.dim() != 2 or y.shape[1] != g.out_features:
+            raise ValueError(f"input has shape {tuple(y.shape)}: a transposed read takes (N, {g.out_features})")
+        state = PeripheryState(self.x_range, self.adc_fs, self.gain, self.gsum_S, self._calibrating, self._first)
+        self._first = False
+        out = analog_matmul(y, _TransposedOp(self.layer), state, self.layer.config, self.layer._gen(3), 0)
+        return g.unpack(out.view(y.shape[0], g.n_row, g.rows_pad).permute(1, 2, 0)).T
