@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Installs everything reram needs on a fresh Debian/Ubuntu machine: the Fashion-MNIST package,
-# a pinned CPU torch, and reram itself with its test tools. Safe to run again.
+# espeak-ng (synthesized keyword-spotting data), a pinned CPU torch, and reram itself with its
+# test tools and librosa (MFCC features). Safe to run again.
 set -euo pipefail
 PY=${PY:-python3}
 TORCH=${TORCH:-torch==2.13.0}
 SUDO=""
 [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null && SUDO="sudo"
-if [ ! -d /usr/share/datasets/fashion-mnist ] && command -v apt-get >/dev/null; then
+if { [ ! -d /usr/share/datasets/fashion-mnist ] || ! command -v espeak-ng >/dev/null; } && command -v apt-get >/dev/null; then
   $SUDO apt-get update -q
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q dataset-fashion-mnist
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q dataset-fashion-mnist espeak-ng
 fi
 # torch first and pinned: an unpinned torch would pull a multi-GB CUDA build.
 $PY -m pip install -q "$TORCH"
-$PY -m pip install -q -e ".[dev]"
+$PY -m pip install -q -e ".[dev,speech]"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import torch
 from torch import nn
 
 
@@ -105,6 +106,46 @@ def resnet20(classes: int = 10) -> nn.Module:
     return nn.Sequential(*layers)
 
 
+class LSTMCell(nn.Module):
+    """LSTM cell whose four gate matrices are one ``nn.Linear`` on [x, h] (so it maps onto cores);
+    the recurrence (sigmoids, tanh, cell state) is digital, as on NeuRRAM.
+    """
+
+    def __init__(self, n_in: int, n_hidden: int):
+        super().__init__()
+        self.n_hidden = n_hidden
+        self.gates = nn.Linear(n_in + n_hidden, 4 * n_hidden)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Run over time: x (N, features, time) -> last hidden state (N, hidden)."""
+        h = x.new_zeros(x.shape[0], self.n_hidden)
+        c = torch.zeros_like(h)
+        for t in range(x.shape[2]):
+            i, f, g, o = self.gates(torch.cat([x[:, :, t], h], 1)).chunk(4, 1)
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+            h = torch.sigmoid(o) * torch.tanh(c)
+        return h
+
+
+class KWSLSTM(nn.Module):
+    """NeuRRAM's keyword-spotting network: 4 parallel LSTM cells of 108 hidden units on 40 MFCCs,
+    their last hidden states concatenated into a linear classifier (12 classes).
+    """
+
+    def __init__(self, classes: int = 12, n_in: int = 40, n_hidden: int = 108, cells: int = 4):
+        super().__init__()
+        self.cells = nn.ModuleList(LSTMCell(n_in, n_hidden) for _ in range(cells))
+        self.fc = nn.Linear(cells * n_hidden, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        return self.fc(torch.cat([cell(x) for cell in self.cells], 1))
+
+
+def kws_lstm(classes: int = 12) -> nn.Module:
+    """The keyword-spotting LSTM for (40 MFCC, 51 frames) inputs."""
+    return KWSLSTM(classes)
+
+
 class _Bottleneck(nn.Module):
     def __init__(self, cin: int, width: int, stride: int):
         super().__init__()
@@ -146,6 +187,7 @@ MODELS: dict[str, tuple[Callable[..., nn.Module], tuple[int, ...]]] = {
     "lenet5": (lenet5, (1, 28, 28)),
     "resnet_small": (resnet_small, (3, 32, 32)),
     "resnet20": (resnet20, (3, 32, 32)),
+    "kws_lstm": (kws_lstm, (40, 51)),
     "resnet50": (resnet50, (3, 224, 224)),
 }
 

@@ -158,8 +158,22 @@ def load_cifar10(path: str | Path | None = None) -> Dataset:
     return Dataset("cifar10", img(xtr), torch.from_numpy(ytr), img(xte), torch.from_numpy(yte), 10)
 
 
+def _kws(path: str | Path | None = None) -> Dataset:
+    from reram.data.speech import synthesize_kws
+
+    return synthesize_kws()
+
+
+def _speech_commands(path: str | Path | None = None) -> Dataset:
+    from reram.data.speech import load_speech_commands
+
+    return load_speech_commands(path)
+
+
 DATASETS: dict[str, Callable[..., Dataset]] = {
     "cifar10": load_cifar10,
+    "kws": _kws,
+    "speech-commands": _speech_commands,
     "fashion-mnist": load_fashion_mnist,
     "mnist": load_mnist,
     "mnist-subset": lambda path=None: load_mnist_subset(),
@@ -168,7 +182,9 @@ DATASETS: dict[str, Callable[..., Dataset]] = {
 
 
 def load_dataset(name: str, path: str | Path | None = None) -> Dataset:
-    """Load a dataset by name (``fashion-mnist``, ``mnist``, ``mnist-subset``, ``digits``, ``cifar10``)."""
+    """Load a dataset by name (``fashion-mnist``, ``mnist``, ``mnist-subset``, ``digits``, ``cifar10``,
+    ``kws`` (synthesized keywords), ``speech-commands`` (the real corpus at a user path)).
+    """
     if name not in DATASETS:
         raise ValueError(f"dataset = {name!r} is unknown: allowed is one of {', '.join(DATASETS)}")
     return DATASETS[name](path)
