@@ -178,11 +178,11 @@ def run_neurram_bench(
         skipped.append({"task": "CIFAR-10, ResNet-20", "reason": str(exc)})
     try:
         kws = dataclasses.replace(base, dataset="kws", model="kws_lstm", train_samples=0, test_samples=0,
-                                  epochs=4 if quick else 20, lr=3e-3, batch_size=64, ages_s=(1.0,),
+                                  epochs=2 if quick else 20, lr=3e-3, batch_size=64, ages_s=(1.0,),
                                   calibration_samples=500)  # fmt: skip
         name = "Keyword spotting (synthesized), 4 LSTM cells"
         rows.append(
-            _classification(name, kws, config, out / "kws", quick, PUBLISHED["kws"], tick, 300 if quick else 3000)
+            _classification(name, kws, config, out / "kws", quick, PUBLISHED["kws"], tick, 200 if quick else 3000)
         )
     except DatasetMissing as exc:
         skipped.append({"task": "keyword spotting, LSTM", "reason": str(exc)})
