@@ -327,3 +327,17 @@ def test_irdrop_sweep_writes_results_and_resumes(tmp_path) -> None:  # type: ign
     assert p1["acc_in_loop_pct"] > p1["acc_plain_pct"]  # the IR drop in the training loop recovers some
     again = run_irdrop_sweep(job, reram.preset("neurram"), tmp_path, **kw)  # type: ignore[arg-type]
     assert again["points"] == json.loads((tmp_path / "irdrop_sweep.json").read_text())["points"]
+
+
+def test_access_resistance_acts_without_wire_resistance() -> None:
+    from torch import nn
+
+    import reram
+
+    torch.manual_seed(0)
+    lin = nn.Linear(50, 20)
+    over = {"array": {"rows": 64, "cols": 32, "ir_drop": "exact", "r_wire_ohm": 0.0, "r_access_ohm": 5e3}}
+    a = reram.convert(lin, reram.override(reram.preset("ideal"), over))
+    a.program()
+    g = a.g_S[0, 0, :50]
+    assert not torch.allclose(a.gdiff()[0, :50], g - a.g_S[1, 0, :50])  # G / (1 + G r_access) per cell

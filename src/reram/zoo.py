@@ -72,15 +72,12 @@ def resnet_small(classes: int = 10) -> nn.Module:
     )  # fmt: skip
 
 
-class _Basic(nn.Module):
-    """ResNet basic block with batch norm; a 1x1 projection where the shape changes."""
+class _Residual(nn.Module):
+    """relu(body(x) + skip(x)), with a batch-normed 1x1 projection as skip where the shape changes."""
 
-    def __init__(self, cin: int, cout: int, stride: int):
+    def __init__(self, body: nn.Module, cin: int, cout: int, stride: int):
         super().__init__()
-        self.body = nn.Sequential(
-            nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(),
-            nn.Conv2d(cout, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout),
-        )  # fmt: skip
+        self.body = body
         self.skip = (
             nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
             if stride != 1 or cin != cout
@@ -92,6 +89,26 @@ class _Basic(nn.Module):
         return self.relu(self.body(x) + self.skip(x))
 
 
+def _basic(cin: int, cout: int, stride: int) -> nn.Module:
+    """ResNet basic block: two 3x3 convolutions with batch norm."""
+    body = nn.Sequential(
+        nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(),
+        nn.Conv2d(cout, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout),
+    )  # fmt: skip
+    return _Residual(body, cin, cout, stride)
+
+
+def _bottleneck(cin: int, width: int, stride: int) -> nn.Module:
+    """ResNet bottleneck block: 1x1 - 3x3 - 1x1 (4 x width out) with batch norm."""
+    cout = 4 * width
+    body = nn.Sequential(
+        nn.Conv2d(cin, width, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(),
+        nn.Conv2d(width, width, 3, stride, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(),
+        nn.Conv2d(width, cout, 1, bias=False), nn.BatchNorm2d(cout),
+    )  # fmt: skip
+    return _Residual(body, cin, cout, stride)
+
+
 def resnet20(classes: int = 10) -> nn.Module:
     """ResNet-20 for 3x32x32 images (He et al. 2016, CIFAR variant: three stages of three basic
     blocks, 16-32-64 channels, about 0.27 M weights), the network NeuRRAM ran on CIFAR-10 (85.7 %).
@@ -100,7 +117,7 @@ def resnet20(classes: int = 10) -> nn.Module:
     cin = 16
     for cout, stride in ((16, 1), (32, 2), (64, 2)):
         for b in range(3):
-            layers.append(_Basic(cin, cout, stride if b == 0 else 1))
+            layers.append(_basic(cin, cout, stride if b == 0 else 1))
             cin = cout
     layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, classes)]
     return nn.Sequential(*layers)
@@ -146,26 +163,6 @@ def kws_lstm(classes: int = 12) -> nn.Module:
     return KWSLSTM(classes)
 
 
-class _Bottleneck(nn.Module):
-    def __init__(self, cin: int, width: int, stride: int):
-        super().__init__()
-        cout = 4 * width
-        self.body = nn.Sequential(
-            nn.Conv2d(cin, width, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(),
-            nn.Conv2d(width, width, 3, stride, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(),
-            nn.Conv2d(width, cout, 1, bias=False), nn.BatchNorm2d(cout),
-        )  # fmt: skip
-        self.skip = (
-            nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
-            if stride != 1 or cin != cout
-            else nn.Identity()
-        )
-        self.relu = nn.ReLU()
-
-    def forward(self, x):  # type: ignore[no-untyped-def]  # noqa: D102
-        return self.relu(self.body(x) + self.skip(x))
-
-
 def resnet50(classes: int = 1000) -> nn.Module:
     """ResNet-50 (He et al. 2016; bottleneck stages 3-4-6-3, 25.6 M weights at 1000 classes) for 3x224x224."""
     layers: list[nn.Module] = [
@@ -174,7 +171,7 @@ def resnet50(classes: int = 1000) -> nn.Module:
     cin = 64
     for width, blocks, stride in ((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)):
         for b in range(blocks):
-            layers.append(_Bottleneck(cin, width, stride if b == 0 else 1))
+            layers.append(_bottleneck(cin, width, stride if b == 0 else 1))
             cin = 4 * width
     layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(cin, classes)]
     return nn.Sequential(*layers)

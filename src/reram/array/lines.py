@@ -17,6 +17,7 @@ rows and ``b`` along columns; all conductances in siemens, float64).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 
@@ -133,7 +134,14 @@ def tridiag_solve(diag: torch.Tensor, off: float, rhs: torch.Tensor) -> torch.Te
 
 
 def line_sweep(
-    g_of: object, v: torch.Tensor, shape: tuple[int, int], a: float, a0: float, b: float, b_last: float, sweeps: int
+    g_of: Callable[[torch.Tensor], torch.Tensor],
+    v: torch.Tensor,
+    shape: tuple[int, int],
+    a: float,
+    a0: float,
+    b: float,
+    b_last: float,
+    sweeps: int,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Alternating row-line / column-line solves (block Gauss-Seidel on the two line sets).
 
@@ -153,12 +161,12 @@ def line_sweep(
     u = v[:, :, None].expand(v.shape[0], r, c).clone()
     col = torch.zeros_like(u)
     for _ in range(sweeps):
-        g = g_of(u - col)  # type: ignore[operator]
+        g = g_of(u - col)
         if a > 0:
             rhs = g * col
             rhs[..., 0] += a0 * v
             u = tridiag_solve(row_diag(g, a, a0), a, rhs)
-        g = g_of(u - col)  # type: ignore[operator]
+        g = g_of(u - col)
         if b > 0:
             col = tridiag_solve(col_diag(g, b, b_last).transpose(1, 2), b, (g * u).transpose(1, 2)).transpose(1, 2)
     return u, col

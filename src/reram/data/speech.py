@@ -14,7 +14,6 @@ seeded and cached under the user's cache directory (``$XDG_CACHE_HOME/reram`` or
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import shutil
@@ -55,7 +54,7 @@ def _speak(text: str, voice: str, pitch: int, speed: int, amplitude: int) -> np.
         f = Path(d) / "w.wav"
         cmd = ["espeak-ng", "-v", voice, "-p", str(pitch), "-s", str(speed), "-a", str(amplitude), "-w", str(f), text]
         subprocess.run(cmd, check=True, capture_output=True)
-        sr, a = wavfile.read(io.BytesIO(f.read_bytes()))
+        sr, a = wavfile.read(f)
     x = a.astype(np.float32) / 32768.0
     return resample_poly(x, SR, sr).astype(np.float32) if sr != SR else x
 

@@ -121,14 +121,20 @@ class AnalogLayer(nn.Module):
         return out
 
     # ----- the chip's life: program, age -----
-    def target_conductances(self) -> torch.Tensor:
-        """(2, tiles, rows, cols) target conductances (siemens) after the device's levels; 0 = unused."""
+    def conductance_targets(self) -> tuple[Any, torch.Tensor]:
+        """The mapping of the present weights: (TileConductances with the per-weight scale,
+        (2, tiles, rows, cols) target conductances in siemens after the device's levels; 0 = unused).
+        """
         mask = self.grid.row_mask(self.weight.device)
         tc = weights_to_conductances(
             self.grid.pack(self.weight_matrix()), mask, self.config.array, self.config.device, self.grid.col_tile
         )
         target = cell.quantize_levels(torch.stack([tc.g_pos_S, tc.g_neg_S]), self.config.device)
-        return torch.where(mask[None, :, :, None], target, torch.zeros_like(target))
+        return tc, torch.where(mask[None, :, :, None], target, torch.zeros_like(target))
+
+    def target_conductances(self) -> torch.Tensor:
+        """(2, tiles, rows, cols) target conductances (siemens) after the device's levels; 0 = unused."""
+        return self.conductance_targets()[1]
 
     @torch.no_grad()
     def program(self, seed: int | None = None) -> None:
@@ -143,10 +149,7 @@ class AnalogLayer(nn.Module):
             self.config = cfg = replace(cfg, seed=seed)
         self._gens.clear()
         mask = self.grid.row_mask(self.weight.device)[None, :, :, None].expand_as(self.g_S)
-        w_tiles = self.grid.pack(self.weight_matrix())
-        tc = weights_to_conductances(w_tiles, mask[0, :, :, 0], cfg.array, cfg.device, self.grid.col_tile)
-        target = cell.quantize_levels(torch.stack([tc.g_pos_S, tc.g_neg_S]), cfg.device)
-        target = torch.where(mask, target, torch.zeros_like(target))
+        tc, target = self.conductance_targets()
         res = cell.program(target, cfg.device, self._gen(0))
         self.g_S.copy_(torch.where(mask, res.g_S, torch.zeros_like(res.g_S)))
         self.frozen.copy_(res.stuck | ~mask)
@@ -230,7 +233,8 @@ class AnalogLayer(nn.Module):
         """(row tiles, rows, cols) what each weight contributes per volt (siemens): G+ - G-, or,
         with ``array.ir_drop`` on, the effective matrix of every array's resistor network.
         """
-        if self.config.array.ir_drop == "off" or self.config.array.r_wire_ohm == 0:
+        arr = self.config.array
+        if arr.ir_drop == "off" or arr.r_wire_ohm == 0 and arr.r_access_ohm == 0:
             return self.cached("gdiff", lambda: self.g_S[0] - self.g_S[1])
         return self.cached("gdiff_ir", self._effective_gdiff)
 

@@ -18,7 +18,6 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from reram.array import weights_to_conductances
 from reram.core import PeripheryState, analog_matmul
 from reram.nn.layers import AnalogLinear
 
@@ -77,9 +76,8 @@ class TransposedRead:
         self.layer = layer
         g = layer.grid
         with torch.no_grad():
-            mask = g.row_mask(layer.weight.device)
-            tc = weights_to_conductances(g.pack(layer.weight_matrix()), mask, cfg.array, cfg.device, g.col_tile)
-            target = layer.target_conductances()  # (2, row tiles, rows, out)
+            tc, target = layer.conductance_targets()  # target: (2, row tiles, rows, out)
+            self._op = _TransposedOp(layer)  # the programmed cells, read as they are now
             v_read = cfg.array.v_read_V
 
             def per_row(a: torch.Tensor) -> torch.Tensor:  # (row tiles, rows, out) -> (col tiles, padded inputs)
@@ -123,5 +121,5 @@ class TransposedRead:
             raise ValueError(f"input has shape {tuple(y.shape)}: a transposed read takes (N, {g.out_features})")
         state = PeripheryState(self.x_range, self.adc_fs, self.gain, self.gsum_S, self._calibrating, self._first)
         self._first = False
-        out = analog_matmul(y, _TransposedOp(self.layer), state, self.layer.config, self.layer._gen(3), 0)
+        out = analog_matmul(y, self._op, state, self.layer.config, self.layer._gen(3), 0)
         return g.unpack(out.view(y.shape[0], g.n_row, g.rows_pad).permute(1, 2, 0)).T
