@@ -80,3 +80,24 @@ def test_irdrop_command_explains_and_names_bad_input(tmp_path):
     assert r.exit_code == 0 and "wire resistance" in r.output
     r = runner.invoke(app, ["irdrop", "--sizes", "64,big", "--out", str(tmp_path)])
     assert r.exit_code == 2 and "--sizes" in r.output
+
+
+def test_train_on_chip_on_digits_writes_table_curves_and_resumes(tmp_path):
+    args = ["train", "--on-chip", "--dataset", "digits", "--epochs", "2", "--seeds", "1", "--lr", "0.1",
+            "--batch-size", "32", "--out", str(tmp_path)]  # fmt: skip
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    out = tmp_path / "onchip"
+    for name in ("onchip_table.json", "onchip_table.csv", "onchip_curves.png", "onchip_report.html"):
+        assert (out / name).exists(), name
+    summary = json.loads((out / "onchip_table.json").read_text())
+    rows = {(row["device"], row["scheme"]): row for row in summary["table"]}
+    assert {("float SGD", "-"), ("linear", "sgd"), ("HfO2", "carry"), ("TaOx", "mixed")} <= set(rows)
+    assert rows[("float SGD", "-")]["final_mean_pct"] > 60  # 8x8 digits learn in two epochs
+    assert rows[("linear", "sgd")]["step_energy_uJ"] > 0
+    assert all(len(c) == 2 for c in summary["curves"].values())
+    stamp = {p.name: p.stat().st_mtime_ns for p in (out / "runs").iterdir()}
+    assert runner.invoke(app, args).exit_code == 0  # resumes: no run is trained again
+    assert stamp == {p.name: p.stat().st_mtime_ns for p in (out / "runs").iterdir()}
+    r = runner.invoke(app, ["train", "--on-chip", "--pulse-mode", "magic", "--out", str(tmp_path)])
+    assert r.exit_code != 0 and "onchip.pulse_mode" in r.output

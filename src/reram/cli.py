@@ -109,12 +109,30 @@ def train(
         help="Hardware-aware fine-tuning epochs from the float model (default 3; 0 = from scratch).",
     ),
     device: str | None = typer.Option(None, "--device", help="cpu or cuda."),
+    on_chip: bool = typer.Option(
+        False,
+        "--on-chip",
+        help="Train ON the chip instead: an MLP by pulse updates (forward, transposed and outer-product "
+        "kernels), per device preset (linear, TaOx, HfO2) and scheme (plain analog SGD, periodic carry, "
+        "mixed precision) beside float SGD; accuracy per epoch, mean +- std over seeds, cost of a step.",
+    ),
+    epochs: int | None = typer.Option(None, "--epochs", help="--on-chip: epochs (default 10; 2 quick)."),
+    lr: float | None = typer.Option(None, "--lr", help="--on-chip: learning rate of every run (default 0.1)."),
+    batch_size: int | None = typer.Option(None, "--batch-size", help="--on-chip: batch size (default 256)."),
+    pulse_mode: str | None = typer.Option(
+        None, "--pulse-mode", help="--on-chip: deterministic (default), stochastic or ideal pulse trains."
+    ),
 ) -> None:
     """Hardware-aware training and what each method buys on the chip: float and quantised
     software, analog without and with noise-injection training, and after chip-in-the-loop
     progressive fine-tuning, each at 1 s and 1 day after programming, mean +- std over seeds.
+    With --on-chip: training on the chip itself (see that option).
     """
     import dataclasses
+
+    if on_chip:
+        _train_on_chip(quick, out, seeds, dataset, epochs, lr, pulse_mode, batch_size)
+        return
 
     from reram.data import DatasetMissing
     from reram.experiments import run_hwa_table
@@ -155,6 +173,34 @@ def train(
         table.add_row(r["condition"], r["age"], f"{r['mean_pct']:.2f} ± {r['std_pct']:.2f}")
     Console().print(table)
     Console().print(f"results in {out}/")
+
+
+def _train_on_chip(quick: bool, out: Path, seeds: int | None, dataset: str | None, epochs: int | None,
+                   lr: float | None, pulse_mode: str | None, batch_size: int | None) -> None:  # fmt: skip
+    import dataclasses
+
+    from reram.data import DatasetMissing
+    from reram.experiments.onchip_table import OnChipJob, run_onchip_table
+
+    logging.basicConfig(level=logging.WARNING)
+    base = OnChipJob.quick() if quick else OnChipJob()
+    changes = {k: v for k, v in (("seeds", seeds), ("dataset", dataset), ("epochs", epochs), ("lr", lr),
+                                 ("pulse_mode", pulse_mode), ("batch_size", batch_size)) if v is not None}  # fmt: skip
+    try:
+        job = dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+        with _progress() as tick:
+            summary = run_onchip_table(job, out / "onchip", tick)
+    except (ConfigError, DatasetMissing, ValueError) as exc:
+        _fail(str(exc))
+    t = Table(title=f"On-chip training: {job.model} on {job.dataset}, {job.seeds} seeds, {job.pulse_mode} pulses")
+    for col in ("device", "scheme", "accuracy (%)", "vs float (pts)", "step energy (µJ)", "vs digital SRAM"):
+        t.add_column(col, justify="right")
+    for r in summary["table"]:
+        t.add_row(r["device"], r["scheme"], f"{r['final_mean_pct']:.2f} ± {r['final_std_pct']:.2f}",
+                  f"{r['vs_float_pts']:+.2f}", f"{r['step_energy_uJ']:.3g}" if "step_energy_uJ" in r else "-",
+                  f"{r['vs_digital_sram_energy']:.0f}x" if "vs_digital_sram_energy" in r else "-")  # fmt: skip
+    Console().print(t)
+    Console().print(f"results in {out / 'onchip'}/")
 
 
 def _shape(text: str | None) -> tuple[int, ...] | None:
@@ -282,6 +328,7 @@ def bench(
     quick: bool = typer.Option(False, "--quick", help="Short variant (under 10 minutes on 2 cores)."),
     as_json: bool = typer.Option(False, "--json", help="Print the whole result as one JSON object."),
     cifar_dir: str | None = typer.Option(None, "--cifar-dir", help="cifar-10-batches-py folder (CIFAR-10 row)."),
+    tasks: str = typer.Option("mnist,fashion,cifar10,kws,rbm", "--tasks", help="Comma-separated rows to run."),
     out: Path = typer.Option(Path("results/bench"), "--out", help="Output folder (JSON, CSV, figures, report)."),
 ) -> None:
     """A benchmark suite. ``neurram``: NeuRRAM's tasks (MNIST CNN, Fashion-MNIST CNN, ResNet-20 on
@@ -297,7 +344,8 @@ def bench(
         _fail(f"suite = {suite!r} is unknown: allowed is 'neurram'")
     with _progress() as tick:
         try:
-            summary = run_neurram_bench(out / suite, quick, cifar_dir, tick)
+            names = tuple(t.strip() for t in tasks.split(",") if t.strip())
+            summary = run_neurram_bench(out / suite, quick, cifar_dir, tick, names)
         except (ConfigError, DatasetMissing, ValueError) as exc:
             _fail(str(exc))
     if as_json:

@@ -26,6 +26,7 @@ __all__ = [
     "DACConfig",
     "DeviceConfig",
     "PeripheryConfig",
+    "UpdateConfig",
     "available_presets",
     "load_config",
     "override",
@@ -85,6 +86,59 @@ NEURRAM_RELAX_POLY_uS = (
 
 
 @dataclass(frozen=True)
+class UpdateConfig:
+    """How a cell responds to programming pulses during on-chip training (``device.update``).
+
+    The state is the normalised conductance u = (g - g_min) / (g_max - g_min). Each pulse moves u by
+    a step that may depend on u (see ``reram.device.update``):
+
+    - "linear": a constant step 1 / pulses_up up and 1 / pulses_down down, hard bounds;
+    - "soft_bounds": the step shrinks linearly towards the bound it approaches (step at the far
+      bound 1 / pulses_*);
+    - "exponential": the measured potentiation/depression curves u(P) = B (1 - exp(-nl P / P_max))
+      of the NeuroSim device model (Chen et al., IEEE TCAD 2018): nl = 0 is linear, larger is more
+      nonlinear; P_max = pulses_up or pulses_down pulses cross the whole window.
+
+    Attributes:
+        model: "linear", "soft_bounds" or "exponential".
+        pulses_up, pulses_down: pulses that cross the window upwards (SET, potentiation) and
+            downwards (RESET, depression); different values = up/down asymmetry.
+        nl_up, nl_down: nonlinearity of the exponential model (>= 0, dimensionless).
+        c2c_sigma: cycle-to-cycle spread of one pulse's conductance change, as a fraction of the
+            window (NeuroSim's convention: n pulses add noise of std c2c_sigma * sqrt(n)).
+        d2d_sigma: device-to-device spread of the step sizes (log-normal, relative), per cell.
+        endurance_cycles: pulses a cell takes before its window starts to narrow (0 = unlimited).
+        endurance_narrowing: fraction of the window lost per decade of pulses beyond that budget.
+        v_write_V: amplitude of a full update pulse across a cell (volts); a half-selected cell
+            sees v_write_V / 2.
+        t_write_s: width of one update pulse (seconds).
+
+    """
+
+    _section = "device.update"
+    model: str = "linear"
+    pulses_up: float = 1000.0
+    pulses_down: float = 1000.0
+    nl_up: float = 0.0
+    nl_down: float = 0.0
+    c2c_sigma: float = 0.0
+    d2d_sigma: float = 0.0
+    endurance_cycles: float = 0.0
+    endurance_narrowing: float = 0.1
+    v_write_V: float = 1.0
+    t_write_s: float = 10e-9
+
+    def __post_init__(self) -> None:
+        _choice(self, "model", ("linear", "soft_bounds", "exponential"))
+        for n in ("pulses_up", "pulses_down"):
+            if not getattr(self, n) >= 1:
+                _fail(f"device.update.{n}", getattr(self, n), "a number of pulses >= 1")
+        _non_negative(self, "nl_up", "nl_down", "c2c_sigma", "d2d_sigma", "endurance_cycles")
+        _fraction(self, "endurance_narrowing")
+        _positive(self, "v_write_V", "t_write_s")
+
+
+@dataclass(frozen=True)
 class DeviceConfig:
     """One ReRAM cell technology.
 
@@ -107,6 +161,7 @@ class DeviceConfig:
         t_ref_K: temperature at which the relaxation fits were measured (kelvin).
         stuck_low_rate / stuck_high_rate: fraction of cells stuck at g_min / g_max.
         d2d_window_sigma: relative device-to-device spread of each cell's window ends.
+        update: the response to update pulses (on-chip training).
 
     """
 
@@ -130,6 +185,7 @@ class DeviceConfig:
     stuck_low_rate: float = 0.0
     stuck_high_rate: float = 0.0
     d2d_window_sigma: float = 0.0
+    update: UpdateConfig = field(default_factory=UpdateConfig)
 
     def __post_init__(self) -> None:
         if not self.g_min_S >= 0:

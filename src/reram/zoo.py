@@ -35,10 +35,10 @@ def neurram_mnist_cnn(classes: int = 10) -> nn.Module:
     )  # fmt: skip
 
 
-def mlp(classes: int = 10) -> nn.Module:
-    """MLP 784-256-128-classes for flattened 28x28 images."""
+def mlp(classes: int = 10, in_features: int = 784) -> nn.Module:
+    """MLP in_features-256-128-classes for flattened images (default 28x28)."""
     return nn.Sequential(
-        nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, classes)
+        nn.Flatten(), nn.Linear(in_features, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, classes)
     )
 
 

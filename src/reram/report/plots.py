@@ -160,3 +160,22 @@ def recovery_grid(clean: np.ndarray, shown: dict[str, tuple[np.ndarray, np.ndarr
         axes[i][0].set_ylabel(label, fontsize=7)
     fig.suptitle("RBM image recovery on the transposable array (neurram preset)", fontsize=9)
     return _save(fig, path)
+
+
+def training_curves(curves: dict[str, list[float]], path: Path) -> Path:
+    """Test accuracy (%) per epoch: one panel per device (its schemes), float SGD in every panel."""
+    ref = {k: v for k, v in curves.items() if k.startswith("float")}
+    devices = list(dict.fromkeys(k.split(" ")[0] for k in curves if k not in ref))
+    fig, axes = plt.subplots(1, max(1, len(devices)), figsize=(4.2 * max(1, len(devices)), 3.6), squeeze=False,
+                             sharey=True)  # fmt: skip
+    for ax, dev in zip(axes[0], devices or ["-"], strict=True):
+        for name, c in ref.items():
+            ax.plot(range(1, len(c) + 1), c, "k--", lw=1.2, label=name)
+        for k, (name, c) in enumerate((n, c) for n, c in curves.items() if n.split(" ")[0] == dev and n not in ref):
+            ax.plot(range(1, len(c) + 1), c, "o-", color=f"C{k}", ms=3, label=name.split(" ", 1)[1])
+        ax.set_title(f"{dev} device")
+        ax.set_xlabel("epoch")
+        ax.legend(fontsize=7)
+    axes[0][0].set_ylabel("test accuracy (%)")
+    fig.suptitle("On-chip training (mean over seeds)", fontsize=9)
+    return _save(fig, path)

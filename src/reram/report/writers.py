@@ -29,10 +29,10 @@ def write_json(path: str | Path, obj: Any) -> Path:
 
 
 def write_csv(path: str | Path, rows: Sequence[dict[str, Any]]) -> Path:
-    """Write a list of dicts (same keys) as CSV, atomically."""
+    """Write a list of dicts as CSV, atomically (columns: every key, in first-seen order; missing cells empty)."""
     buf = io.StringIO()
     if rows:
-        w = csv.DictWriter(buf, fieldnames=list(rows[0]))
+        w = csv.DictWriter(buf, fieldnames=list(dict.fromkeys(k for r in rows for k in r)))
         w.writeheader()
         w.writerows(rows)
     return write_atomic(path, buf.getvalue())

@@ -1,0 +1,74 @@
+"""One on-chip training step of the MLP (784-256-128-10, batch 256) against a float SGD step.
+
+Float: ``torch.optim.SGD`` on the float MLP (forward, backward, update). Analog: the same MLP
+after ``to_onchip`` with ``AnalogSGD``: DAC/ADC-quantised forward and transposed reads with read
+noise, the outer-product update by pulse coincidence and the device's response, for each pulse
+mode and scheme. Median of repeated steps, measured in the same process; ratio = analog / float.
+
+    python benchmarks/onchip_step.py [--threads 2] [--repeats 30] [--device cpu|cuda] [--preset hfo2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+import torch
+
+
+def _median_step(model, opt, x, y, repeats: int, sync) -> float:  # type: ignore[no-untyped-def]
+    times = []
+    for k in range(repeats + 3):
+        t = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+        sync()
+        if k >= 3:  # warm-up steps dropped
+            times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def main() -> None:
+    from reram.nn.onchip import to_onchip
+    from reram.train.onchip import AnalogSGD, OnChipConfig
+    from reram.zoo import mlp
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=30)
+    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--preset", default="hfo2")
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    dev = torch.device(a.device)
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+    x, y = torch.rand(a.batch, 1, 28, 28, device=dev), torch.randint(0, 10, (a.batch,), device=dev)
+    torch.manual_seed(0)
+    net = mlp().to(dev)
+    t_float = _median_step(net, torch.optim.SGD(net.parameters(), lr=0.1), x, y, a.repeats, sync)
+    rows = [{"case": "float SGD", "ms": 1e3 * t_float, "ratio": 1.0}]
+    for mode in ("deterministic", "stochastic", "ideal"):
+        for scheme in ("sgd", "carry", "mixed"):
+            if scheme == "mixed" and mode != "deterministic":
+                continue  # mixed precision sends whole pulses from its accumulator: no trains
+            oc = OnChipConfig(scheme=scheme, pulse_mode=mode)
+            chip = to_onchip(mlp(), a.preset, oc.range_factor, oc.cells_per_weight, oc.carry_base).to(dev)
+            t = _median_step(chip, AnalogSGD(chip.parameters(), oc), x, y, a.repeats, sync)
+            label = f"analog {scheme}" + ("" if scheme == "mixed" else f", {mode} trains")
+            rows.append({"case": label, "ms": 1e3 * t, "ratio": t / t_float})
+    if a.json:
+        print(json.dumps({"device": str(dev), "threads": a.threads, "batch": a.batch, "rows": rows}, indent=2))
+        return
+    print(f"MLP 784-256-128-10, batch {a.batch}, {a.device}, {a.threads} threads, preset {a.preset}")
+    print(f"{'case':44s} {'ms/step':>9s} {'x float':>8s}")
+    for r in rows:
+        print(f"{r['case']:44s} {r['ms']:9.2f} {r['ratio']:8.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""Cost of one on-chip training step (forward, transposed and update kernels) and its digital baselines.
+
+Reads the event counts of :class:`reram.nn.onchip.TrainingEvents` and prices them with the same
+per-event circuit costs as inference (:class:`reram.cost.model.CircuitCosts`):
+
+- reads (forward and transposed): one line drive per input element (word line and input line),
+  one bit-line charge and one ADC conversion per output, and the joules the cells dissipated;
+- update: each row pulse charges its row line to +V_w/2 (and switches the word line), each column
+  pulse its column line to -V_w/2; a coincidence drops V_w across a cell for t_write (V_w^2 G t),
+  a half-selected cell V_w/2; write-verify writes (carry resets) count 10 pulses each;
+- digital: the mixed-precision accumulator's multiply-accumulates at the digital MAC energy.
+
+Baselines run the same three products digitally (forward, backward, weight gradient): the SRAM
+design reads 8-bit weights from SRAM, the digital-ReRAM design from binary ReRAM cells; both write
+the updated 8-bit weights back. Latency: reads one vector at a time per layer (input pulse plus
+conversions), updates one sample at a time (``slots`` write slots), digital at ``digital_mac_units``
+MACs per clock.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from reram.config import Config
+from reram.cost.baselines import digital_reram_mac_J
+from reram.cost.model import CircuitCosts, digital_mac_J
+
+WRITE_VERIFY_PULSES = 10  # pulses of one write-verify programming (NeuRRAM: most cells in < 10)
+
+
+def training_step_cost(
+    shapes: list[tuple[int, int]], cfg: Config, events: dict[str, float], slots: int = 31
+) -> dict[str, Any]:
+    """Energy (J) and latency (s) of the counted training step(s), analog and digital baselines.
+
+    Args:
+        shapes: (in_features, out_features) of each on-chip layer.
+        cfg: the chip.
+        events: summed ``TrainingEvents`` of the step(s) to price.
+        slots: update pulse slots per sample.
+
+    Returns:
+        {"analog_J", "components_J", "analog_latency_s", "digital_sram_J", "digital_reram_J",
+        "digital_latency_s", "energy_gain_vs_sram", "energy_gain_vs_reram", "latency_gain", ...}.
+
+    """
+    cc = CircuitCosts.of(cfg)
+    node, arr, upd, dev = cc.node, cfg.array, cfg.device.update, cfg.device
+    c_seg = cc.pitch_m * node.wire_cap_F_per_m
+    g_mid = (dev.g_min_S + dev.g_max_S) / 2
+    half = upd.v_write_V / 2
+    weights = sum(i * o for i, o in shapes)
+    rows = sum(i for i, _ in shapes) / max(1, len(shapes))
+    cols = sum(o for _, o in shapes) / max(1, len(shapes))
+    c_row = cols * (c_seg + cfg.cost.access_gate_F)
+    parts = {
+        "read_drivers": events["dac_conversions"] * cc.row_pulse_J,
+        "read_bitlines_adc": events["adc_conversions"] * (cc.bitline_J + cc.conversion_J),
+        "read_cells": events["cell_read_J"],
+        "update_lines": events["row_pulses"] * (c_row * cfg.cost.wl_voltage_V**2 + cols * c_seg * half**2)
+        + events["col_pulses"] * rows * c_seg * half**2,
+        "update_cells": (events["cell_pulses"] * upd.v_write_V**2 + events["half_selected"] * half**2)
+        * g_mid
+        * upd.t_write_s,
+        "write_verify": events["programmed_cells"] * WRITE_VERIFY_PULSES * upd.v_write_V**2 * g_mid * upd.t_write_s,
+        "digital": events["digital_macs"] * digital_mac_J(node, cfg),
+    }
+    analog = sum(parts.values())
+    fwd, bwd = events["forward_macs"], events["transposed_macs"]
+    macs = fwd + bwd + fwd  # forward, backward, weight gradient
+    write_back_bits = 8 * weights
+    sram = macs * digital_mac_J(node, cfg) + write_back_bits * node.sram_J_per_bit
+    reram = macs * digital_reram_mac_J(cfg) + write_back_bits * upd.v_write_V**2 * g_mid * upd.t_write_s
+    t_conv = cc.t_conversion_s * math.ceil(max(1.0, cols) / max(1, cc.adcs_per_core))
+    reads = events["forward_vectors"] + events["transposed_vectors"]
+    t_analog = reads * (arr.t_pulse_s + t_conv) + events["updates"] * slots * upd.t_write_s
+    t_digital = macs / (cfg.cost.digital_mac_units * cfg.cost.clock_Hz)
+    return {
+        "analog_J": analog,
+        "components_J": parts,
+        "analog_latency_s": t_analog,
+        "digital_sram_J": sram,
+        "digital_reram_J": reram,
+        "digital_latency_s": t_digital,
+        "energy_gain_vs_sram": sram / analog if analog else math.inf,
+        "energy_gain_vs_reram": reram / analog if analog else math.inf,
+        "latency_gain": t_digital / t_analog if t_analog else math.inf,
+        "macs": macs,
+        "fJ_per_mac": 1e15 * analog / macs if macs else 0.0,
+    }

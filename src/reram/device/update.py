@@ -1,0 +1,160 @@
+"""How cells respond to update pulses: where a cell's conductance moves during on-chip training.
+
+The state of a cell is its normalised conductance u = (g - g_min) / (g_max - g_min). One pulse
+moves u up (SET, potentiation) or down (RESET, depression) by a step that depends on u:
+
+    up:   du = c_up - lam_up * u          down:  du = -(lam_down * u - e_down)
+
+which covers the three models of ``UpdateConfig``: linear (lam = 0, constant steps), soft bounds
+(the step shrinks linearly to zero at the bound it approaches) and the exponential curves of the
+NeuroSim device model, u(P) = B (1 - exp(-nl P / P_max)) (Chen et al., IEEE TCAD 2018), whose
+per-pulse steps are exactly linear in u with lam = nl / P_max. A mix of n_up and n_down pulses
+arriving interleaved is the linear ODE du/dt = n_up (c_up - lam_up u) - n_down (lam_down u - e_down)
+over one update, solved in closed form (exact for pulses of one sign, the continuum limit for
+interleaved ones). Cycle-to-cycle noise adds c2c_sigma * window * sqrt(pulses); each cell has its
+own step gains and window (device-to-device spread) and stuck cells do not move; every pulse
+counts towards endurance, after which the window narrows.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from reram.config import DeviceConfig, UpdateConfig
+from reram.device.faults import cell_windows, stuck_cells
+
+
+@dataclass
+class PulseCells:
+    """Per-cell state of an array trained by pulses (all tensors share one shape; normalised units).
+
+    Attributes:
+        u: the state, normalised conductance (g - g_min) / (g_max - g_min).
+        lo, hi: each cell's reachable window (device-to-device spread), normalised.
+        c_up, lam_up, lam_down, e_down: per-pulse step coefficients (see the module docstring).
+        pulses: update pulses each cell has received (endurance).
+        stuck: cells that never move.
+
+    """
+
+    u: torch.Tensor
+    lo: torch.Tensor
+    hi: torch.Tensor
+    c_up: torch.Tensor
+    lam_up: torch.Tensor
+    lam_down: torch.Tensor
+    e_down: torch.Tensor
+    pulses: torch.Tensor
+    stuck: torch.Tensor
+
+
+def _gain(nl: float) -> float:
+    """The exponential curve's initial slope relative to the linear one, nl / (1 - exp(-nl))."""
+    return nl / -math.expm1(-nl) if nl > 0 else 1.0
+
+
+def init_cells(
+    shape: tuple[int, ...], cfg: DeviceConfig, gen: torch.Generator, device: torch.device | str = "cpu"
+) -> PulseCells:
+    """Draw a fresh array's cells (windows, step gains, stuck cells), all at u = 0.5."""
+    dev = torch.device(device)
+    upd, span = cfg.update, cfg.g_max_S - cfg.g_min_S
+    g_lo, g_hi = cell_windows(shape, cfg, gen, dev)
+    lo, hi = (g_lo - cfg.g_min_S) / span, (g_hi - cfg.g_min_S) / span
+    low, high = stuck_cells(shape, cfg, gen, dev)
+    gains = []
+    for _ in range(2):
+        if upd.d2d_sigma > 0:
+            s = upd.d2d_sigma
+            gains.append(torch.exp(s * torch.randn(shape, generator=gen, device=dev) - s * s / 2))
+        else:
+            gains.append(torch.ones(shape, device=dev))
+    w = hi - lo
+    if upd.model == "linear":
+        lam_up, lam_down = torch.zeros_like(w), torch.zeros_like(w)
+        c_up, e_down = w / upd.pulses_up, -w / upd.pulses_down
+    elif upd.model == "soft_bounds":  # step (hi - u) / P up, (u - lo) / P down
+        lam_up, lam_down = torch.full_like(w, 1 / upd.pulses_up), torch.full_like(w, 1 / upd.pulses_down)
+        c_up, e_down = hi / upd.pulses_up, lo / upd.pulses_down
+    else:  # exponential: B_up = lo + w / (1 - exp(-nl_up)), B_down = hi - w / (1 - exp(-nl_down))
+        lam_up = torch.full_like(w, upd.nl_up / upd.pulses_up)
+        lam_down = torch.full_like(w, upd.nl_down / upd.pulses_down)
+        c_up = w / upd.pulses_up * _gain(upd.nl_up) + lam_up * lo
+        e_down = lam_down * hi - w / upd.pulses_down * _gain(upd.nl_down)
+    u = torch.full(shape, 0.5, device=dev).clamp(lo, hi)
+    u = torch.where(low, lo, torch.where(high, hi, u))
+    return PulseCells(
+        u=u,
+        lo=lo,
+        hi=hi,
+        c_up=c_up * gains[0],
+        lam_up=lam_up * gains[0],
+        lam_down=lam_down * gains[1],
+        e_down=e_down * gains[1],
+        pulses=torch.zeros(shape, device=dev),
+        stuck=low | high,
+    )
+
+
+def window(cells: PulseCells, cfg: UpdateConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each cell's present window: its own [lo, hi], narrowed towards the middle after
+    ``endurance_cycles`` pulses by ``endurance_narrowing`` of the window per decade beyond.
+    """
+    if cfg.endurance_cycles <= 0:
+        return cells.lo, cells.hi
+    decades = torch.log10(torch.clamp_min(cells.pulses / cfg.endurance_cycles, 1.0))
+    shrink = torch.clamp_max(cfg.endurance_narrowing * decades, 0.95) * (cells.hi - cells.lo) / 2
+    return cells.lo + shrink, cells.hi - shrink
+
+
+def steps(cells: PulseCells, u: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(up, down) magnitude of one pulse's step at state ``u`` (default: the present state)."""
+    u = cells.u if u is None else u
+    return cells.c_up - cells.lam_up * u, cells.lam_down * u - cells.e_down
+
+
+def apply_pulses(
+    cells: PulseCells, n_up: torch.Tensor, n_down: torch.Tensor, cfg: UpdateConfig, gen: torch.Generator | None
+) -> None:
+    """Apply ``n_up`` SET and ``n_down`` RESET pulses per cell (counts >= 0, any real value), in place."""
+    u = cells.u
+    if cfg.model == "linear":
+        du = n_up * cells.c_up + n_down * cells.e_down
+    else:
+        k = n_up * cells.lam_up + n_down * cells.lam_down
+        phi = torch.where(k > 1e-4, -torch.expm1(-k) / k.clamp_min(1e-4), 1 - k / 2)
+        drive = n_up * (cells.c_up - cells.lam_up * u) - n_down * (cells.lam_down * u - cells.e_down)
+        du = phi * drive
+    if cfg.c2c_sigma > 0:  # std c2c_sigma (fraction of the window) per pulse, independent pulses
+        noise = torch.randn(u.shape, generator=gen, device=u.device, dtype=u.dtype)
+        du = du + cfg.c2c_sigma * (cells.hi - cells.lo) * (n_up + n_down).sqrt() * noise
+    du = du.masked_fill_(cells.stuck, 0.0)
+    cells.pulses.add_(n_up + n_down)
+    lo, hi = window(cells, cfg)
+    torch.minimum(torch.maximum(u + du, lo), hi, out=cells.u)
+
+
+def set_state(cells: PulseCells, target_u: torch.Tensor, cfg: DeviceConfig, gen: torch.Generator | None) -> None:
+    """Program cells to ``target_u`` (write-verify or open-loop, per ``cfg.program_mode``), in place.
+
+    The residual error is Gaussian with ``program_sigma_S`` ("gaussian"), uniform in the
+    write-verify band +-``wv_tolerance_S`` ("write_verify") or zero ("exact"); stuck cells stay.
+    """
+    span = cfg.g_max_S - cfg.g_min_S
+    u = target_u.to(cells.u.dtype)
+    if cfg.program_mode == "gaussian" and cfg.program_sigma_S > 0:
+        u = u + cfg.program_sigma_S / span * torch.randn(u.shape, generator=gen, device=u.device, dtype=u.dtype)
+    elif cfg.program_mode == "write_verify":
+        r = torch.rand(u.shape, generator=gen, device=u.device, dtype=u.dtype)
+        u = u + (2 * r - 1) * cfg.wv_tolerance_S / span
+    lo, hi = window(cells, cfg.update)
+    u = torch.minimum(torch.maximum(u, lo), hi)
+    cells.u.copy_(torch.where(cells.stuck, cells.u, u))
+
+
+def conductance_S(cells: PulseCells, cfg: DeviceConfig) -> torch.Tensor:
+    """The cells' conductances (siemens)."""
+    return cfg.g_min_S + cells.u * (cfg.g_max_S - cfg.g_min_S)

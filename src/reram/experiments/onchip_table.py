@@ -1,0 +1,181 @@
+"""``reram train --on-chip``: an MLP trained on the chip, per device model and scheme, beside float SGD.
+
+Every run trains the same MLP from the same initial weights (per seed) with the same learning
+rate, batch size and data order; the float run uses ``torch.optim.SGD``, the chip runs
+:class:`reram.train.onchip.AnalogSGD` on :func:`reram.nn.onchip.to_onchip`. Each run's curve
+(test accuracy after every epoch) is written to ``runs/`` as soon as it ends, so an interrupted
+sweep resumes; the table gives the final accuracy as mean +- std over seeds, and the cost of
+one training step (three kernels) beside the digital baselines.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from reram.config import ConfigError, load_config
+from reram.cost.training import training_step_cost
+from reram.data import load_dataset
+from reram.nn.onchip import onchip_events, onchip_layers, reset_onchip_events, to_onchip
+from reram.report import plots, write_csv, write_html_report, write_json
+from reram.train import evaluate
+from reram.train.onchip import AnalogSGD, OnChipConfig
+from reram.zoo import build, mlp
+
+Progress = Callable[[str, int, int], None]
+
+# (label, preset, scheme): the linear symmetric device, the two cited presets plain, and the
+# nonlinear asymmetric ones with periodic carry and with mixed precision
+DEFAULT_RUNS: tuple[tuple[str, str, str], ...] = (
+    ("linear", "marinella2018", "sgd"),
+    ("TaOx", "taox", "sgd"),
+    ("TaOx", "taox", "carry"),
+    ("TaOx", "taox", "mixed"),
+    ("HfO2", "hfo2", "sgd"),
+    ("HfO2", "hfo2", "carry"),
+    ("HfO2", "hfo2", "mixed"),
+)
+
+
+@dataclass(frozen=True)
+class OnChipJob:
+    """What ``reram train --on-chip`` runs (model: a zoo network of Linear layers; "mlp" is sized
+    to the dataset's inputs).
+    """
+
+    dataset: str = "fashion-mnist"
+    data_dir: str = ""
+    model: str = "mlp"
+    epochs: int = 10
+    batch_size: int = 256
+    lr: float = 0.1
+    train_samples: int = 0
+    test_samples: int = 0
+    seeds: int = 3
+    pulse_mode: str = "deterministic"
+    runs: tuple[tuple[str, str, str], ...] = DEFAULT_RUNS
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "seeds"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ConfigError(f"onchip.{name} = {v!r} is invalid: allowed is an integer >= 1")
+        OnChipConfig(lr=self.lr, pulse_mode=self.pulse_mode)  # validates both
+        for _, preset_name, scheme in self.runs:
+            load_config(preset_name)
+            OnChipConfig(scheme=scheme)
+
+    @classmethod
+    def quick(cls) -> OnChipJob:
+        """A few-minute variant: 2 epochs on 12,000 images, 2 seeds."""
+        return cls(epochs=2, train_samples=12000, test_samples=2000, seeds=2)
+
+
+def _train(model: nn.Module, opt: torch.optim.Optimizer, data: Any, job: OnChipJob, seed: int,
+           tick: Callable[[], None]) -> list[float]:  # fmt: skip
+    gen = torch.Generator().manual_seed(seed)
+    x, y, n = data.x_train, data.y_train, len(data.y_train)
+    curve = []
+    for _ in range(job.epochs):
+        model.train()
+        perm = torch.randperm(n, generator=gen)
+        for b in range(0, n, job.batch_size):
+            idx = perm[b : b + job.batch_size]
+            opt.zero_grad(set_to_none=True)
+            nn.functional.cross_entropy(model(x[idx]), y[idx]).backward()
+            opt.step()
+        curve.append(evaluate(model, data.x_test, data.y_test))
+        tick()
+    return curve
+
+
+def _model(job: OnChipJob, seed: int, classes: int, in_features: int) -> nn.Module:
+    torch.manual_seed(seed)
+    if job.model == "mlp":  # sized to the data (28x28 images, 8x8 digits, ...)
+        return mlp(classes, in_features)
+    return build(job.model, classes)[0]
+
+
+def run_onchip_table(job: OnChipJob, out: Path, progress: Progress | None = None) -> dict[str, Any]:
+    """Train every run of ``job`` (resuming from ``out/runs``); write the table, curves, costs and report."""
+    t0 = time.perf_counter()
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "runs").mkdir(exist_ok=True)
+    tick_stage: Progress = progress or (lambda stage, done, total: None)
+    data = load_dataset(job.dataset, job.data_dir or None).subset(job.train_samples or None, job.test_samples or None)
+    classes = int(data.y_train.max()) + 1
+    seeds = list(range(job.seeds))
+    plan = [("float SGD", "-", "float", s) for s in seeds]
+    plan += [(lab, p, sch, s) for lab, p, sch in job.runs for s in seeds]
+    total = len(plan) * job.epochs
+    done = 0
+    curves: dict[tuple[str, str], list[list[float]]] = {}
+    costs: dict[tuple[str, str], dict[str, Any]] = {}
+    for label, preset_name, scheme, seed in plan:
+        key = f"{label}-{preset_name}-{scheme}-{job.pulse_mode}-s{seed}".replace(" ", "_")
+        path = out / "runs" / f"{key}.json"
+        if path.exists():
+            rec = json.loads(path.read_text())
+            done += job.epochs
+        else:
+            model = _model(job, seed, classes, int(data.x_train[0].numel()))
+
+            def tick(stage: str = f"{label} {scheme}") -> None:
+                nonlocal done
+                done += 1
+                tick_stage(stage, done, total)
+
+            if scheme == "float":
+                rec = {"curve": _train(model, torch.optim.SGD(model.parameters(), lr=job.lr), data, job, seed, tick)}
+            else:
+                cfg = dataclasses.replace(load_config(preset_name), seed=seed)
+                oc = OnChipConfig(scheme=scheme, lr=job.lr, pulse_mode=job.pulse_mode)
+                chip = to_onchip(model, cfg, oc.range_factor, oc.cells_per_weight, oc.carry_base)
+                opt = AnalogSGD(chip.parameters(), oc)
+                rec = {"curve": _train(chip, opt, data, job, seed, tick)}
+                reset_onchip_events(chip)  # one more step, counted, for the cost of a training step
+                xb, yb = data.x_train[: job.batch_size], data.y_train[: job.batch_size]
+                opt.zero_grad(set_to_none=True)
+                nn.functional.cross_entropy(chip(xb), yb).backward()
+                opt.step()
+                rec["events"] = onchip_events(chip)
+                shapes = [(m.in_features, m.out_features) for m in onchip_layers(chip)]
+                rec["cost"] = training_step_cost(shapes, cfg, rec["events"], oc.slots)
+            write_json(path, rec)
+        curves.setdefault((label, scheme), []).append(rec["curve"])
+        if "cost" in rec:
+            costs[(label, scheme)] = rec["cost"]
+    float_final = statistics.fmean(c[-1] for c in curves[("float SGD", "float")])
+    rows = []
+    for (label, scheme), cs in curves.items():
+        finals = [c[-1] for c in cs]
+        mean = statistics.fmean(finals)
+        row = {"device": label, "scheme": scheme if scheme != "float" else "-",
+               "final_mean_pct": mean, "final_std_pct": statistics.stdev(finals) if len(finals) > 1 else 0.0,
+               "vs_float_pts": mean - float_final, "seeds": len(finals),
+               "runs": " ".join(f"{f:.2f}" for f in finals)}  # fmt: skip
+        if (label, scheme) in costs:
+            c = costs[(label, scheme)]
+            row.update({"step_energy_uJ": c["analog_J"] * 1e6, "vs_digital_sram_energy": c["energy_gain_vs_sram"],
+                        "vs_digital_reram_energy": c["energy_gain_vs_reram"]})  # fmt: skip
+        rows.append(row)
+    mean_curves = {f"{lab} {sch}" if sch != "float" else lab: [statistics.fmean(e) for e in zip(*cs, strict=True)]
+                   for (lab, sch), cs in curves.items()}  # fmt: skip
+    summary = {"job": dataclasses.asdict(job), "table": rows, "curves": mean_curves,
+               "costs": {f"{k[0]} {k[1]}": v for k, v in costs.items()},
+               "wall_time_s": time.perf_counter() - t0}  # fmt: skip
+    write_json(out / "onchip_table.json", summary)
+    write_csv(out / "onchip_table.csv", rows)
+    png = plots.training_curves(mean_curves, out / "onchip_curves.png")
+    write_html_report(out / "onchip_report.html", f"On-chip training: {job.model} on {job.dataset}",
+                      [("Final test accuracy (%) and cost of one training step", rows)], [png])  # fmt: skip
+    return summary

@@ -1,0 +1,318 @@
+"""Layers trained on the chip: forward, transposed and outer-product update kernels on one array.
+
+:class:`OnChipLinear` keeps a real ``weight`` parameter equal to what its cells hold, read out
+through the mapping W = w_scale * sum_k F^(K-1-k) (u_k - 1/2): each weight is K cells (K = 1, or
+2 for periodic carry with base F) against a reference conductance at mid-window, and u is the
+normalised conductance of ``reram.device.update``. On the chip:
+
+- **forward** (rows driven, columns sensed): inputs quantised by the DAC (``periphery.dac.bits``,
+  range = the batch's max |x|), the column sums of the programmed cells with read noise in
+  distribution, the ADC (``periphery.adc.bits``, auto-ranged to the batch's largest output);
+- **transposed** (columns driven, rows sensed): the backward pass, the errors quantised and read
+  through the same cells the other way (NeuRRAM's TNSA; Marinella et al. 2018), skipped for a
+  first layer whose input needs no gradient;
+- **update**: :meth:`OnChipLinear.pulse_update` turns the recorded (x, d) of the batch into pulse
+  coincidences (``reram.array.outer``) and the cells respond (``reram.device.update``).
+
+Each matrix is treated as one array (its partial sums are not quantised per tile); every kernel
+counts its events in ``OnChipLinear.events`` for the cost model. ``.weight`` changed by anything
+else than the cells (another optimizer, ``load_state_dict``) is written back into the cells
+(write-verify) at the next forward, so any torch optimizer works, as a digital-update baseline.
+"""
+
+from __future__ import annotations
+
+import copy
+import weakref
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from reram.array.outer import coincidences
+from reram.config import Config, load_config
+from reram.device import update as cellupd
+
+
+@dataclass
+class TrainingEvents:
+    """Event counts of the three kernels since the last reset (the cost model reads them).
+
+    Attributes:
+        forward_vectors, transposed_vectors: input vectors read forward / transposed.
+        forward_macs, transposed_macs: analog multiply-accumulates of those reads.
+        dac_conversions, adc_conversions: input drives and output conversions of all reads.
+        cell_read_J: energy dissipated in the cells by the reads, sum V^2 G t (joules).
+        updates: outer-product updates (samples) applied.
+        row_pulses, col_pulses: update pulses fired on rows and on columns.
+        cell_pulses: coincidences (full-selected cell pulses).
+        half_selected: cell-pulse slots where only the row or only the column fired.
+        programmed_cells: cells written by write-verify (carry resets, digital write-backs).
+        digital_macs: multiply-accumulates done digitally (mixed precision's accumulator).
+
+    """
+
+    forward_vectors: float = 0.0
+    transposed_vectors: float = 0.0
+    forward_macs: float = 0.0
+    transposed_macs: float = 0.0
+    dac_conversions: float = 0.0
+    adc_conversions: float = 0.0
+    cell_read_J: float = 0.0
+    updates: float = 0.0
+    row_pulses: float = 0.0
+    col_pulses: float = 0.0
+    cell_pulses: float = 0.0
+    half_selected: float = 0.0
+    programmed_cells: float = 0.0
+    digital_macs: float = 0.0
+
+    def as_dict(self) -> dict[str, float]:
+        """The counts as a plain dict."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def quantize(t: torch.Tensor, bits: int) -> torch.Tensor:
+    """Signed uniform quantisation to +-(2**bits - 1) levels over the tensor's max |t| (a DAC or ADC)."""
+    top = 2**bits - 1
+    fs = t.detach().abs().amax().clamp_min(torch.finfo(t.dtype).tiny)
+    return torch.round(t * (top / fs)).clamp_(-top, top) * (fs / top)
+
+
+class _Kernels(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, weight: torch.Tensor, layer: OnChipLinear) -> torch.Tensor:  # noqa: D102
+        xq = quantize(x, layer.config.periphery.dac.bits)
+        y = layer.read(xq, weight, transposed=False)
+        ctx.layer = layer
+        ctx.save_for_backward(xq, weight)
+        return y
+
+    @staticmethod
+    def backward(ctx: Any, gy: torch.Tensor) -> Any:  # noqa: D102
+        layer: OnChipLinear = ctx.layer
+        xq, weight = ctx.saved_tensors
+        dq = quantize(gy, layer.config.periphery.dac.bits)
+        gx = layer.read(dq, weight, transposed=True) if ctx.needs_input_grad[0] else None
+        layer.recorded = (xq, dq)
+        gw = dq.T @ xq if ctx.needs_input_grad[1] and layer.weight_grad else None
+        return gx, gw, None
+
+
+class OnChipLinear(nn.Module):
+    """``nn.Linear`` trained on ReRAM cells by pulses.
+
+    Args:
+        linear: the float layer (its weight initialises the cells; the module keeps its own copy).
+        config: the chip (device incl. ``device.update``, DAC/ADC bits, read noise, seed).
+        index: position in the network (seeds the layer's randomness).
+        range_factor: the weight range +-w_max = range_factor * max|W| of the initial weights
+            maps onto the conductance window.
+        cells_per_weight: 1, or 2 for periodic carry (a more and a less significant cell).
+        carry_base: significance ratio F of the two cells.
+
+    """
+
+    def __init__(self, linear: nn.Linear, config: Config, index: int = 0, range_factor: float = 2.0,
+                 cells_per_weight: int = 1, carry_base: float = 8.0):  # fmt: skip
+        super().__init__()
+        if cells_per_weight not in (1, 2):
+            raise ValueError(f"cells_per_weight = {cells_per_weight!r} is invalid: allowed is 1 or 2")
+        if not range_factor > 0 or not carry_base >= 1:
+            raise ValueError(f"range_factor = {range_factor!r} / carry_base = {carry_base!r}: allowed is > 0 / >= 1")
+        self.config, self.index = config, index
+        self.in_features, self.out_features = linear.in_features, linear.out_features
+        w0 = linear.weight.detach()
+        self.weight = nn.Parameter(w0.clone())
+        self.bias = nn.Parameter(linear.bias.detach().clone()) if linear.bias is not None else None
+        self.weight._onchip_layer = weakref.ref(self)  # type: ignore[attr-defined]
+        self.w_max = float(range_factor * w0.abs().max().clamp_min(1e-12))
+        self.base = float(carry_base) if cells_per_weight == 2 else 1.0
+        self.events = TrainingEvents()
+        self.weight_grad = True
+        self.recorded: tuple[torch.Tensor, torch.Tensor] | None = None
+        self.accumulator: torch.Tensor | None = None  # mixed precision: digital sum of wanted changes
+        seed = int(np.random.SeedSequence([config.seed, index, 7]).generate_state(1)[0])
+        self.gen = torch.Generator(device=w0.device).manual_seed(seed)
+        shape = (self.out_features, self.in_features)
+        self.cells = [cellupd.init_cells(shape, config.device, self.gen, w0.device) for _ in range(cells_per_weight)]
+        self.write_weights(w0)
+
+    def _apply(self, fn: Any, recurse: bool = True) -> OnChipLinear:  # .to(), .cuda(), .double() move the cells too
+        super()._apply(fn, recurse)
+        self.cells = [cellupd.PulseCells(**{k: fn(v) for k, v in vars(c).items()}) for c in self.cells]
+        if self.accumulator is not None:
+            self.accumulator = fn(self.accumulator)
+        if self.gen.device != self.weight.device:
+            seed = int(torch.randint(0, 2**62, (1,), generator=self.gen))
+            self.gen = torch.Generator(device=self.weight.device).manual_seed(seed)
+        self._synced = self.weight._version
+        return self
+
+    # ----- mapping between cells and weights -----
+    @property
+    def w_scale(self) -> float:
+        """Weight units per unit of normalised conductance of the least significant cell."""
+        return 2 * self.w_max / (self.base + 1) if len(self.cells) == 2 else 2 * self.w_max
+
+    def significance(self, k: int) -> float:
+        """Weight per unit u of cell k (k = 0 most significant)."""
+        return self.w_scale * (self.base if len(self.cells) == 2 and k == 0 else 1.0)
+
+    def device_weight(self) -> torch.Tensor:
+        """What the cells hold, in weight units (the mapping, without read noise)."""
+        w = sum(self.significance(k) * (c.u - 0.5) for k, c in enumerate(self.cells))
+        return w  # type: ignore[return-value]
+
+    def sync(self) -> None:
+        """Set ``weight`` to what the cells hold."""
+        with torch.no_grad():
+            self.weight.copy_(self.device_weight())
+        self._synced = self.weight._version
+
+    def write_weights(self, w: torch.Tensor) -> None:
+        """Write-verify weights ``w`` into the cells (the most significant cell takes it all)."""
+        with torch.no_grad():
+            cellupd.set_state(self.cells[0], 0.5 + w / self.significance(0), self.config.device, self.gen)
+            for c in self.cells[1:]:
+                cellupd.set_state(c, torch.full_like(c.u, 0.5), self.config.device, self.gen)
+        self.events.programmed_cells += w.numel() * len(self.cells)
+        self.sync()
+
+    def set_cells_per_weight(self, cells: int, base: float = 8.0) -> None:
+        """Re-map the present weights onto ``cells`` cells per weight (1, or 2 for periodic carry)."""
+        if cells == len(self.cells) and (cells == 1 or base == self.base):
+            return
+        w = self.device_weight()
+        shape = (self.out_features, self.in_features)
+        self.base = float(base) if cells == 2 else 1.0
+        self.cells = [cellupd.init_cells(shape, self.config.device, self.gen, w.device) for _ in range(cells)]
+        self.write_weights(w)
+
+    def conductances_S(self) -> list[torch.Tensor]:
+        """Each cell's conductance (siemens), most significant first."""
+        return [cellupd.conductance_S(c, self.config.device) for c in self.cells]
+
+    # ----- the read kernels -----
+    def read(self, v: torch.Tensor, weight: torch.Tensor, transposed: bool) -> torch.Tensor:
+        """One analog read: ``v`` (batch, in) forward or (batch, out) transposed, in input units;
+        returns the ADC-converted outputs in output units (read noise in distribution).
+        """
+        dev, cfg = self.config.device, self.config
+        y = v @ weight if transposed else v @ weight.T
+        span = dev.g_max_S - dev.g_min_S
+        if dev.read_sigma_S > 0:  # each cell and its reference read with sigma; cells weighted by significance
+            weights_sq = sum(self.significance(k) ** 2 for k in range(len(self.cells)))
+            sig_w = dev.read_sigma_S / span * (2 * weights_sq) ** 0.5
+            rms = (v * v).sum(1, keepdim=True).sqrt()
+            y = y + sig_w * rms * torch.randn(y.shape, generator=self.gen, device=y.device, dtype=y.dtype)
+        n_out = y.shape[1]
+        macs = float(v.shape[0] * v.shape[1] * n_out)
+        e = self.events
+        if transposed:
+            e.transposed_vectors += v.shape[0]
+            e.transposed_macs += macs
+        else:
+            e.forward_vectors += v.shape[0]
+            e.forward_macs += macs
+        e.dac_conversions += v.numel()
+        e.adc_conversions += y.numel()
+        # cells: sum V^2 G t with V = v / max|v| * v_read (mean conductance per cell as a first model)
+        vmax = float(v.abs().max()) or 1.0
+        g_mean = dev.g_min_S + span * float(sum(c.u.mean() for c in self.cells)) / len(self.cells)
+        v2 = float((v * v).sum()) / vmax**2 * cfg.array.v_read_V**2
+        e.cell_read_J += v2 * n_out * len(self.cells) * g_mean * cfg.array.t_pulse_s
+        return quantize(y, cfg.periphery.adc.bits)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Forward kernel; the backward pass runs the transposed kernel and records (x, d)."""
+        ref = getattr(self.weight, "_onchip_layer", None)
+        if ref is None or ref() is not self:  # lost in a deep copy: the optimizer finds layers by it
+            self.weight._onchip_layer = weakref.ref(self)  # type: ignore[attr-defined]
+        if self.weight._version != getattr(self, "_synced", -1):  # changed outside the cells
+            self.write_weights(self.weight.detach())
+        lead = x.shape[:-1]
+        y = _Kernels.apply(x.reshape(-1, self.in_features), self.weight, self)
+        y = y.reshape(*lead, self.out_features)
+        return y + self.bias if self.bias is not None else y
+
+    # ----- the update kernel -----
+    def pulse_update(self, lr: float, slots: int, mode: str, cell: int | None = None) -> None:
+        """Outer-product update of the recorded batch: cells move by about -lr * d^T x.
+
+        Args:
+            lr: learning rate (weight units per unit of d x).
+            slots: pulse slots per sample.
+            mode: "stochastic", "deterministic" or "ideal" pulse trains.
+            cell: which cell takes the update (default: the least significant).
+
+        """
+        if self.recorded is None:
+            return
+        xq, dq = self.recorded
+        k = len(self.cells) - 1 if cell is None else cell
+        upd = self.config.device.update
+        p_nominal = 2 / (1 / upd.pulses_up + 1 / upd.pulses_down)
+        dw_pulse = self.significance(k) / p_nominal  # weight change of one nominal pulse
+        counts = coincidences(xq, -dq, lr / dw_pulse, slots, mode, self.gen)
+        self.apply_counts(k, counts.n_up, counts.n_down)
+        e = self.events
+        e.updates += xq.shape[0]
+        e.row_pulses += counts.row_pulses
+        e.col_pulses += counts.col_pulses
+        full = float(counts.n_up.sum() + counts.n_down.sum())
+        e.half_selected += counts.row_pulses * self.out_features + counts.col_pulses * self.in_features - 2 * full
+        self.recorded = None
+
+    def apply_counts(self, k: int, n_up: torch.Tensor, n_down: torch.Tensor) -> None:
+        """Apply SET/RESET pulse counts to cell ``k`` and re-read the weights."""
+        cellupd.apply_pulses(self.cells[k], n_up, n_down, self.config.device.update, self.gen)
+        self.events.cell_pulses += float(n_up.sum() + n_down.sum())
+        self.sync()
+
+    def extra_repr(self) -> str:
+        """Matrix size, cells per weight, weight range and config."""
+        return (f"{self.in_features}x{self.out_features}, cells_per_weight={len(self.cells)}, "
+                f"w_max={self.w_max:.3g}, config={self.config.name!r}")  # fmt: skip
+
+
+def to_onchip(
+    model: nn.Module,
+    config: Config | str | dict[str, Any] | None = "marinella2018",
+    range_factor: float = 2.0,
+    cells_per_weight: int = 1,
+    carry_base: float = 8.0,
+) -> nn.Module:
+    """A copy of ``model`` whose ``nn.Linear`` layers are trained on the chip (:class:`OnChipLinear`)."""
+    cfg = load_config(config)
+    out = copy.deepcopy(model)
+    targets = [(n, m) for n, m in out.named_modules() if isinstance(m, nn.Linear)]
+    if not targets:
+        raise ValueError("to_onchip: the model has no nn.Linear layer to put on the chip")
+    for index, (name, m) in enumerate(targets):
+        layer = OnChipLinear(m, cfg, index, range_factor, cells_per_weight, carry_base)
+        parent = out.get_submodule(name.rsplit(".", 1)[0]) if "." in name else out
+        setattr(parent, name.rsplit(".", 1)[-1], layer)
+    return out
+
+
+def onchip_layers(model: nn.Module) -> list[OnChipLinear]:
+    """The model's on-chip layers, in order."""
+    return [m for m in model.modules() if isinstance(m, OnChipLinear)]
+
+
+def onchip_events(model: nn.Module) -> dict[str, float]:
+    """The summed event counts of all on-chip layers."""
+    total = TrainingEvents()
+    for m in onchip_layers(model):
+        for k, v in m.events.as_dict().items():
+            setattr(total, k, getattr(total, k) + v)
+    return total.as_dict()
+
+
+def reset_onchip_events(model: nn.Module) -> None:
+    """Zero the event counts of all on-chip layers."""
+    for m in onchip_layers(model):
+        m.events = TrainingEvents()

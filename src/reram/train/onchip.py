@@ -1,0 +1,178 @@
+"""On-chip analog training: an optimizer whose step is the chip's outer-product update.
+
+:class:`AnalogSGD` is a ``torch.optim.Optimizer``: after ``loss.backward()`` (forward and
+transposed kernels on the cells), ``step()`` updates every :class:`OnChipLinear` weight by pulses
+and every other parameter (biases) by digital SGD. Schemes (``OnChipConfig.scheme``):
+
+- "sgd": plain analog SGD, the batch's pulse coincidences applied to one cell per weight;
+- "carry": periodic carry (Agarwal et al., VLSI 2017; Marinella et al., JETCAS 2018): a weight is
+  F * (more significant cell) + (less significant cell); updates go to the less significant cell,
+  whose range near mid-window is where its response is most linear; every ``carry_every`` steps
+  it is read (with read noise), its content moved into the more significant cell by open-loop
+  pulses, and it is reset to mid-window by write-verify;
+- "mixed": mixed precision (Nandakumar et al., Front. Neurosci. 2020): the wanted changes
+  -lr d^T x accumulate digitally; where one exceeds the change of one pulse, that many pulses
+  are sent to the cell and the accumulator keeps the remainder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from reram.array.outer import MODES
+from reram.config import ConfigError
+from reram.device import update as cellupd
+from reram.nn.onchip import OnChipLinear
+
+SCHEMES = ("sgd", "carry", "mixed")
+
+
+@dataclass(frozen=True)
+class OnChipConfig:
+    """How the chip trains.
+
+    Attributes:
+        scheme: "sgd", "carry" or "mixed".
+        lr: learning rate (weight units per unit of the loss gradient).
+        pulse_mode: "stochastic", "deterministic" or "ideal" pulse trains (sgd and carry).
+        slots: pulse slots per sample of a train (the maximum pulses per cell per sample).
+        carry_every: steps between carries (scheme "carry").
+        carry_base: significance ratio F of the two cells (scheme "carry").
+        range_factor: the weight range +-range_factor * max|W_init| maps onto the window.
+
+    """
+
+    scheme: str = "sgd"
+    lr: float = 0.1
+    pulse_mode: str = "stochastic"
+    slots: int = 31
+    carry_every: int = 50
+    carry_base: float = 8.0
+    range_factor: float = 2.0
+
+    def __post_init__(self) -> None:
+        def bad(name: str, allowed: str) -> None:
+            raise ConfigError(f"onchip.{name} = {getattr(self, name)!r} is invalid: allowed is {allowed}")
+
+        if self.scheme not in SCHEMES:
+            bad("scheme", "one of " + ", ".join(map(repr, SCHEMES)))
+        if self.pulse_mode not in MODES:
+            bad("pulse_mode", "one of " + ", ".join(map(repr, MODES)))
+        if not self.lr > 0:
+            bad("lr", "a number > 0")
+        if isinstance(self.slots, bool) or not isinstance(self.slots, int) or self.slots < 1:
+            bad("slots", "an integer >= 1")
+        if isinstance(self.carry_every, bool) or not isinstance(self.carry_every, int) or self.carry_every < 1:
+            bad("carry_every", "an integer >= 1")
+        if not self.carry_base >= 2:
+            bad("carry_base", "a number >= 2")
+        if not self.range_factor > 0:
+            bad("range_factor", "a number > 0")
+
+    @property
+    def cells_per_weight(self) -> int:
+        """Cells per weight the scheme needs."""
+        return 2 if self.scheme == "carry" else 1
+
+
+def _layer_of(p: torch.Tensor) -> OnChipLinear | None:
+    ref = getattr(p, "_onchip_layer", None)
+    layer = ref() if ref is not None else None
+    return layer if isinstance(layer, OnChipLinear) and layer.weight is p else None
+
+
+class AnalogSGD(torch.optim.Optimizer):
+    """SGD on the chip: pulse updates for on-chip weights, digital SGD for the rest.
+
+    Args:
+        params: the model's parameters (or parameter groups with their own ``lr``).
+        config: the training scheme; ``lr`` here overrides ``config.lr`` when given.
+        lr: learning rate.
+
+    """
+
+    def __init__(self, params: Iterable[Any], config: OnChipConfig | None = None, lr: float | None = None):
+        self.onchip = config or OnChipConfig()
+        lr = self.onchip.lr if lr is None else lr
+        if not lr > 0:
+            raise ConfigError(f"lr = {lr!r} is invalid: allowed is a number > 0")
+        super().__init__(params, {"lr": lr})
+        self.steps = 0
+        for group in self.param_groups:
+            for p in group["params"]:
+                layer = _layer_of(p)
+                if layer is not None:
+                    layer.set_cells_per_weight(self.onchip.cells_per_weight, self.onchip.carry_base)
+                    layer.weight_grad = self.onchip.scheme == "mixed"
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], float] | None = None) -> float | None:  # type: ignore[override]
+        """One update: pulses for on-chip weights (from the recorded batch), SGD for the rest."""
+        loss = closure() if closure is not None else None
+        cfg = self.onchip
+        self.steps += 1
+        for group in self.param_groups:
+            lr = group["lr"]
+            for p in group["params"]:
+                layer = _layer_of(p)
+                if layer is None:
+                    if p.grad is not None:
+                        p.add_(p.grad, alpha=-lr)
+                    continue
+                if cfg.scheme == "mixed":
+                    self._mixed(layer, lr)
+                else:
+                    layer.pulse_update(lr, cfg.slots, cfg.pulse_mode)
+                    if cfg.scheme == "carry" and self.steps % cfg.carry_every == 0:
+                        carry(layer)
+        return loss
+
+    def _mixed(self, layer: OnChipLinear, lr: float) -> None:
+        grad = layer.weight.grad
+        if grad is None:
+            return
+        if layer.accumulator is None or layer.accumulator.shape != grad.shape:
+            layer.accumulator = torch.zeros_like(grad)
+        acc = layer.accumulator
+        acc.add_(grad, alpha=-lr)
+        upd = layer.config.device.update
+        dw_pulse = layer.significance(0) / (2 / (1 / upd.pulses_up + 1 / upd.pulses_down))
+        n = torch.trunc(acc / dw_pulse)
+        acc.sub_(n * dw_pulse)
+        layer.events.digital_macs += float(grad.numel() * (layer.recorded[0].shape[0] if layer.recorded else 1))
+        layer.events.updates += layer.recorded[0].shape[0] if layer.recorded else 0
+        layer.recorded = None
+        layer.apply_counts(0, n.clamp_min(0), (-n).clamp_min(0))
+        layer.weight.grad = None
+
+
+@torch.no_grad()
+def carry(layer: OnChipLinear) -> None:
+    """Move the less significant cells' content into the more significant ones (periodic carry).
+
+    The less significant cell is read (with the device's read noise), the change F^-1 (u_1 - 1/2)
+    goes into the more significant cell as open-loop pulses (its nonlinear response included), and
+    the less significant cell is reset to mid-window by write-verify. Cells whose transfer would
+    round to no pulse are left alone.
+    """
+    if len(layer.cells) != 2:
+        raise ValueError("carry() needs two cells per weight: use OnChipConfig(scheme='carry')")
+    dev = layer.config.device
+    msd, lsd = layer.cells
+    span = dev.g_max_S - dev.g_min_S
+    noise = torch.randn(lsd.u.shape, generator=layer.gen, device=lsd.u.device) * (dev.read_sigma_S / span)
+    content = (lsd.u + noise - 0.5) / layer.base  # in units of the more significant cell's u
+    p_nominal = 2 / (1 / dev.update.pulses_up + 1 / dev.update.pulses_down)
+    n = torch.round(content * p_nominal)
+    moved = n != 0
+    cellupd.apply_pulses(msd, n.clamp_min(0), (-n).clamp_min(0), dev.update, layer.gen)
+    kept = lsd.u.clone()
+    cellupd.set_state(lsd, torch.full_like(kept, 0.5), dev, layer.gen)
+    lsd.u.copy_(torch.where(moved, lsd.u, kept))
+    layer.events.cell_pulses += float(n.abs().sum())
+    layer.events.programmed_cells += float(moved.sum())
+    layer.sync()
