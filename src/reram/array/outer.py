@@ -12,9 +12,11 @@ Modes:
 
 - "stochastic": Bernoulli trains drawn for every sample, slot and line; coincidences counted
   exactly (one matmul over batch x slots for all coincidences, one for their signs);
-- "deterministic": x and d quantised to 0..slots pulses each, arranged so that a cell sees
-  n_x n_d / slots coincidences (aihwkit's implicit deterministic trains); the fractional
-  remainder of the batch's sum is rounded stochastically (unbiased);
+- "deterministic": each line fires a whole number of pulses, n_x = slots * p_x and n_d = slots *
+  p_d rounded stochastically (dithered, so that small values are not lost to rounding), placed
+  so that a cell sees n_x n_d / slots coincidences on average over the train's arrangements
+  (aihwkit's implicit deterministic trains: the count may be fractional, the cell then moves by
+  that fraction of a pulse's step);
 - "ideal": the expected counts themselves, unquantised (a reference without train noise).
 
 ``c_x`` and ``c_d`` follow update management (Gokmen & Vlasov 2016): their product gives the
@@ -51,8 +53,8 @@ class UpdateCounts:
 
 
 def _stochastic_round(t: torch.Tensor, gen: torch.Generator | None) -> torch.Tensor:
-    low = torch.floor(t)
-    return low + (torch.rand(t.shape, generator=gen, device=t.device, dtype=t.dtype) < t - low).to(t.dtype)
+    # floor(t + U[0, 1)): t rounded up with probability frac(t)
+    return (t + torch.rand(t.shape, generator=gen, device=t.device, dtype=t.dtype)).floor_()
 
 
 def coincidences(
@@ -99,15 +101,15 @@ def coincidences(
     c_x = (pulses_per_unit / slots * d_max / x_max) ** 0.5
     c_d = (pulses_per_unit / slots * x_max / d_max) ** 0.5
     p_x, p_d = ax * c_x, ad * c_d
-    clipped = float(((p_x > 1).sum() + (p_d > 1).sum()) / (p_x.numel() + p_d.numel()))
-    p_x, p_d = p_x.clamp_max(1.0), p_d.clamp_max(1.0)
+    clipped = 0.0
+    if c_x * x_max > 1:  # the largest |x| and |d| fire with the same probability, c_x x_max = c_d d_max
+        clipped = float(((p_x > 1).sum() + (p_d > 1).sum()) / (p_x.numel() + p_d.numel()))
+        p_x, p_d = p_x.clamp_max(1.0), p_d.clamp_max(1.0)
     if mode == "deterministic":
-        n_x, n_d = torch.round(p_x * slots), torch.round(p_d * slots)
-        total = (n_d.T @ n_x) / slots
-        net = ((n_d * d.sign()).T @ (n_x * x.sign())) / slots
-        up = _stochastic_round((total + net) / 2, gen)
-        down = _stochastic_round((total - net) / 2, gen)
-        return UpdateCounts(up, down, float(n_x.sum()), float(n_d.sum()), clipped)
+        n_x, n_d = _stochastic_round(p_x * slots, gen), _stochastic_round(p_d * slots, gen)
+        total = (n_d.T @ n_x).div_(2 * slots)
+        net = ((n_d * d.sign()).T @ (n_x * x.sign())).div_(2 * slots)
+        return UpdateCounts(total + net, total.sub_(net), float(n_x.sum()), float(n_d.sum()), clipped)
     b = x.shape[0]
     rows = (torch.rand(b, slots, x.shape[1], generator=gen, device=x.device) < p_x.unsqueeze(1)).to(x.dtype)
     cols = (torch.rand(b, slots, d.shape[1], generator=gen, device=x.device) < p_d.unsqueeze(1)).to(x.dtype)

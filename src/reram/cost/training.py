@@ -13,8 +13,9 @@ per-event circuit costs as inference (:class:`reram.cost.model.CircuitCosts`):
 Baselines run the same three products digitally (forward, backward, weight gradient): the SRAM
 design reads 8-bit weights from SRAM, the digital-ReRAM design from binary ReRAM cells; both write
 the updated 8-bit weights back. Latency: reads one vector at a time per layer (input pulse plus
-conversions), updates one sample at a time (``slots`` write slots), digital at ``digital_mac_units``
-MACs per clock.
+conversions), updates one sample at a time (``slots`` write slots); the SRAM engine at
+``digital_mac_units`` MACs per clock, the digital-ReRAM design limited by its bit reads (shared
+sense amplifiers, ``reram_t_read_s`` per access) and a row-by-row write-back.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ def training_step_cost(
 
     Returns:
         {"analog_J", "components_J", "analog_latency_s", "digital_sram_J", "digital_reram_J",
-        "digital_latency_s", "energy_gain_vs_sram", "energy_gain_vs_reram", "latency_gain", ...}.
+        "digital_latency_s", "digital_reram_latency_s", "energy_gain_vs_sram", "energy_gain_vs_reram",
+        "latency_gain", "latency_gain_vs_reram", ...}.
 
     """
     cc = CircuitCosts.of(cfg)
@@ -76,6 +78,10 @@ def training_step_cost(
     reads = events["forward_vectors"] + events["transposed_vectors"]
     t_analog = reads * (arr.t_pulse_s + t_conv) + events["updates"] * slots * upd.t_write_s
     t_digital = macs / (cfg.cost.digital_mac_units * cfg.cost.clock_Hz)
+    # digital ReRAM: weights read bit by bit through shared sense amplifiers, written back row by row
+    arrays = math.ceil(write_back_bits / (arr.rows * arr.cols))
+    bits_per_s = arrays * (arr.cols / cfg.cost.digital_reram_sense_share) / node.reram_t_read_s
+    t_reram = macs * 8 / bits_per_s + math.ceil(write_back_bits / arr.cols) * upd.t_write_s
     return {
         "analog_J": analog,
         "components_J": parts,
@@ -85,7 +91,9 @@ def training_step_cost(
         "digital_latency_s": t_digital,
         "energy_gain_vs_sram": sram / analog if analog else math.inf,
         "energy_gain_vs_reram": reram / analog if analog else math.inf,
+        "digital_reram_latency_s": t_reram,
         "latency_gain": t_digital / t_analog if t_analog else math.inf,
+        "latency_gain_vs_reram": t_reram / t_analog if t_analog else math.inf,
         "macs": macs,
         "fJ_per_mac": 1e15 * analog / macs if macs else 0.0,
     }

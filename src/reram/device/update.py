@@ -35,7 +35,7 @@ class PulseCells:
         u: the state, normalised conductance (g - g_min) / (g_max - g_min).
         lo, hi: each cell's reachable window (device-to-device spread), normalised.
         c_up, lam_up, lam_down, e_down: per-pulse step coefficients (see the module docstring).
-        pulses: update pulses each cell has received (endurance).
+        pulses: update pulses each cell has received (counted when an endurance budget is set).
         stuck: cells that never move.
 
     """
@@ -121,20 +121,20 @@ def apply_pulses(
 ) -> None:
     """Apply ``n_up`` SET and ``n_down`` RESET pulses per cell (counts >= 0, any real value), in place."""
     u = cells.u
+    drive = n_up * cells.c_up + n_down * cells.e_down  # du/dt = drive - k u over the update
     if cfg.model == "linear":
-        du = n_up * cells.c_up + n_down * cells.e_down
+        du = drive
     else:
-        k = n_up * cells.lam_up + n_down * cells.lam_down
-        phi = torch.where(k > 1e-4, -torch.expm1(-k) / k.clamp_min(1e-4), 1 - k / 2)
-        drive = n_up * (cells.c_up - cells.lam_up * u) - n_down * (cells.lam_down * u - cells.e_down)
-        du = phi * drive
+        k = (n_up * cells.lam_up).add_(n_down * cells.lam_down).clamp_min_(1e-30)
+        du = drive.sub_(k * u).mul_(torch.expm1(-k).div_(k).neg_())  # (1 - exp(-k)) / k -> 1 as k -> 0
     if cfg.c2c_sigma > 0:  # std c2c_sigma (fraction of the window) per pulse, independent pulses
         noise = torch.randn(u.shape, generator=gen, device=u.device, dtype=u.dtype)
         du = du + cfg.c2c_sigma * (cells.hi - cells.lo) * (n_up + n_down).sqrt() * noise
     du = du.masked_fill_(cells.stuck, 0.0)
-    cells.pulses.add_(n_up + n_down)
+    if cfg.endurance_cycles > 0:
+        cells.pulses.add_(n_up).add_(n_down)
     lo, hi = window(cells, cfg)
-    torch.minimum(torch.maximum(u + du, lo), hi, out=cells.u)
+    torch.minimum(torch.maximum(du.add_(u), lo), hi, out=cells.u)
 
 
 def set_state(cells: PulseCells, target_u: torch.Tensor, cfg: DeviceConfig, gen: torch.Generator | None) -> None:

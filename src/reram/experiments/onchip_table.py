@@ -1,11 +1,13 @@
 """``reram train --on-chip``: an MLP trained on the chip, per device model and scheme, beside float SGD.
 
 Every run trains the same MLP from the same initial weights (per seed) with the same learning
-rate, batch size and data order; the float run uses ``torch.optim.SGD``, the chip runs
-:class:`reram.train.onchip.AnalogSGD` on :func:`reram.nn.onchip.to_onchip`. Each run's curve
+rate (cosine-annealed to zero over the run), batch size and data order; the float run uses
+``torch.optim.SGD``, the chip runs :class:`reram.train.onchip.AnalogSGD` on
+:func:`reram.nn.onchip.to_onchip`. Each run's curve
 (test accuracy after every epoch) is written to ``runs/`` as soon as it ends, so an interrupted
 sweep resumes; the table gives the final accuracy as mean +- std over seeds, and the cost of
-one training step (three kernels) beside the digital baselines.
+one training step (three kernels; the run's event counts averaged over its steps) beside the
+digital baselines.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from torch import nn
 from reram.config import ConfigError, load_config
 from reram.cost.training import training_step_cost
 from reram.data import load_dataset
-from reram.nn.onchip import onchip_events, onchip_layers, reset_onchip_events, to_onchip
+from reram.nn.onchip import onchip_events, reset_onchip_events, to_onchip
 from reram.report import plots, write_csv, write_html_report, write_json
 from reram.train import evaluate
 from reram.train.onchip import AnalogSGD, OnChipConfig
@@ -81,11 +83,16 @@ class OnChipJob:
 
 
 def _train(model: nn.Module, opt: torch.optim.Optimizer, data: Any, job: OnChipJob, seed: int,
-           tick: Callable[[], None]) -> list[float]:  # fmt: skip
+           tick: Callable[[], None]) -> tuple[list[float], dict[str, float]]:  # fmt: skip
+    """Train; return the test accuracy after each epoch and the mean event counts of one step."""
     gen = torch.Generator().manual_seed(seed)
     x, y, n = data.x_train, data.y_train, len(data.y_train)
-    curve = []
+    steps = job.epochs * -(-n // job.batch_size)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)  # works on AnalogSGD like on SGD
+    curve: list[float] = []
+    counted: dict[str, float] = {}
     for _ in range(job.epochs):
+        reset_onchip_events(model)  # count the training steps only, not the evaluation reads
         model.train()
         perm = torch.randperm(n, generator=gen)
         for b in range(0, n, job.batch_size):
@@ -93,9 +100,12 @@ def _train(model: nn.Module, opt: torch.optim.Optimizer, data: Any, job: OnChipJ
             opt.zero_grad(set_to_none=True)
             nn.functional.cross_entropy(model(x[idx]), y[idx]).backward()
             opt.step()
+            sched.step()
+        for k, v in onchip_events(model).items():
+            counted[k] = counted.get(k, 0.0) + v / steps
         curve.append(evaluate(model, data.x_test, data.y_test))
         tick()
-    return curve
+    return curve, counted
 
 
 def _model(job: OnChipJob, seed: int, classes: int, in_features: int) -> nn.Module:
@@ -117,6 +127,9 @@ def run_onchip_table(job: OnChipJob, out: Path, progress: Progress | None = None
     plan = [("float SGD", "-", "float", s) for s in seeds]
     plan += [(lab, p, sch, s) for lab, p, sch in job.runs for s in seeds]
     total = len(plan) * job.epochs
+    in_features = int(data.x_train[0].numel())
+    probe = _model(job, 0, classes, in_features)
+    shapes = [(m.in_features, m.out_features) for m in probe.modules() if isinstance(m, nn.Linear)]
     done = 0
     curves: dict[tuple[str, str], list[list[float]]] = {}
     costs: dict[tuple[str, str], dict[str, Any]] = {}
@@ -127,7 +140,7 @@ def run_onchip_table(job: OnChipJob, out: Path, progress: Progress | None = None
             rec = json.loads(path.read_text())
             done += job.epochs
         else:
-            model = _model(job, seed, classes, int(data.x_train[0].numel()))
+            model = _model(job, seed, classes, in_features)
 
             def tick(stage: str = f"{label} {scheme}") -> None:
                 nonlocal done
@@ -135,25 +148,19 @@ def run_onchip_table(job: OnChipJob, out: Path, progress: Progress | None = None
                 tick_stage(stage, done, total)
 
             if scheme == "float":
-                rec = {"curve": _train(model, torch.optim.SGD(model.parameters(), lr=job.lr), data, job, seed, tick)}
+                curve, _ = _train(model, torch.optim.SGD(model.parameters(), lr=job.lr), data, job, seed, tick)
+                rec = {"curve": curve}
             else:
                 cfg = dataclasses.replace(load_config(preset_name), seed=seed)
                 oc = OnChipConfig(scheme=scheme, lr=job.lr, pulse_mode=job.pulse_mode)
                 chip = to_onchip(model, cfg, oc.range_factor, oc.cells_per_weight, oc.carry_base)
-                opt = AnalogSGD(chip.parameters(), oc)
-                rec = {"curve": _train(chip, opt, data, job, seed, tick)}
-                reset_onchip_events(chip)  # one more step, counted, for the cost of a training step
-                xb, yb = data.x_train[: job.batch_size], data.y_train[: job.batch_size]
-                opt.zero_grad(set_to_none=True)
-                nn.functional.cross_entropy(chip(xb), yb).backward()
-                opt.step()
-                rec["events"] = onchip_events(chip)
-                shapes = [(m.in_features, m.out_features) for m in onchip_layers(chip)]
-                rec["cost"] = training_step_cost(shapes, cfg, rec["events"], oc.slots)
+                curve, per_step = _train(chip, AnalogSGD(chip.parameters(), oc), data, job, seed, tick)
+                rec = {"curve": curve, "events_per_step": per_step}
             write_json(path, rec)
         curves.setdefault((label, scheme), []).append(rec["curve"])
-        if "cost" in rec:
-            costs[(label, scheme)] = rec["cost"]
+        if "events_per_step" in rec:  # priced afresh from the stored counts: cost-model changes apply on resume
+            costs[(label, scheme)] = training_step_cost(shapes, load_config(preset_name), rec["events_per_step"],
+                                                        OnChipConfig().slots)  # fmt: skip
     float_final = statistics.fmean(c[-1] for c in curves[("float SGD", "float")])
     rows = []
     for (label, scheme), cs in curves.items():
@@ -165,8 +172,11 @@ def run_onchip_table(job: OnChipJob, out: Path, progress: Progress | None = None
                "runs": " ".join(f"{f:.2f}" for f in finals)}  # fmt: skip
         if (label, scheme) in costs:
             c = costs[(label, scheme)]
-            row.update({"step_energy_uJ": c["analog_J"] * 1e6, "vs_digital_sram_energy": c["energy_gain_vs_sram"],
-                        "vs_digital_reram_energy": c["energy_gain_vs_reram"]})  # fmt: skip
+            row.update({"step_energy_uJ": c["analog_J"] * 1e6, "step_latency_us": c["analog_latency_s"] * 1e6,
+                        "vs_digital_sram_energy": c["energy_gain_vs_sram"],
+                        "vs_digital_reram_energy": c["energy_gain_vs_reram"],
+                        "vs_digital_sram_latency": c["latency_gain"],
+                        "vs_digital_reram_latency": c["latency_gain_vs_reram"]})  # fmt: skip
         rows.append(row)
     mean_curves = {f"{lab} {sch}" if sch != "float" else lab: [statistics.fmean(e) for e in zip(*cs, strict=True)]
                    for (lab, sch), cs in curves.items()}  # fmt: skip

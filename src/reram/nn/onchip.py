@@ -140,6 +140,10 @@ class OnChipLinear(nn.Module):
         self.cells = [cellupd.init_cells(shape, config.device, self.gen, w0.device) for _ in range(cells_per_weight)]
         self.write_weights(w0)
 
+    def __setstate__(self, state: dict[str, Any]) -> None:  # deepcopy / unpickle: the weight points here again
+        super().__setstate__(state)
+        self.weight._onchip_layer = weakref.ref(self)  # type: ignore[attr-defined]
+
     def _apply(self, fn: Any, recurse: bool = True) -> OnChipLinear:  # .to(), .cuda(), .double() move the cells too
         super()._apply(fn, recurse)
         self.cells = [cellupd.PulseCells(**{k: fn(v) for k, v in vars(c).items()}) for c in self.cells]
@@ -171,6 +175,9 @@ class OnChipLinear(nn.Module):
         with torch.no_grad():
             self.weight.copy_(self.device_weight())
         self._synced = self.weight._version
+        dev = self.config.device
+        u_mean = float(sum(c.u.mean() for c in self.cells)) / len(self.cells)
+        self._g_mean_S = dev.g_min_S + (dev.g_max_S - dev.g_min_S) * u_mean  # for the read energy
 
     def write_weights(self, w: torch.Tensor) -> None:
         """Write-verify weights ``w`` into the cells (the most significant cell takes it all)."""
@@ -221,9 +228,8 @@ class OnChipLinear(nn.Module):
         e.adc_conversions += y.numel()
         # cells: sum V^2 G t with V = v / max|v| * v_read (mean conductance per cell as a first model)
         vmax = float(v.abs().max()) or 1.0
-        g_mean = dev.g_min_S + span * float(sum(c.u.mean() for c in self.cells)) / len(self.cells)
         v2 = float((v * v).sum()) / vmax**2 * cfg.array.v_read_V**2
-        e.cell_read_J += v2 * n_out * len(self.cells) * g_mean * cfg.array.t_pulse_s
+        e.cell_read_J += v2 * n_out * len(self.cells) * self._g_mean_S * cfg.array.t_pulse_s
         return quantize(y, cfg.periphery.adc.bits)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -8,8 +8,8 @@ and every other parameter (biases) by digital SGD. Schemes (``OnChipConfig.schem
 - "carry": periodic carry (Agarwal et al., VLSI 2017; Marinella et al., JETCAS 2018): a weight is
   F * (more significant cell) + (less significant cell); updates go to the less significant cell,
   whose range near mid-window is where its response is most linear; every ``carry_every`` steps
-  it is read (with read noise), its content moved into the more significant cell by open-loop
-  pulses, and it is reset to mid-window by write-verify;
+  it is read (with read noise), its content moved into the more significant cell (write-verify,
+  or open-loop pulses), and it is reset to mid-window by write-verify;
 - "mixed": mixed precision (Nandakumar et al., Front. Neurosci. 2020): the wanted changes
   -lr d^T x accumulate digitally; where one exceeds the change of one pulse, that many pulses
   are sent to the cell and the accumulator keeps the remainder.
@@ -42,6 +42,10 @@ class OnChipConfig:
         slots: pulse slots per sample of a train (the maximum pulses per cell per sample).
         carry_every: steps between carries (scheme "carry").
         carry_base: significance ratio F of the two cells (scheme "carry").
+        carry_write: how the carry writes the more significant cell: "pulses" (open loop: the
+            content as pulses, through the cell's nonlinear, noisy response) or "verify" (closed
+            loop: read it, write-verify it to its value plus the carried content; the device's
+            programming error remains).
         range_factor: the weight range +-range_factor * max|W_init| maps onto the window.
 
     """
@@ -52,6 +56,7 @@ class OnChipConfig:
     slots: int = 31
     carry_every: int = 50
     carry_base: float = 8.0
+    carry_write: str = "pulses"
     range_factor: float = 2.0
 
     def __post_init__(self) -> None:
@@ -68,6 +73,8 @@ class OnChipConfig:
             bad("slots", "an integer >= 1")
         if isinstance(self.carry_every, bool) or not isinstance(self.carry_every, int) or self.carry_every < 1:
             bad("carry_every", "an integer >= 1")
+        if self.carry_write not in ("verify", "pulses"):
+            bad("carry_write", "'verify' or 'pulses'")
         if not self.carry_base >= 2:
             bad("carry_base", "a number >= 2")
         if not self.range_factor > 0:
@@ -128,7 +135,7 @@ class AnalogSGD(torch.optim.Optimizer):
                 else:
                     layer.pulse_update(lr, cfg.slots, cfg.pulse_mode)
                     if cfg.scheme == "carry" and self.steps % cfg.carry_every == 0:
-                        carry(layer)
+                        carry(layer, cfg.carry_write)
         return loss
 
     def _mixed(self, layer: OnChipLinear, lr: float) -> None:
@@ -151,14 +158,17 @@ class AnalogSGD(torch.optim.Optimizer):
 
 
 @torch.no_grad()
-def carry(layer: OnChipLinear) -> None:
+def carry(layer: OnChipLinear, write: str = "pulses") -> None:
     """Move the less significant cells' content into the more significant ones (periodic carry).
 
-    The less significant cell is read (with the device's read noise), the change F^-1 (u_1 - 1/2)
-    goes into the more significant cell as open-loop pulses (its nonlinear response included), and
-    the less significant cell is reset to mid-window by write-verify. Cells whose transfer would
-    round to no pulse are left alone.
+    The less significant cell is read (with the device's read noise); the change F^-1 (u_1 - 1/2)
+    goes into the more significant cell as open-loop pulses through its nonlinear response
+    (``write="pulses"``) or by write-verify to its read value plus that change (``"verify"``);
+    the less significant cell is reset to mid-window by write-verify. Cells whose transfer is
+    under half a pulse of the more significant cell are left alone.
     """
+    if write not in ("verify", "pulses"):
+        raise ValueError(f"write = {write!r} is invalid: allowed is 'verify' or 'pulses'")
     if len(layer.cells) != 2:
         raise ValueError("carry() needs two cells per weight: use OnChipConfig(scheme='carry')")
     dev = layer.config.device
@@ -169,10 +179,19 @@ def carry(layer: OnChipLinear) -> None:
     p_nominal = 2 / (1 / dev.update.pulses_up + 1 / dev.update.pulses_down)
     n = torch.round(content * p_nominal)
     moved = n != 0
-    cellupd.apply_pulses(msd, n.clamp_min(0), (-n).clamp_min(0), dev.update, layer.gen)
+    if write == "pulses":
+        cellupd.apply_pulses(msd, n.clamp_min(0), (-n).clamp_min(0), dev.update, layer.gen)
+        layer.events.cell_pulses += float(n.abs().sum())
+    else:
+        read_msd = msd.u + torch.randn(msd.u.shape, generator=layer.gen, device=msd.u.device) * (
+            dev.read_sigma_S / span
+        )
+        kept_msd = msd.u.clone()
+        cellupd.set_state(msd, read_msd + content, dev, layer.gen)
+        msd.u.copy_(torch.where(moved, msd.u, kept_msd))
+        layer.events.programmed_cells += float(moved.sum())
     kept = lsd.u.clone()
     cellupd.set_state(lsd, torch.full_like(kept, 0.5), dev, layer.gen)
     lsd.u.copy_(torch.where(moved, lsd.u, kept))
-    layer.events.cell_pulses += float(n.abs().sum())
     layer.events.programmed_cells += float(moved.sum())
     layer.sync()
