@@ -36,14 +36,17 @@ from reram.zoo import build, mlp
 Progress = Callable[[str, int, int], None]
 
 # (label, preset, scheme): the linear symmetric device, the two cited presets plain, and the
-# nonlinear asymmetric ones with periodic carry and with mixed precision
+# nonlinear asymmetric ones with periodic carry (transfers as open-loop pulses; ":verify" by
+# write-verify) and with mixed precision
 DEFAULT_RUNS: tuple[tuple[str, str, str], ...] = (
     ("linear", "marinella2018", "sgd"),
     ("TaOx", "taox", "sgd"),
     ("TaOx", "taox", "carry"),
+    ("TaOx", "taox", "carry:verify"),
     ("TaOx", "taox", "mixed"),
     ("HfO2", "hfo2", "sgd"),
     ("HfO2", "hfo2", "carry"),
+    ("HfO2", "hfo2", "carry:verify"),
     ("HfO2", "hfo2", "mixed"),
 )
 
@@ -74,7 +77,7 @@ class OnChipJob:
         OnChipConfig(lr=self.lr, pulse_mode=self.pulse_mode)  # validates both
         for _, preset_name, scheme in self.runs:
             load_config(preset_name)
-            OnChipConfig(scheme=scheme)
+            _onchip_config(scheme, self)
 
     @classmethod
     def quick(cls) -> OnChipJob:
@@ -108,6 +111,12 @@ def _train(model: nn.Module, opt: torch.optim.Optimizer, data: Any, job: OnChipJ
     return curve, counted
 
 
+def _onchip_config(scheme: str, job: OnChipJob) -> OnChipConfig:
+    """``scheme`` is "sgd", "carry", "mixed", or "carry:verify" (the carry by write-verify)."""
+    name, _, write = scheme.partition(":")
+    return OnChipConfig(scheme=name, lr=job.lr, pulse_mode=job.pulse_mode, carry_write=write or "pulses")
+
+
 def _model(job: OnChipJob, seed: int, classes: int, in_features: int) -> nn.Module:
     torch.manual_seed(seed)
     if job.model == "mlp":  # sized to the data (28x28 images, 8x8 digits, ...)
@@ -134,7 +143,7 @@ def run_onchip_table(job: OnChipJob, out: Path, progress: Progress | None = None
     curves: dict[tuple[str, str], list[list[float]]] = {}
     costs: dict[tuple[str, str], dict[str, Any]] = {}
     for label, preset_name, scheme, seed in plan:
-        key = f"{label}-{preset_name}-{scheme}-{job.pulse_mode}-s{seed}".replace(" ", "_")
+        key = f"{label}-{preset_name}-{scheme}-{job.pulse_mode}-s{seed}".replace(" ", "_").replace(":", "_")
         path = out / "runs" / f"{key}.json"
         if path.exists():
             rec = json.loads(path.read_text())
@@ -152,7 +161,7 @@ def run_onchip_table(job: OnChipJob, out: Path, progress: Progress | None = None
                 rec = {"curve": curve}
             else:
                 cfg = dataclasses.replace(load_config(preset_name), seed=seed)
-                oc = OnChipConfig(scheme=scheme, lr=job.lr, pulse_mode=job.pulse_mode)
+                oc = _onchip_config(scheme, job)
                 chip = to_onchip(model, cfg, oc.range_factor, oc.cells_per_weight, oc.carry_base)
                 curve, per_step = _train(chip, AnalogSGD(chip.parameters(), oc), data, job, seed, tick)
                 rec = {"curve": curve, "events_per_step": per_step}
