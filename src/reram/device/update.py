@@ -50,6 +50,15 @@ class PulseCells:
     pulses: torch.Tensor
     stuck: torch.Tensor
 
+    @property
+    def any_stuck(self) -> bool:
+        """Whether any cell is stuck (cached: stuck cells are drawn once)."""
+        cached = self.__dict__.get("_any_stuck")
+        if cached is None or cached[0] is not self.stuck:
+            cached = (self.stuck, bool(self.stuck.any()))
+            self.__dict__["_any_stuck"] = cached
+        return cached[1]
+
 
 def _gain(nl: float) -> float:
     """The exponential curve's initial slope relative to the linear one, nl / (1 - exp(-nl))."""
@@ -129,8 +138,9 @@ def apply_pulses(
         du = drive.sub_(k * u).mul_(torch.expm1(-k).div_(k).neg_())  # (1 - exp(-k)) / k -> 1 as k -> 0
     if cfg.c2c_sigma > 0:  # std c2c_sigma (fraction of the window) per pulse, independent pulses
         noise = torch.randn(u.shape, generator=gen, device=u.device, dtype=u.dtype)
-        du = du + cfg.c2c_sigma * (cells.hi - cells.lo) * (n_up + n_down).sqrt() * noise
-    du = du.masked_fill_(cells.stuck, 0.0)
+        du.addcmul_(noise.mul_((n_up + n_down).sqrt_()), cells.hi - cells.lo, value=cfg.c2c_sigma)
+    if cells.any_stuck:
+        du.masked_fill_(cells.stuck, 0.0)
     if cfg.endurance_cycles > 0:
         cells.pulses.add_(n_up).add_(n_down)
     lo, hi = window(cells, cfg)

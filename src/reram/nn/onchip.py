@@ -146,7 +146,7 @@ class OnChipLinear(nn.Module):
 
     def _apply(self, fn: Any, recurse: bool = True) -> OnChipLinear:  # .to(), .cuda(), .double() move the cells too
         super()._apply(fn, recurse)
-        self.cells = [cellupd.PulseCells(**{k: fn(v) for k, v in vars(c).items()}) for c in self.cells]
+        self.cells = [cellupd.PulseCells(**{f.name: fn(getattr(c, f.name)) for f in fields(c)}) for c in self.cells]
         if self.accumulator is not None:
             self.accumulator = fn(self.accumulator)
         if self.gen.device != self.weight.device:
