@@ -137,6 +137,11 @@ class UpdateConfig:
         _fraction(self, "endurance_narrowing")
         _positive(self, "v_write_V", "t_write_s")
 
+    @property
+    def nominal_pulses(self) -> float:
+        """Pulses across the window of a nominal (linear) pulse, the harmonic mean of up and down."""
+        return 2 / (1 / self.pulses_up + 1 / self.pulses_down)
+
 
 @dataclass(frozen=True)
 class DeviceConfig:

@@ -34,6 +34,7 @@ from torch import nn
 from reram.array.outer import coincidences
 from reram.config import Config, load_config
 from reram.device import update as cellupd
+from reram.periphery.adc import adc_convert
 
 
 @dataclass
@@ -75,10 +76,14 @@ class TrainingEvents:
 
 
 def quantize(t: torch.Tensor, bits: int) -> torch.Tensor:
-    """Signed uniform quantisation to +-(2**bits - 1) levels over the tensor's max |t| (a DAC or ADC)."""
+    """The DAC: ``bits`` magnitude bits (+-(2**bits - 1) codes, signs in two phases) over the batch's max |t|."""
     top = 2**bits - 1
-    fs = t.detach().abs().amax().clamp_min(torch.finfo(t.dtype).tiny)
+    fs = _full_scale(t)
     return torch.round(t * (top / fs)).clamp_(-top, top) * (fs / top)
+
+
+def _full_scale(t: torch.Tensor) -> torch.Tensor:
+    return t.detach().abs().amax().clamp_min(torch.finfo(t.dtype).tiny)
 
 
 class _Kernels(torch.autograd.Function):
@@ -165,6 +170,10 @@ class OnChipLinear(nn.Module):
         """Weight per unit u of cell k (k = 0 most significant)."""
         return self.w_scale * (self.base if len(self.cells) == 2 and k == 0 else 1.0)
 
+    def pulse_step(self, k: int) -> float:
+        """Weight change of one nominal pulse on cell k (weight units)."""
+        return self.significance(k) / self.config.device.update.nominal_pulses
+
     def device_weight(self) -> torch.Tensor:
         """What the cells hold, in weight units (the mapping, without read noise)."""
         w = sum(self.significance(k) * (c.u - 0.5) for k, c in enumerate(self.cells))
@@ -230,7 +239,7 @@ class OnChipLinear(nn.Module):
         vmax = float(v.abs().max()) or 1.0
         v2 = float((v * v).sum()) / vmax**2 * cfg.array.v_read_V**2
         e.cell_read_J += v2 * n_out * len(self.cells) * self._g_mean_S * cfg.array.t_pulse_s
-        return quantize(y, cfg.periphery.adc.bits)
+        return adc_convert(y, _full_scale(y), cfg.periphery.adc.bits)  # auto-ranged to the batch
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Forward kernel; the backward pass runs the transposed kernel and records (x, d)."""
@@ -259,10 +268,7 @@ class OnChipLinear(nn.Module):
             return
         xq, dq = self.recorded
         k = len(self.cells) - 1 if cell is None else cell
-        upd = self.config.device.update
-        p_nominal = 2 / (1 / upd.pulses_up + 1 / upd.pulses_down)
-        dw_pulse = self.significance(k) / p_nominal  # weight change of one nominal pulse
-        counts = coincidences(xq, -dq, lr / dw_pulse, slots, mode, self.gen)
+        counts = coincidences(xq, -dq, lr / self.pulse_step(k), slots, mode, self.gen)
         self.apply_counts(k, counts.n_up, counts.n_down)
         e = self.events
         e.updates += xq.shape[0]
@@ -299,8 +305,8 @@ def to_onchip(
         raise ValueError("to_onchip: the model has no nn.Linear layer to put on the chip")
     for index, (name, m) in enumerate(targets):
         layer = OnChipLinear(m, cfg, index, range_factor, cells_per_weight, carry_base)
-        parent = out.get_submodule(name.rsplit(".", 1)[0]) if "." in name else out
-        setattr(parent, name.rsplit(".", 1)[-1], layer)
+        parent_name, _, child = name.rpartition(".")
+        setattr(out.get_submodule(parent_name), child, layer)
     return out
 
 

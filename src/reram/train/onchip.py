@@ -146,12 +146,12 @@ class AnalogSGD(torch.optim.Optimizer):
             layer.accumulator = torch.zeros_like(grad)
         acc = layer.accumulator
         acc.add_(grad, alpha=-lr)
-        upd = layer.config.device.update
-        dw_pulse = layer.significance(0) / (2 / (1 / upd.pulses_up + 1 / upd.pulses_down))
+        dw_pulse = layer.pulse_step(0)
         n = torch.trunc(acc / dw_pulse)
         acc.sub_(n * dw_pulse)
-        layer.events.digital_macs += float(grad.numel() * (layer.recorded[0].shape[0] if layer.recorded else 1))
-        layer.events.updates += layer.recorded[0].shape[0] if layer.recorded else 0
+        batch = layer.recorded[0].shape[0] if layer.recorded else 0
+        layer.events.digital_macs += float(grad.numel() * max(batch, 1))
+        layer.events.updates += batch
         layer.recorded = None
         layer.apply_counts(0, n.clamp_min(0), (-n).clamp_min(0))
         layer.weight.grad = None
@@ -176,8 +176,7 @@ def carry(layer: OnChipLinear, write: str = "pulses") -> None:
     span = dev.g_max_S - dev.g_min_S
     noise = torch.randn(lsd.u.shape, generator=layer.gen, device=lsd.u.device) * (dev.read_sigma_S / span)
     content = (lsd.u + noise - 0.5) / layer.base  # in units of the more significant cell's u
-    p_nominal = 2 / (1 / dev.update.pulses_up + 1 / dev.update.pulses_down)
-    n = torch.round(content * p_nominal)
+    n = torch.round(content * dev.update.nominal_pulses)
     moved = n != 0
     if write == "pulses":
         cellupd.apply_pulses(msd, n.clamp_min(0), (-n).clamp_min(0), dev.update, layer.gen)
