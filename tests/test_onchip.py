@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from reram.array.outer import coincidences
+from reram.array.outer import coincidences, dither_round
 from reram.config import ConfigError, UpdateConfig, load_config, override
 from reram.cost.training import training_step_cost
 from reram.device import update as cellupd
@@ -126,9 +126,11 @@ def test_stuck_cells_never_move() -> None:
 
 
 # ----- pulse coincidence -----
-def test_stochastic_coincidences_expect_the_outer_product() -> None:
+@pytest.mark.parametrize("signed_x", [True, False])
+def test_stochastic_coincidences_expect_the_outer_product(signed_x: bool) -> None:
     gen = torch.Generator().manual_seed(0)
     x, d = torch.randn(8, 6, generator=gen), torch.randn(8, 5, generator=gen)
+    x = x if signed_x else x.abs()
     want = 3.0 * d.T @ x  # pulses per unit x * d = 3
     trials = 400
     net = sum(((c := coincidences(x, d, 3.0, 31, "stochastic", gen)).n_up - c.n_down) for _ in range(trials)) / trials
@@ -138,9 +140,10 @@ def test_stochastic_coincidences_expect_the_outer_product() -> None:
     assert bool(((net - want).abs() <= tol).all())
 
 
-def test_deterministic_and_ideal_coincidences() -> None:
+@pytest.mark.parametrize("x_offset", [0.5, 0.0])  # signed inputs; non-negative inputs (ReLU outputs, images)
+def test_deterministic_and_ideal_coincidences(x_offset: float) -> None:
     gen = torch.Generator().manual_seed(1)
-    x, d = torch.rand(16, 7, generator=gen) - 0.5, torch.rand(16, 4, generator=gen) - 0.5
+    x, d = torch.rand(16, 7, generator=gen) - x_offset, torch.rand(16, 4, generator=gen) - 0.5
     ideal = coincidences(x, d, 100.0, 31, "ideal")
     assert torch.allclose(ideal.n_up - ideal.n_down, 100.0 * d.T @ x, atol=1e-4)
     assert bool((ideal.n_up >= 0).all() and (ideal.n_down >= 0).all())
@@ -149,6 +152,17 @@ def test_deterministic_and_ideal_coincidences() -> None:
     # trains quantised to 255 levels: error within a few per cent of the largest count
     assert float((mean - 100.0 * d.T @ x).abs().max()) < 0.03 * float((100.0 * d.abs().T @ x.abs()).max())
     assert all(torch.allclose(c.n_up * 255, (c.n_up * 255).round(), atol=1e-3) for c in det)  # n_x n_d / slots
+    assert all(bool((c.n_up >= 0).all() and (c.n_down >= 0).all()) for c in det)
+    assert all(c.cell_pulses == pytest.approx(float(c.n_up.sum() + c.n_down.sum()), rel=1e-5) for c in det)
+
+
+def test_dither_rounding_is_unbiased() -> None:
+    gen = torch.Generator().manual_seed(2)
+    t = torch.rand(300, generator=gen) * 3
+    mean = sum(dither_round(t, gen) for _ in range(2000)) / 2000
+    assert float((mean - t).abs().max()) < 0.05  # binomial std of a mean of 2000 roundings <= 0.011
+    k = dither_round(t, gen) - t.floor()
+    assert bool(((k == 0) | (k == 1)).all())  # the integer below or above
 
 
 def test_coincidences_reject_bad_input() -> None:
@@ -189,6 +203,22 @@ def test_ideal_preset_forward_and_transposed_reads_are_the_float_products() -> N
     assert torch.allclose(x.grad, g @ layer.weight, rtol=1e-4, atol=1e-5)  # the transposed read
 
 
+@pytest.mark.parametrize("cells", [1, 2])
+def test_read_energy_is_the_sum_of_v_squared_g_t(cells: int) -> None:
+    layer = _ideal_layer()
+    layer.set_cells_per_weight(cells)
+    with torch.no_grad():
+        layer.cells[-1].u[:, :3] = 0.1  # low conductances where the drive is strong
+        layer.cells[-1].u[:, 3:] = 0.9
+        layer.sync()
+    x = torch.rand(16, 6) * torch.tensor([1.0, 1.0, 1.0, 0.05, 0.05, 0.05])
+    layer(x)
+    arr = layer.config.array
+    v = x / x.abs().max() * arr.v_read_V  # 8-bit DAC: the drive is x quantised, close to x
+    want = sum(float((v.square() @ g.T).sum()) for g in layer.conductances_S()) * arr.t_pulse_s
+    assert layer.events.cell_read_J == pytest.approx(want, rel=0.02)
+
+
 def test_reads_quantise_and_add_noise() -> None:
     cfg = override(_cfg(), {"periphery": {"dac": {"bits": 3}, "adc": {"bits": 4}}})
     layer = _ideal_layer(cfg)
@@ -226,6 +256,30 @@ def test_analog_sgd_trains_and_keeps_weight_equal_to_the_cells() -> None:
     assert ev["forward_macs"] == 60 * 256 * (10 * 16 + 16 * 2)
     assert ev["transposed_macs"] == 60 * 256 * 16 * 2  # the first layer's input needs no gradient
     assert ev["cell_pulses"] > 0 and ev["row_pulses"] > 0 and ev["half_selected"] > 0
+
+
+@pytest.mark.parametrize("mode", ["deterministic", "stochastic"])
+def test_update_energy_weighs_pulses_by_each_cells_conductance(mode: str) -> None:
+    layer = _ideal_layer()  # linear device, 1e6 pulses across the window: the state barely moves
+    x = torch.rand(32, 6)
+    for u_cells in (0.3, None):
+        with torch.no_grad():
+            if u_cells is not None:
+                layer.cells[0].u.fill_(u_cells)
+            else:  # conductance high on the rows that the inputs drive hard
+                layer.cells[0].u.copy_(torch.tensor([0.9, 0.9, 0.9, 0.1, 0.1, 0.1]).expand(4, 6))
+            layer.sync()
+        layer.events = type(layer.events)()
+        layer(x * torch.tensor([1.0, 1.0, 1.0, 0.1, 0.1, 0.1])).square().sum().backward()
+        layer.pulse_update(1e-5, 31, mode)
+        e, dev, upd = layer.events, layer.config.device, layer.config.device.update
+        g = dev.g_min_S + (dev.g_max_S - dev.g_min_S) * (0.3 if u_cells is not None else 0.5)
+        at_one_g = (e.cell_pulses * upd.v_write_V**2 + e.half_selected * (upd.v_write_V / 2) ** 2) * g * upd.t_write_s
+        assert e.cell_pulses > 0
+        if u_cells is not None:  # one conductance everywhere: the counts times it
+            assert e.update_cell_J == pytest.approx(at_one_g, rel=1e-4)
+        else:  # pulses land where the conductance is high: more than at the mean conductance
+            assert e.update_cell_J > 1.3 * at_one_g
 
 
 def test_any_torch_optimizer_works_by_rewriting_the_cells() -> None:

@@ -112,6 +112,11 @@ class UpdateConfig:
         v_write_V: amplitude of a full update pulse across a cell (volts); a half-selected cell
             sees v_write_V / 2.
         t_write_s: width of one update pulse (seconds).
+        v_threshold_V: switching threshold (volts): a pulse that reaches a cell with v volts
+            (less than v_write_V where wire resistance drops some, ``array.ir_drop``) moves it by
+            (v - v_threshold_V) / (v_write_V - v_threshold_V) of a full pulse's step, nothing at or
+            below the threshold; at least v_write_V / 2, since half-selected cells must not switch
+            (a first-order, threshold-linear model of the switching's voltage dependence).
 
     """
 
@@ -127,6 +132,7 @@ class UpdateConfig:
     endurance_narrowing: float = 0.1
     v_write_V: float = 1.0
     t_write_s: float = 10e-9
+    v_threshold_V: float = 0.5
 
     def __post_init__(self) -> None:
         _choice(self, "model", ("linear", "soft_bounds", "exponential"))
@@ -136,6 +142,9 @@ class UpdateConfig:
         _non_negative(self, "nl_up", "nl_down", "c2c_sigma", "d2d_sigma", "endurance_cycles")
         _fraction(self, "endurance_narrowing")
         _positive(self, "v_write_V", "t_write_s")
+        if not self.v_write_V / 2 <= self.v_threshold_V < self.v_write_V:
+            _fail("device.update.v_threshold_V", self.v_threshold_V,
+                  f"volts in [v_write_V / 2, v_write_V) = [{self.v_write_V / 2:g}, {self.v_write_V:g})")  # fmt: skip
 
     @property
     def nominal_pulses(self) -> float:

@@ -182,12 +182,29 @@ def first_order(g: torch.Tensor, r_row: float, r_col: float, r_source: float, r_
     r_col (R - max(i, m))). Both factors are input-independent, so the correction is a matrix:
     O(R C) cumulative sums, differentiable. Error is second order in the drop (tests state it).
     """
-    rows = g.shape[-2]
-    tail = g.flip(-1).cumsum(-1).flip(-1)  # sum_(m >= k) g_im
-    rho = r_source * tail[..., :1] + r_row * tail.cumsum(-1)
-    i = torch.arange(rows, dtype=g.dtype, device=g.device)[:, None]
-    head = g.cumsum(-2)  # sum_(i <= m) g_ij
-    below = (g * (rows - i)).flip(-2).cumsum(-2).flip(-2)  # sum_(i >= m) g_ij (R - i)
-    below = torch.cat([below[..., 1:, :], torch.zeros_like(below[..., :1, :])], -2)  # i > m
-    kappa = r_sense * head[..., -1:, :] + r_col * ((rows - i) * head + below)
+    rho, kappa = line_sags(g, g, r_row, r_col, r_source, r_sense)
     return g * (1.0 - rho - kappa)
+
+
+def line_sags(
+    g_row: torch.Tensor, g_col: torch.Tensor, r_row: float, r_col: float, r_source: float, r_sense: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(R, C) first-order voltage lost along the row line and along the column line at each cell.
+
+    Rows are driven at their first column, columns held (sensed or driven) at their last row.
+    Cell (m, k) draws g_row[m, k] amperes per volt of its row's drive from the row line and
+    g_col[m, k] per volt of its column's drive from the column line (the same conductance for a
+    read; in an update each weighted by how often the crossing line fires). Returns rho (row
+    sag) and kappa (column rise) per volt: rho_ij = r_source sum_m g_row_im + r_row sum_(k <= j)
+    sum_(m >= k) g_row_im, kappa_ij = sum_m g_col_mj (r_sense + r_col (R - max(i, m))).
+    """
+    rows = g_row.shape[-2]
+    total = g_row.sum(-1, keepdim=True)
+    tail = (total - g_row.cumsum(-1)).add_(g_row)  # sum_(m >= k) g_im
+    rho = r_source * total + r_row * tail.cumsum(-1)
+    i = torch.arange(rows, dtype=g_col.dtype, device=g_col.device)[:, None]
+    head = g_col.cumsum(-2)  # sum_(i <= m) g_ij
+    weighted = g_col * (rows - i)
+    below = weighted.sum(-2, keepdim=True) - weighted.cumsum(-2)  # sum_(i > m) g_ij (R - i)
+    kappa = r_sense * head[..., -1:, :] + r_col * ((rows - i) * head + below)
+    return rho, kappa

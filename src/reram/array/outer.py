@@ -13,10 +13,10 @@ Modes:
 - "stochastic": Bernoulli trains drawn for every sample, slot and line; coincidences counted
   exactly (one matmul over batch x slots for all coincidences, one for their signs);
 - "deterministic": each line fires a whole number of pulses, n_x = slots * p_x and n_d = slots *
-  p_d rounded stochastically (dithered, so that small values are not lost to rounding), placed
-  so that a cell sees n_x n_d / slots coincidences on average over the train's arrangements
-  (aihwkit's implicit deterministic trains: the count may be fractional, the cell then moves by
-  that fraction of a pulse's step);
+  p_d rounded with a dither (so that small values are not lost to rounding; unbiased, see
+  :func:`dither_round`), placed so that a cell sees n_x n_d / slots coincidences on average over
+  the train's arrangements (aihwkit's implicit deterministic trains: the count may be
+  fractional, the cell then moves by that fraction of a pulse's step);
 - "ideal": the expected counts themselves, unquantised (a reference without train noise).
 
 ``c_x`` and ``c_d`` follow update management (Gokmen & Vlasov 2016): their product gives the
@@ -27,6 +27,8 @@ wanted pulses per unit of x * d, and they are balanced so that the largest |x| a
 
 from __future__ import annotations
 
+import functools
+import math
 from dataclasses import dataclass
 
 import torch
@@ -42,6 +44,9 @@ class UpdateCounts:
         n_up, n_down: (out, in) SET and RESET coincidences per cell (pulses).
         row_pulses, col_pulses: pulses fired on all rows / all columns (events).
         clipped: fraction of line firing probabilities that exceeded 1.
+        cell_pulses: sum of n_up + n_down over the cells (events); computed when None.
+        row_lines, col_lines: (in,) / (out,) pulses fired on each row / column (the update's
+            half-selection energy weighs them by the conductance on the line; "ideal": expected).
 
     """
 
@@ -50,11 +55,47 @@ class UpdateCounts:
     row_pulses: float
     col_pulses: float
     clipped: float
+    cell_pulses: float | None = None
+    row_lines: torch.Tensor | None = None
+    col_lines: torch.Tensor | None = None
+
+    def __post_init__(self) -> None:
+        if self.cell_pulses is None:
+            self.cell_pulses = float(self.n_up.sum() + self.n_down.sum())
 
 
-def _stochastic_round(t: torch.Tensor, gen: torch.Generator | None) -> torch.Tensor:
-    # floor(t + U[0, 1)): t rounded up with probability frac(t)
-    return (t + torch.rand(t.shape, generator=gen, device=t.device, dtype=t.dtype)).floor_()
+_GOLDEN = (math.sqrt(5) - 1) / 2
+_DITHER_STARTS = 1 << 16  # random starting points of the dither sequence
+
+
+@functools.lru_cache(maxsize=8)
+def _dither_sequence(numel: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    # the additive recurrence frac(n * golden ratio): the most evenly spread sequence on [0, 1)
+    n = torch.arange(numel + _DITHER_STARTS, device=device, dtype=torch.float64)
+    return (n * _GOLDEN).frac_().to(dtype)
+
+
+def dither_round(t: torch.Tensor, gen: torch.Generator | None) -> torch.Tensor:
+    """Round ``t`` (>= 0) to integers, up with probability frac(t): floor(t + r), r in [0, 1).
+
+    The thresholds r are the golden-ratio sequence frac(n * 0.618...) read from a random start
+    (ordered dither): over the start, every element's r is uniform to within 2**-16, so the
+    rounding is unbiased, E = t, while one random number per call replaces one per element.
+    """
+    size = 1 << max(16, (t.numel() - 1).bit_length())  # cache one sequence per power of two
+    start = int(torch.randint(_DITHER_STARTS, (), generator=gen, device="cpu" if gen is None else gen.device))
+    r = _dither_sequence(size, t.device, t.dtype)[start : start + t.numel()].view(t.shape)
+    return torch.add(t, r).floor_()
+
+
+def _abs_max(t: torch.Tensor) -> tuple[torch.Tensor, float, bool]:
+    # (|t|, max |t|, whether t >= 0) with one pass over t when it is non-negative (ReLU outputs, images)
+    if t.numel() == 0:
+        return t, 0.0, True
+    lo, hi = (float(v) for v in torch.aminmax(t))
+    if lo >= 0:
+        return t, hi, True
+    return t.abs(), max(hi, -lo), False
 
 
 def coincidences(
@@ -62,7 +103,7 @@ def coincidences(
     d: torch.Tensor,
     pulses_per_unit: float,
     slots: int = 31,
-    mode: str = "stochastic",
+    mode: str = "deterministic",
     gen: torch.Generator | None = None,
 ) -> UpdateCounts:
     """Pulse coincidences of a batch of rank-one updates sum_b d_b x_b^T.
@@ -73,7 +114,7 @@ def coincidences(
             ``pulses_per_unit * sum_b d_bj x_bi`` pulses, up where positive.
         pulses_per_unit: pulses per unit of x * d (learning rate / weight change of one pulse).
         slots: pulse slots per sample (the train length; ``BL`` in aihwkit).
-        mode: "stochastic", "deterministic" or "ideal".
+        mode: "deterministic", "stochastic" or "ideal".
         gen: generator for the trains (and stochastic rounding).
 
     Returns:
@@ -84,9 +125,8 @@ def coincidences(
         raise ValueError(f"pulse mode = {mode!r} is unknown: allowed is one of {', '.join(MODES)}")
     if not isinstance(slots, int) or slots < 1:
         raise ValueError(f"slots = {slots!r} is invalid: allowed is an integer >= 1")
-    ax, ad = x.abs(), d.abs()
-    x_max = float(ax.max()) if ax.numel() else 0.0
-    d_max = float(ad.max()) if ad.numel() else 0.0
+    ax, x_max, x_pos = _abs_max(x)
+    ad, d_max, d_pos = _abs_max(d)
     if x_max == 0 or d_max == 0 or pulses_per_unit == 0:
         z = torch.zeros(d.shape[1], x.shape[1], dtype=x.dtype, device=x.device)
         return UpdateCounts(z, z.clone(), 0.0, 0.0, 0.0)
@@ -95,24 +135,55 @@ def coincidences(
         net = pulses_per_unit * (d.T @ x)
         p_x = ax * (pulses_per_unit * d_max / x_max) ** 0.5 / slots**0.5
         p_d = ad * (pulses_per_unit * x_max / d_max) ** 0.5 / slots**0.5
-        return UpdateCounts((total + net) / 2, (total - net) / 2, float(p_x.sum()) * slots,
-                            float(p_d.sum()) * slots, 0.0)  # fmt: skip
+        rate_x, rate_d = p_x.sum(0), p_d.sum(0)  # expected pulses per slot on each line
+        return UpdateCounts((total + net) / 2, (total - net) / 2, float(rate_x.sum()) * slots,
+                            float(rate_d.sum()) * slots, 0.0, None, rate_x * slots, rate_d * slots)  # fmt: skip
     # update management: c_x c_d slots = pulses_per_unit, c_x x_max = c_d d_max
     c_x = (pulses_per_unit / slots * d_max / x_max) ** 0.5
     c_d = (pulses_per_unit / slots * x_max / d_max) ** 0.5
-    p_x, p_d = ax * c_x, ad * c_d
+    clip = c_x * x_max > 1  # the largest |x| and |d| fire with the same probability, c_x x_max = c_d d_max
     clipped = 0.0
-    if c_x * x_max > 1:  # the largest |x| and |d| fire with the same probability, c_x x_max = c_d d_max
-        clipped = float(((p_x > 1).sum() + (p_d > 1).sum()) / (p_x.numel() + p_d.numel()))
-        p_x, p_d = p_x.clamp_max(1.0), p_d.clamp_max(1.0)
+    if clip:  # probabilities beyond 1: those lines fire in every slot
+        clipped = float(((ax > 1 / c_x).sum() + (ad > 1 / c_d).sum()) / (ax.numel() + ad.numel()))
     if mode == "deterministic":
-        n_x, n_d = _stochastic_round(p_x * slots, gen), _stochastic_round(p_d * slots, gen)
-        total = (n_d.T @ n_x).div_(2 * slots)
-        net = ((n_d * d.sign()).T @ (n_x * x.sign())).div_(2 * slots)
-        return UpdateCounts(total + net, total.sub_(net), float(n_x.sum()), float(n_d.sum()), clipped)
+        t_x, t_d = torch.mul(ax, c_x * slots), torch.mul(ad, c_d * slots)
+        if clip:
+            t_x, t_d = t_x.clamp_max_(slots), t_d.clamp_max_(slots)
+        n_x, n_d = dither_round(t_x, gen), dither_round(t_d, gen)
+        sx, sd = n_x.sum(1), n_d.sum(1)  # pulses per sample on all rows / all columns
+        n_up, n_down = _up_down(n_d, None if d_pos else d, n_x, None if x_pos else x, 1 / slots)
+        return UpdateCounts(n_up, n_down, float(sx.sum()), float(sd.sum()), clipped, float(sx @ sd) / slots,
+                            n_x.sum(0), n_d.sum(0))  # fmt: skip
+    p_x, p_d = (ax * c_x).clamp_max_(1.0), (ad * c_d).clamp_max_(1.0)
     b = x.shape[0]
     rows = (torch.rand(b, slots, x.shape[1], generator=gen, device=x.device) < p_x.unsqueeze(1)).to(x.dtype)
     cols = (torch.rand(b, slots, d.shape[1], generator=gen, device=x.device) < p_d.unsqueeze(1)).to(x.dtype)
-    total = cols.view(b * slots, -1).T @ rows.view(b * slots, -1)
-    net = (cols * d.sign().unsqueeze(1)).view(b * slots, -1).T @ (rows * x.sign().unsqueeze(1)).view(b * slots, -1)
-    return UpdateCounts((total + net) / 2, (total - net) / 2, float(rows.sum()), float(cols.sum()), clipped)
+
+    def per_slot(t: torch.Tensor) -> torch.Tensor:  # (b, n) -> (b * slots, n), each sample's row repeated
+        return t.unsqueeze(1).expand(-1, slots, -1).reshape(b * slots, -1)
+
+    n_up, n_down = _up_down(cols.view(b * slots, -1), None if d_pos else per_slot(d),
+                            rows.view(b * slots, -1), None if x_pos else per_slot(x), 1.0)  # fmt: skip
+    row_lines, col_lines = rows.sum((0, 1)), cols.sum((0, 1))
+    return UpdateCounts(n_up, n_down, float(row_lines.sum()), float(col_lines.sum()), clipped, None,
+                        row_lines, col_lines)  # fmt: skip
+
+
+def _up_down(
+    n_d: torch.Tensor, d: torch.Tensor | None, n_x: torch.Tensor, x: torch.Tensor | None, scale: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(SET, RESET) counts scale * sum_k n_d[k]^T n_x[k] where sign(d x) is + / -.
+
+    ``n_d`` (N, out) and ``n_x`` (N, in) are pulse counts (>= 0) per line; ``d`` and ``x`` their
+    signs' sources, None where all are >= 0. Non-negative x (images, ReLU outputs) needs one
+    product: d's sign alone splits the columns into SET and RESET halves.
+    """
+    out = n_d.shape[1]
+    signed_d = n_d if d is None else torch.copysign(n_d, d)
+    if x is None:
+        split = torch.cat([signed_d.clamp_min(0), signed_d.neg().clamp_min_(0)], 1).mul_(scale)
+        both = split.T @ n_x  # (2 out, in): SET counts above, RESET counts below
+        return both[:out], both[out:]
+    total = (n_d.T @ n_x).mul_(scale / 2)
+    net = (signed_d.T @ torch.copysign(n_x, x)).mul_(scale / 2)
+    return total + net, total.sub_(net)

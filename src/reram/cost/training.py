@@ -7,7 +7,8 @@ per-event circuit costs as inference (:class:`reram.cost.model.CircuitCosts`):
   one bit-line charge and one ADC conversion per output, and the joules the cells dissipated;
 - update: each row pulse charges its row line to +V_w/2 (and switches the word line), each column
   pulse its column line to -V_w/2; a coincidence drops V_w across a cell for t_write (V_w^2 G t),
-  a half-selected cell V_w/2; write-verify writes (carry resets) count 10 pulses each;
+  a half-selected cell V_w/2 (the joules counted by the layer at each cell's conductance);
+  write-verify writes (carry resets) count 10 pulses each at mid-window conductance;
 - digital: the mixed-precision accumulator's multiply-accumulates at the digital MAC energy.
 
 Baselines run the same three products digitally (forward, backward, weight gradient): the SRAM
@@ -62,9 +63,9 @@ def training_step_cost(
         "read_cells": events["cell_read_J"],
         "update_lines": events["row_pulses"] * (c_row * cfg.cost.wl_voltage_V**2 + cols * c_seg * half**2)
         + events["col_pulses"] * rows * c_seg * half**2,
-        "update_cells": (events["cell_pulses"] * upd.v_write_V**2 + events["half_selected"] * half**2)
-        * g_mid
-        * upd.t_write_s,
+        "update_cells": events["update_cell_J"]
+        if "update_cell_J" in events  # counted cell by cell; older records: at mid-window conductance
+        else (events["cell_pulses"] * upd.v_write_V**2 + events["half_selected"] * half**2) * g_mid * upd.t_write_s,
         "write_verify": events["programmed_cells"] * WRITE_VERIFY_PULSES * upd.v_write_V**2 * g_mid * upd.t_write_s,
         "digital": events["digital_macs"] * digital_mac_J(node, cfg),
     }

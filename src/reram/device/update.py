@@ -29,7 +29,8 @@ from reram.device.faults import cell_windows, stuck_cells
 
 @dataclass
 class PulseCells:
-    """Per-cell state of an array trained by pulses (all tensors share one shape; normalised units).
+    """Per-cell state of an array trained by pulses (normalised units; ``u`` and ``pulses`` have
+    the array's shape, the others that shape or 0-dim where every cell has the same value).
 
     Attributes:
         u: the state, normalised conductance (g - g_min) / (g_max - g_min).
@@ -51,6 +52,22 @@ class PulseCells:
     stuck: torch.Tensor
 
     @property
+    def width(self) -> torch.Tensor:
+        """Each cell's window hi - lo (cached: windows are drawn once)."""
+        cached = self.__dict__.get("_width")
+        if cached is None or cached[0] is not self.hi or cached[1] is not self.lo:
+            w = self.hi - self.lo
+            cached = (self.hi, self.lo, w, float(w) if w.dim() == 0 else float("nan"))
+            self.__dict__["_width"] = cached
+        return cached[2]
+
+    @property
+    def width_value(self) -> float:
+        """The window as a number where all cells share it (NaN where they do not)."""
+        self.width  # noqa: B018 - fills the cache
+        return self.__dict__["_width"][3]
+
+    @property
     def any_stuck(self) -> bool:
         """Whether any cell is stuck (cached: stuck cells are drawn once)."""
         cached = self.__dict__.get("_any_stuck")
@@ -68,19 +85,29 @@ def _gain(nl: float) -> float:
 def init_cells(
     shape: tuple[int, ...], cfg: DeviceConfig, gen: torch.Generator, device: torch.device | str = "cpu"
 ) -> PulseCells:
-    """Draw a fresh array's cells (windows, step gains, stuck cells), all at u = 0.5."""
+    """Draw a fresh array's cells (windows, step gains, stuck cells), all at u = 0.5.
+
+    Coefficients that are the same for every cell (no device-to-device spread, no stuck cells)
+    are kept as 0-dim tensors that broadcast, so that an update reads only the state.
+    """
     dev = torch.device(device)
     upd, span = cfg.update, cfg.g_max_S - cfg.g_min_S
-    g_lo, g_hi = cell_windows(shape, cfg, gen, dev)
-    lo, hi = (g_lo - cfg.g_min_S) / span, (g_hi - cfg.g_min_S) / span
-    low, high = stuck_cells(shape, cfg, gen, dev)
+    if cfg.d2d_window_sigma > 0:
+        g_lo, g_hi = cell_windows(shape, cfg, gen, dev)
+        lo, hi = (g_lo - cfg.g_min_S) / span, (g_hi - cfg.g_min_S) / span
+    else:
+        lo, hi = torch.tensor(0.0, device=dev), torch.tensor(1.0, device=dev)
+    if cfg.stuck_low_rate + cfg.stuck_high_rate > 0:
+        low, high = stuck_cells(shape, cfg, gen, dev)
+    else:
+        low = high = torch.tensor(False, device=dev)
     gains = []
     for _ in range(2):
         if upd.d2d_sigma > 0:
             s = upd.d2d_sigma
             gains.append(torch.exp(s * torch.randn(shape, generator=gen, device=dev) - s * s / 2))
         else:
-            gains.append(torch.ones(shape, device=dev))
+            gains.append(torch.tensor(1.0, device=dev))
     w = hi - lo
     if upd.model == "linear":
         lam_up, lam_down = torch.zeros_like(w), torch.zeros_like(w)
@@ -93,8 +120,10 @@ def init_cells(
         lam_down = torch.full_like(w, upd.nl_down / upd.pulses_down)
         c_up = w / upd.pulses_up * _gain(upd.nl_up) + lam_up * lo
         e_down = lam_down * hi - w / upd.pulses_down * _gain(upd.nl_down)
-    u = torch.full(shape, 0.5, device=dev).clamp(lo, hi)
-    u = torch.where(low, lo, torch.where(high, hi, u))
+    u = torch.full(shape, 0.5, device=dev).clamp_(lo, hi)
+    stuck = low | high
+    if stuck.any():
+        u = torch.where(low, lo, torch.where(high, hi, u))
     return PulseCells(
         u=u,
         lo=lo,
@@ -104,7 +133,7 @@ def init_cells(
         lam_down=lam_down * gains[1],
         e_down=e_down * gains[1],
         pulses=torch.zeros(shape, device=dev),
-        stuck=low | high,
+        stuck=stuck,
     )
 
 
@@ -130,21 +159,25 @@ def apply_pulses(
 ) -> None:
     """Apply ``n_up`` SET and ``n_down`` RESET pulses per cell (counts >= 0, any real value), in place."""
     u = cells.u
-    drive = n_up * cells.c_up + n_down * cells.e_down  # du/dt = drive - k u over the update
+    drive = torch.addcmul(n_up * cells.c_up, n_down, cells.e_down)  # du/dt = drive - k u over the update
     if cfg.model == "linear":
         du = drive
-    else:
-        k = (n_up * cells.lam_up).add_(n_down * cells.lam_down).clamp_min_(1e-30)
-        du = drive.sub_(k * u).mul_(torch.expm1(-k).div_(k).neg_())  # (1 - exp(-k)) / k -> 1 as k -> 0
+    else:  # du = (drive - k u) (1 - exp(-k)) / k, the factor -> 1 as k -> 0; m = -k
+        m = torch.addcmul(n_up * cells.lam_up.neg(), n_down, cells.lam_down.neg()).clamp_max_(-1e-30)
+        du = torch.addcmul(drive, m, u).mul_(torch.expm1(m).div_(m))
     if cfg.c2c_sigma > 0:  # std c2c_sigma (fraction of the window) per pulse, independent pulses
         noise = torch.randn(u.shape, generator=gen, device=u.device, dtype=u.dtype)
-        du.addcmul_(noise.mul_((n_up + n_down).sqrt_()), cells.hi - cells.lo, value=cfg.c2c_sigma)
+        root_n = torch.add(n_up, n_down).sqrt_()
+        if cells.width.dim() == 0:  # one window for all cells
+            du.addcmul_(noise, root_n, value=cfg.c2c_sigma * cells.width_value)
+        else:
+            du.addcmul_(noise.mul_(root_n), cells.width, value=cfg.c2c_sigma)
     if cells.any_stuck:
         du.masked_fill_(cells.stuck, 0.0)
     if cfg.endurance_cycles > 0:
         cells.pulses.add_(n_up).add_(n_down)
     lo, hi = window(cells, cfg)
-    torch.minimum(torch.maximum(du.add_(u), lo), hi, out=cells.u)
+    torch.clamp(du.add_(u), lo, hi, out=cells.u)
 
 
 def set_state(cells: PulseCells, target_u: torch.Tensor, cfg: DeviceConfig, gen: torch.Generator | None) -> None:
@@ -162,7 +195,7 @@ def set_state(cells: PulseCells, target_u: torch.Tensor, cfg: DeviceConfig, gen:
         u = u + (2 * r - 1) * cfg.wv_tolerance_S / span
     lo, hi = window(cells, cfg.update)
     u = torch.minimum(torch.maximum(u, lo), hi)
-    cells.u.copy_(torch.where(cells.stuck, cells.u, u))
+    cells.u.copy_(torch.where(cells.stuck, cells.u, u) if cells.any_stuck else u)
 
 
 def conductance_S(cells: PulseCells, cfg: DeviceConfig) -> torch.Tensor:

@@ -141,7 +141,7 @@ def run_onchip_table(job: OnChipJob, out: Path, progress: Progress | None = None
     shapes = [(m.in_features, m.out_features) for m in probe.modules() if isinstance(m, nn.Linear)]
     done = 0
     curves: dict[tuple[str, str], list[list[float]]] = {}
-    costs: dict[tuple[str, str], dict[str, Any]] = {}
+    events: dict[tuple[str, str], list[dict[str, float]]] = {}
     for label, preset_name, scheme, seed in plan:
         key = f"{label}-{preset_name}-{scheme}-{job.pulse_mode}-s{seed}".replace(" ", "_").replace(":", "_")
         path = out / "runs" / f"{key}.json"
@@ -167,9 +167,13 @@ def run_onchip_table(job: OnChipJob, out: Path, progress: Progress | None = None
                 rec = {"curve": curve, "events_per_step": per_step}
             write_json(path, rec)
         curves.setdefault((label, scheme), []).append(rec["curve"])
-        if "events_per_step" in rec:  # priced afresh from the stored counts: cost-model changes apply on resume
-            costs[(label, scheme)] = training_step_cost(shapes, load_config(preset_name), rec["events_per_step"],
-                                                        OnChipConfig().slots)  # fmt: skip
+        if "events_per_step" in rec:
+            events.setdefault((label, scheme), []).append(rec["events_per_step"])
+    costs: dict[tuple[str, str], dict[str, Any]] = {}
+    presets = {(lab, sch): p for lab, p, sch in job.runs}
+    for run, per_seed in events.items():  # the seeds' mean counts, priced afresh: cost-model changes apply on resume
+        mean_events = {k: statistics.fmean(e[k] for e in per_seed) for k in per_seed[0]}
+        costs[run] = training_step_cost(shapes, load_config(presets[run]), mean_events, OnChipConfig().slots)
     float_final = statistics.fmean(c[-1] for c in curves[("float SGD", "float")])
     rows = []
     for (label, scheme), cs in curves.items():

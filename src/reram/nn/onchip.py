@@ -14,10 +14,14 @@ normalised conductance of ``reram.device.update``. On the chip:
 - **update**: :meth:`OnChipLinear.pulse_update` turns the recorded (x, d) of the batch into pulse
   coincidences (``reram.array.outer``) and the cells respond (``reram.device.update``).
 
-Each matrix is treated as one array (its partial sums are not quantised per tile); every kernel
-counts its events in ``OnChipLinear.events`` for the cost model. ``.weight`` changed by anything
-else than the cells (another optimizer, ``load_state_dict``) is written back into the cells
-(write-verify) at the next forward, so any torch optimizer works, as a digital-update baseline.
+Each matrix's partial sums are not quantised per array. With ``array.ir_drop`` on, the reads
+see each array's resistor network and the update pulses lose voltage along the lines
+(``reram.array.onchip_wires``: the arrays' layout, exact or first-order reads, first-order
+update drops); per-cell programming (carry transfers, mixed precision's pulses, write-verify)
+sees the nominal voltage. Every kernel counts its events in ``OnChipLinear.events`` for the cost
+model. ``.weight`` changed by anything else than the cells (another optimizer,
+``load_state_dict``) is written back into the cells (write-verify) at the next forward, so any
+torch optimizer works, as a digital-update baseline.
 """
 
 from __future__ import annotations
@@ -31,10 +35,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from reram.array.onchip_wires import effective_weights, update_efficiency
 from reram.array.outer import coincidences
 from reram.config import Config, load_config
 from reram.device import update as cellupd
-from reram.periphery.adc import adc_convert
+from reram.periphery.adc import adc_convert, max_abs
+from reram.periphery.dac import dac_quantize
 
 
 @dataclass
@@ -50,6 +56,8 @@ class TrainingEvents:
         row_pulses, col_pulses: update pulses fired on rows and on columns.
         cell_pulses: coincidences (full-selected cell pulses).
         half_selected: cell-pulse slots where only the row or only the column fired.
+        update_cell_J: energy dissipated in the cells by update pulses, sum V^2 G t over the
+            selected (V = v_write) and half-selected (V = v_write / 2) cell pulses (joules).
         programmed_cells: cells written by write-verify (carry resets, digital write-backs).
         digital_macs: multiply-accumulates done digitally (mixed precision's accumulator).
 
@@ -67,6 +75,7 @@ class TrainingEvents:
     col_pulses: float = 0.0
     cell_pulses: float = 0.0
     half_selected: float = 0.0
+    update_cell_J: float = 0.0
     programmed_cells: float = 0.0
     digital_macs: float = 0.0
 
@@ -75,22 +84,11 @@ class TrainingEvents:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-def quantize(t: torch.Tensor, bits: int) -> torch.Tensor:
-    """The DAC: ``bits`` magnitude bits (+-(2**bits - 1) codes, signs in two phases) over the batch's max |t|."""
-    top = 2**bits - 1
-    fs = _full_scale(t)
-    return torch.round(t * (top / fs)).clamp_(-top, top) * (fs / top)
-
-
-def _full_scale(t: torch.Tensor) -> torch.Tensor:
-    return t.detach().abs().amax().clamp_min(torch.finfo(t.dtype).tiny)
-
-
 class _Kernels(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, x: torch.Tensor, weight: torch.Tensor, layer: OnChipLinear) -> torch.Tensor:  # noqa: D102
-        xq = quantize(x, layer.config.periphery.dac.bits)
-        y = layer.read(xq, weight, transposed=False)
+        xq, fs = dac_quantize(x, layer.config.periphery.dac.bits)
+        y = layer.read(xq, fs, weight, transposed=False)
         ctx.layer = layer
         ctx.save_for_backward(xq, weight)
         return y
@@ -99,8 +97,8 @@ class _Kernels(torch.autograd.Function):
     def backward(ctx: Any, gy: torch.Tensor) -> Any:  # noqa: D102
         layer: OnChipLinear = ctx.layer
         xq, weight = ctx.saved_tensors
-        dq = quantize(gy, layer.config.periphery.dac.bits)
-        gx = layer.read(dq, weight, transposed=True) if ctx.needs_input_grad[0] else None
+        dq, fs = dac_quantize(gy, layer.config.periphery.dac.bits)
+        gx = layer.read(dq, fs, weight, transposed=True) if ctx.needs_input_grad[0] else None
         layer.recorded = (xq, dq)
         gw = dq.T @ xq if ctx.needs_input_grad[1] and layer.weight_grad else None
         return gx, gw, None
@@ -128,6 +126,9 @@ class OnChipLinear(nn.Module):
         if not range_factor > 0 or not carry_base >= 1:
             raise ValueError(f"range_factor = {range_factor!r} / carry_base = {carry_base!r}: allowed is > 0 / >= 1")
         self.config, self.index = config, index
+        arr = config.array
+        self._wired = arr.ir_drop != "off" and (arr.r_wire_ohm > 0 or arr.r_access_ohm > 0)
+        self._effective: torch.Tensor | None = None
         self.in_features, self.out_features = linear.in_features, linear.out_features
         w0 = linear.weight.detach()
         self.weight = nn.Parameter(w0.clone())
@@ -158,6 +159,7 @@ class OnChipLinear(nn.Module):
             seed = int(torch.randint(0, 2**62, (1,), generator=self.gen))
             self.gen = torch.Generator(device=self.weight.device).manual_seed(seed)
         self._synced = self.weight._version
+        self._effective = None
         return self
 
     # ----- mapping between cells and weights -----
@@ -174,19 +176,31 @@ class OnChipLinear(nn.Module):
         """Weight change of one nominal pulse on cell k (weight units)."""
         return self.significance(k) / self.config.device.update.nominal_pulses
 
-    def device_weight(self) -> torch.Tensor:
-        """What the cells hold, in weight units (the mapping, without read noise)."""
-        w = sum(self.significance(k) * (c.u - 0.5) for k, c in enumerate(self.cells))
-        return w  # type: ignore[return-value]
+    def device_weight(self, out: torch.Tensor | None = None) -> torch.Tensor:
+        """What the cells hold, in weight units (the mapping, without read noise), into ``out`` if given."""
+        sig = [self.significance(k) for k in range(len(self.cells))]
+        u0 = self.cells[0].u
+        offset = torch.tensor(-0.5 * sum(sig), dtype=u0.dtype, device=u0.device)
+        w = torch.add(offset, u0, alpha=sig[0], out=out)  # W = sum_k s_k (u_k - 1/2)
+        for s, c in zip(sig[1:], self.cells[1:], strict=True):
+            w.add_(c.u, alpha=s)
+        return w
 
     def sync(self) -> None:
         """Set ``weight`` to what the cells hold."""
         with torch.no_grad():
-            self.weight.copy_(self.device_weight())
+            self.device_weight(out=self.weight)
         self._synced = self.weight._version
         dev = self.config.device
-        u_mean = float(sum(c.u.mean() for c in self.cells)) / len(self.cells)
-        self._g_mean_S = dev.g_min_S + (dev.g_max_S - dev.g_min_S) * u_mean  # for the read energy
+        span = dev.g_max_S - dev.g_min_S
+        # for the energy: each cell array's conductance summed along each input line (over the
+        # columns it crosses) and along each output line (siemens); reads drive all of them
+        n_in, n_out = self.in_features, self.out_features
+        self._g_lines_S = [(c.u.sum(0).mul_(span).add_(n_out * dev.g_min_S),
+                            c.u.sum(1).mul_(span).add_(n_in * dev.g_min_S)) for c in self.cells]  # fmt: skip
+        self._g_in_S = sum(g for g, _ in self._g_lines_S)
+        self._g_out_S = sum(g for _, g in self._g_lines_S)
+        self._effective = None  # wired reads: effective weights of these cells, computed at the next read
 
     def write_weights(self, w: torch.Tensor) -> None:
         """Write-verify weights ``w`` into the cells (the most significant cell takes it all)."""
@@ -212,18 +226,25 @@ class OnChipLinear(nn.Module):
         return [cellupd.conductance_S(c, self.config.device) for c in self.cells]
 
     # ----- the read kernels -----
-    def read(self, v: torch.Tensor, weight: torch.Tensor, transposed: bool) -> torch.Tensor:
-        """One analog read: ``v`` (batch, in) forward or (batch, out) transposed, in input units;
-        returns the ADC-converted outputs in output units (read noise in distribution).
+    def read(self, v: torch.Tensor, v_max: float, weight: torch.Tensor, transposed: bool) -> torch.Tensor:
+        """One analog read: ``v`` (batch, in) forward or (batch, out) transposed, in input units,
+        driven at full scale ``v_max`` (the DAC's largest code); returns the ADC-converted outputs
+        in output units (read noise in distribution).
         """
         dev, cfg = self.config.device, self.config
+        if self._wired:  # the arrays' resistor networks: the weights they realise (both directions)
+            if self._effective is None:
+                sig = [self.significance(k) for k in range(len(self.cells))]
+                self._effective = effective_weights(self.conductances_S(), sig, cfg)
+            weight = self._effective
         y = v @ weight if transposed else v @ weight.T
         span = dev.g_max_S - dev.g_min_S
         if dev.read_sigma_S > 0:  # each cell and its reference read with sigma; cells weighted by significance
+            sq = torch.linalg.vector_norm(v, dim=1, keepdim=True)  # (batch, 1): sqrt(sum v^2) per vector
             weights_sq = sum(self.significance(k) ** 2 for k in range(len(self.cells)))
             sig_w = dev.read_sigma_S / span * (2 * weights_sq) ** 0.5
-            rms = (v * v).sum(1, keepdim=True).sqrt()
-            y = y + sig_w * rms * torch.randn(y.shape, generator=self.gen, device=y.device, dtype=y.dtype)
+            noise = torch.randn(y.shape, generator=self.gen, device=y.device, dtype=y.dtype)
+            y = y.addcmul_(noise, sq, value=sig_w)
         n_out = y.shape[1]
         macs = float(v.shape[0] * v.shape[1] * n_out)
         e = self.events
@@ -235,11 +256,14 @@ class OnChipLinear(nn.Module):
             e.forward_macs += macs
         e.dac_conversions += v.numel()
         e.adc_conversions += y.numel()
-        # cells: sum V^2 G t with V = v / max|v| * v_read (mean conductance per cell as a first model)
-        vmax = float(v.abs().max()) or 1.0
-        v2 = float((v * v).sum()) / vmax**2 * cfg.array.v_read_V**2
-        e.cell_read_J += v2 * n_out * len(self.cells) * self._g_mean_S * cfg.array.t_pulse_s
-        return adc_convert(y, _full_scale(y), cfg.periphery.adc.bits)  # auto-ranged to the batch
+        # cells: sum over lines of (sum over the batch of V^2) (conductance on the line) t,
+        # V = v / max|v| * v_read on each driven line
+        v2_line = torch.linalg.vector_norm(v, dim=0).square_()
+        g_line = self._g_out_S if transposed else self._g_in_S
+        scale = (cfg.array.v_read_V / (v_max or 1.0)) ** 2 * cfg.array.t_pulse_s
+        e.cell_read_J += float(v2_line @ g_line) * scale
+        fs = max_abs(y)  # the ADC auto-ranged to the batch's largest output
+        return adc_convert(y, fs, cfg.periphery.adc.bits) if fs > 0 else y
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Forward kernel; the backward pass runs the transposed kernel and records (x, d)."""
@@ -269,20 +293,52 @@ class OnChipLinear(nn.Module):
         xq, dq = self.recorded
         k = len(self.cells) - 1 if cell is None else cell
         counts = coincidences(xq, -dq, lr / self.pulse_step(k), slots, mode, self.gen)
-        self.apply_counts(k, counts.n_up, counts.n_down)
+        full = float(counts.cell_pulses or 0.0)
         e = self.events
+        g_full = self._pulsed_conductance_S(counts.n_up, counts.n_down, k, full)
+        n_up, n_down = counts.n_up, counts.n_down
+        if counts.row_lines is not None and counts.col_lines is not None:  # half-selected cells on the pulsed lines
+            upd = self.config.device.update
+            g_in, g_out = self._g_lines_S[k]
+            g_lines = float(counts.row_lines @ g_in + counts.col_lines @ g_out)
+            e.update_cell_J += (g_lines - 2 * g_full) * (upd.v_write_V / 2) ** 2 * upd.t_write_s
+            if self._wired:  # the pulses reach the cells weakened by the lines' drops: part of a step each
+                trains = xq.shape[0] * slots  # the lines' firing rates over the update's slots
+                rates = (counts.row_lines / trains, counts.col_lines / trains)
+                eff = update_efficiency(self.conductances_S(), k, *rates, self.config)
+                n_up, n_down = n_up * eff, n_down * eff
+        self.apply_counts(k, n_up, n_down, full, g_full)
         e.updates += xq.shape[0]
         e.row_pulses += counts.row_pulses
         e.col_pulses += counts.col_pulses
-        full = float(counts.n_up.sum() + counts.n_down.sum())
         e.half_selected += counts.row_pulses * self.out_features + counts.col_pulses * self.in_features - 2 * full
         self.recorded = None
 
-    def apply_counts(self, k: int, n_up: torch.Tensor, n_down: torch.Tensor) -> None:
-        """Apply SET/RESET pulse counts to cell ``k`` and re-read the weights."""
-        cellupd.apply_pulses(self.cells[k], n_up, n_down, self.config.device.update, self.gen)
-        self.events.cell_pulses += float(n_up.sum() + n_down.sum())
+    def apply_counts(self, k: int, n_up: torch.Tensor, n_down: torch.Tensor, pulses: float | None = None,
+                     pulsed_S: float | None = None) -> None:  # fmt: skip
+        """Apply SET/RESET pulse counts to cell ``k`` and re-read the weights.
+
+        Args:
+            k: the cell (0 = most significant).
+            n_up, n_down: (out, in) SET / RESET pulses per cell.
+            pulses: their sum over the cells, when the caller knows it.
+            pulsed_S: sum of pulses x conductance (siemens), when the caller knows it.
+
+        """
+        upd = self.config.device.update
+        pulses = float(n_up.sum() + n_down.sum()) if pulses is None else pulses
+        pulsed_S = self._pulsed_conductance_S(n_up, n_down, k, pulses) if pulsed_S is None else pulsed_S
+        self.events.update_cell_J += pulsed_S * upd.v_write_V**2 * upd.t_write_s  # selected cells: V_w^2 G t
+        cellupd.apply_pulses(self.cells[k], n_up, n_down, upd, self.gen)
+        self.events.cell_pulses += pulses
         self.sync()
+
+    def _pulsed_conductance_S(self, n_up: torch.Tensor, n_down: torch.Tensor, k: int, pulses: float) -> float:
+        """Sum over cell ``k``'s cells of pulses x conductance (siemens), at the state before the pulses."""
+        dev = self.config.device
+        u = self.cells[k].u.flatten()
+        pulses_u = float(torch.dot(n_up.flatten(), u) + torch.dot(n_down.flatten(), u))
+        return pulses_u * (dev.g_max_S - dev.g_min_S) + pulses * dev.g_min_S
 
     def extra_repr(self) -> str:
         """Matrix size, cells per weight, weight range and config."""

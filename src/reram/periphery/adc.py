@@ -14,13 +14,21 @@ def adc_levels(bits: int) -> int:
     return 2 ** (bits - 1) - 1
 
 
-def adc_convert(signal: torch.Tensor, full_scale: torch.Tensor, bits: int) -> torch.Tensor:
+def adc_convert(signal: torch.Tensor, full_scale: torch.Tensor | float, bits: int) -> torch.Tensor:
     """Digitise ``signal`` (amperes or volts) with +-``full_scale`` and ``bits``; returns the
     reconstructed value (same unit), monotone in the signal and saturating at +-full_scale.
     """
     top = adc_levels(bits)
     step = full_scale / top
-    return torch.round(signal / step).clamp(-top, top) * step
+    return torch.div(signal, step).round_().clamp_(-top, top).mul_(step)
+
+
+def max_abs(t: torch.Tensor) -> float:
+    """The largest |t| (0 for an empty tensor), in one pass over t: an auto-ranged converter's full scale."""
+    if t.numel() == 0:
+        return 0.0
+    lo, hi = torch.aminmax(t.detach())
+    return float(torch.maximum(hi, lo.neg()))
 
 
 def percentile_abs(values: torch.Tensor, percentile: float) -> torch.Tensor:

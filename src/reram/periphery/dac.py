@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from reram.config import DACConfig
+from reram.periphery.adc import max_abs
 
 
 @dataclass
@@ -52,3 +53,18 @@ def encode_inputs(x: torch.Tensor, x_range: torch.Tensor | float, cfg: DACConfig
             planes_out.append(((mag >> j) & 1).to(x.dtype))
             weights.append(sign * 2**j)
     return InputPlanes(torch.stack(planes_out).mul_(v_read_V), weights)
+
+
+def dac_quantize(x: torch.Tensor, bits: int) -> tuple[torch.Tensor, float]:
+    """Inputs as a DAC auto-ranged to the batch drives them: ``bits`` magnitude bits (codes
+    +-(2**bits - 1), signs in two phases) over the full scale max |x|.
+
+    Returns:
+        The quantised values (input units) and the full scale (the largest code's value).
+
+    """
+    top = 2**bits - 1
+    fs = max_abs(x)
+    if fs == 0:
+        return torch.zeros_like(x), 0.0
+    return torch.mul(x, top / fs).round_().mul_(fs / top), fs  # |x| <= fs: no code beyond +-top

@@ -1,0 +1,108 @@
+"""Wire resistance in the arrays of on-chip training: what the reads see, what the updates lose.
+
+Layout (``reram.nn.onchip``): weight (j, i) is K cells (K = 1, or 2 for periodic carry) on input
+row i, in K columns of output j, beside a reference column at mid-window conductance; each
+output's K + 1 columns sit side by side. The matrix is cut into arrays of ``array.rows`` rows
+and as many whole column groups as fit in ``array.cols`` columns. Rows are driven at their first
+column; columns sense (forward reads) or are driven (transposed reads, updates) at their last
+row; every wire segment has ``array.r_wire_ohm`` and every cell ``array.r_access_ohm`` in series.
+
+- Reads: each array's effective matrix (``reram.array.circuit.effective_matrix``, exact or
+  first order) replaces its conductances: weights W_eff = sum_k s_k (A_k - A_ref) / (g_max -
+  g_min). A transposed read drives the columns from their sensing end and senses the rows at
+  their driving end, every other line end held at 0 V in both directions; by reciprocity (a
+  linear resistive network's transfer from port a to port b equals that from b to a) it
+  realises the same matrix, transposed (the tests solve both directions).
+- Updates (V/2 scheme): a firing row sits at +V/2 from its driver, a firing column at -V/2;
+  each cell on a firing row draws G V/2, or G V when its column fires too, and likewise along
+  a firing column. With the lines' firing rates of the update (mean field over its slots), the
+  first-order sags along both lines (``reram.array.lines.line_sags``) give the voltage a
+  selected cell receives, and ``device.update.v_threshold_V`` how much of a full pulse's step
+  that voltage makes (``reram.config.UpdateConfig``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+
+from reram.array import lines
+from reram.array.circuit import Wires, effective_matrix
+from reram.config import Config
+
+
+def _wires(cfg: Config) -> Wires:
+    arr = cfg.array
+    return Wires(r_row=arr.r_wire_ohm, r_col=arr.r_wire_ohm, r_access=arr.r_access_ohm)
+
+
+def _tiles(n_in: int, n_out: int, group: int, cfg: Config) -> Iterator[tuple[slice, slice]]:
+    """(input rows, outputs) of each array: ``array.rows`` rows, whole groups of ``group`` columns."""
+    per_array = max(1, cfg.array.cols // group)
+    for r0 in range(0, n_in, cfg.array.rows):
+        for c0 in range(0, n_out, per_array):
+            yield slice(r0, min(r0 + cfg.array.rows, n_in)), slice(c0, min(c0 + per_array, n_out))
+
+
+def _layout(cells_S: list[torch.Tensor], g_ref_S: float, rows: slice, outs: slice) -> torch.Tensor:
+    """(rows, (K + 1) outs) conductances of one array: per output its K cells, then its reference."""
+    parts = [g[outs, rows].T for g in cells_S]
+    parts.append(torch.full_like(parts[0], g_ref_S))
+    return torch.stack(parts, 2).reshape(parts[0].shape[0], -1)
+
+
+def effective_weights(cells_S: list[torch.Tensor], significance: list[float], cfg: Config) -> torch.Tensor:
+    """(out, in) weights that a read of these cells realises, wires included (both directions).
+
+    Args:
+        cells_S: K (out, in) conductance matrices (siemens), most significant first.
+        significance: weight per unit of normalised conductance of each cell.
+        cfg: the chip (``array.ir_drop`` "approx" = first order, "exact"; wire and access ohms).
+
+    """
+    dev = cfg.device
+    span, g_ref = dev.g_max_S - dev.g_min_S, (dev.g_max_S + dev.g_min_S) / 2
+    method = "first_order" if cfg.array.ir_drop == "approx" else "exact"
+    k = len(cells_S)
+    n_out, n_in = cells_S[0].shape
+    out = torch.empty(n_out, n_in, dtype=cells_S[0].dtype, device=cells_S[0].device)
+    for rows, outs in _tiles(n_in, n_out, k + 1, cfg):
+        a = effective_matrix(_layout(cells_S, g_ref, rows, outs), _wires(cfg), "current", method)
+        a = a.to(out.dtype).reshape(a.shape[0], -1, k + 1)  # (rows, outs, K + 1), A[i, j, k]
+        w = sum(s * (a[:, :, c] - a[:, :, k]) for c, s in enumerate(significance))
+        out[outs, rows] = (w / span).T  # type: ignore[union-attr]
+    return out
+
+
+def update_efficiency(
+    cells_S: list[torch.Tensor], cell: int, row_rate: torch.Tensor, col_rate: torch.Tensor, cfg: Config
+) -> torch.Tensor:
+    """(out, in) fraction of a full pulse's step that an update pulse makes on each cell of ``cell``.
+
+    Args:
+        cells_S: K (out, in) conductance matrices (siemens).
+        cell: the pulsed cell of each weight (its column in each group).
+        row_rate: (in,) fraction of the update's slots in which each row fires.
+        col_rate: (out,) the same for the columns of ``cell``.
+        cfg: the chip (wires, ``device.update`` v_write_V and v_threshold_V).
+
+    """
+    dev, arr, upd = cfg.device, cfg.array, cfg.device.update
+    g_ref = (dev.g_max_S + dev.g_min_S) / 2
+    k = len(cells_S)
+    n_out, n_in = cells_S[0].shape
+    eff = torch.empty(n_out, n_in, dtype=cells_S[0].dtype, device=cells_S[0].device)
+    for rows, outs in _tiles(n_in, n_out, k + 1, cfg):
+        g = _layout(cells_S, g_ref, rows, outs).double()
+        g_a = g / (1 + g * arr.r_access_ohm)  # through the access device
+        fires = torch.zeros(g.shape[1] // (k + 1), k + 1, dtype=g.dtype, device=g.device)
+        fires[:, cell] = col_rate[outs].to(g.dtype)
+        g_rows = g_a * (1 + fires.reshape(1, -1))  # per V/2 of the row: V across where the column fires
+        g_cols = g_a * (1 + row_rate[rows].to(g.dtype)[:, None])
+        rho, kappa = lines.line_sags(g_rows, g_cols, arr.r_wire_ohm, arr.r_wire_ohm, 0.0, 0.0)
+        v_node = upd.v_write_V * (1 - (rho + kappa) / 2)  # each line lost its sag x V/2
+        v_cell = v_node * g_a / g  # the access device takes its share
+        e = ((v_cell - upd.v_threshold_V) / (upd.v_write_V - upd.v_threshold_V)).clamp_(0, 1)
+        eff[outs, rows] = e.reshape(e.shape[0], -1, k + 1)[:, :, cell].T.to(eff.dtype)
+    return eff
