@@ -180,8 +180,7 @@ class OnChipLinear(nn.Module):
         """What the cells hold, in weight units (the mapping, without read noise), into ``out`` if given."""
         sig = [self.significance(k) for k in range(len(self.cells))]
         u0 = self.cells[0].u
-        offset = torch.tensor(-0.5 * sum(sig), dtype=u0.dtype, device=u0.device)
-        w = torch.add(offset, u0, alpha=sig[0], out=out)  # W = sum_k s_k (u_k - 1/2)
+        w = torch.mul(u0, sig[0], out=out).sub_(0.5 * sum(sig))  # W = sum_k s_k (u_k - 1/2)
         for s, c in zip(sig[1:], self.cells[1:], strict=True):
             w.add_(c.u, alpha=s)
         return w
@@ -196,11 +195,14 @@ class OnChipLinear(nn.Module):
         # for the energy: each cell array's conductance summed along each input line (over the
         # columns it crosses) and along each output line (siemens); reads drive all of them
         n_in, n_out = self.in_features, self.out_features
-        self._g_lines_S = [(c.u.sum(0).mul_(span).add_(n_out * dev.g_min_S),
-                            c.u.sum(1).mul_(span).add_(n_in * dev.g_min_S)) for c in self.cells]  # fmt: skip
-        self._g_in_S = sum(g for g, _ in self._g_lines_S)
-        self._g_out_S = sum(g for _, g in self._g_lines_S)
-        self._effective = None  # wired reads: effective weights of these cells, computed at the next read
+        per_cell = [(c.u.sum(0).mul_(span).add_(n_out * dev.g_min_S),
+                     c.u.sum(1).mul_(span).add_(n_in * dev.g_min_S)) for c in self.cells]  # fmt: skip
+        if len(per_cell) == 1:
+            self._lines_S = (per_cell, *per_cell[0])  # (per cell, input lines, output lines)
+        else:
+            self._lines_S = (per_cell, per_cell[0][0] + per_cell[1][0], per_cell[0][1] + per_cell[1][1])
+        if self._wired:
+            self._effective = None  # the effective weights of these cells, computed at the next read
 
     def write_weights(self, w: torch.Tensor) -> None:
         """Write-verify weights ``w`` into the cells (the most significant cell takes it all)."""
@@ -259,7 +261,7 @@ class OnChipLinear(nn.Module):
         # cells: sum over lines of (sum over the batch of V^2) (conductance on the line) t,
         # V = v / max|v| * v_read on each driven line
         v2_line = torch.linalg.vector_norm(v, dim=0).square_()
-        g_line = self._g_out_S if transposed else self._g_in_S
+        g_line = self._lines_S[2] if transposed else self._lines_S[1]
         scale = (cfg.array.v_read_V / (v_max or 1.0)) ** 2 * cfg.array.t_pulse_s
         e.cell_read_J += float(v2_line @ g_line) * scale
         fs = max_abs(y)  # the ADC auto-ranged to the batch's largest output
@@ -299,7 +301,7 @@ class OnChipLinear(nn.Module):
         n_up, n_down = counts.n_up, counts.n_down
         if counts.row_lines is not None and counts.col_lines is not None:  # half-selected cells on the pulsed lines
             upd = self.config.device.update
-            g_in, g_out = self._g_lines_S[k]
+            g_in, g_out = self._lines_S[0][k]
             g_lines = float(counts.row_lines @ g_in + counts.col_lines @ g_out)
             e.update_cell_J += (g_lines - 2 * g_full) * (upd.v_write_V / 2) ** 2 * upd.t_write_s
             if self._wired:  # the pulses reach the cells weakened by the lines' drops: part of a step each

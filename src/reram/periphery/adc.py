@@ -28,7 +28,7 @@ def max_abs(t: torch.Tensor) -> float:
     if t.numel() == 0:
         return 0.0
     lo, hi = torch.aminmax(t.detach())
-    return float(torch.maximum(hi, lo.neg()))
+    return max(float(hi), -float(lo))
 
 
 def percentile_abs(values: torch.Tensor, percentile: float) -> torch.Tensor:
