@@ -299,12 +299,18 @@ def test_mixed_precision_keeps_the_remainder_digitally() -> None:
     before = layer.weight.detach().clone()
     layer(torch.randn(32, 6)).square().sum().backward()
     wanted = -0.002 * layer.weight.grad.clone()
+    layer.events = type(layer.events)()
     opt.step()
     applied = layer.weight.detach() - before
     assert torch.allclose(applied + layer.accumulator, wanted, atol=1e-5)
     dw = 2 * layer.w_max / 100
     assert bool((layer.accumulator.abs() < dw + 1e-6).all())
     assert torch.allclose(applied / dw, (applied / dw).round(), atol=1e-3)  # whole pulses
+    n = (applied / dw).round()  # programmed row by row: per input row the largest SET and RESET counts
+    row_slots = n.clamp_min(0).amax(0) + (-n).clamp_min(0).amax(0)
+    assert layer.events.program_slots == pytest.approx(float(row_slots.sum()))
+    assert layer.events.cell_pulses == pytest.approx(float(n.abs().sum()))
+    assert layer.events.updates == 0  # no coincidence trains
 
 
 def test_periodic_carry_moves_the_less_significant_cell_and_keeps_the_weight() -> None:
@@ -404,7 +410,10 @@ def test_carry_by_write_verify_keeps_the_weight_within_the_programming_error() -
     layer.cells[1].u.uniform_(0.2, 0.8)
     layer.sync()
     w = layer.weight.detach().clone()
+    layer.events = type(layer.events)()
     carry(layer, "verify")
+    assert layer.events.verify_rows == 2 * 6  # both cells of every row written (all moved)
+    assert layer.events.forward_vectors == 2 * 6  # both cell arrays read row by row first
     span = cfg.device.g_max_S - cfg.device.g_min_S
     tol = 5 * 0.01e-6 / span * layer.significance(0) + 5 * 0.01e-6 / span * layer.significance(1)
     assert torch.allclose(layer.weight.detach(), w, atol=tol)

@@ -14,9 +14,10 @@ per-event circuit costs as inference (:class:`reram.cost.model.CircuitCosts`):
 Baselines run the same three products digitally (forward, backward, weight gradient): the SRAM
 design reads 8-bit weights from SRAM, the digital-ReRAM design from binary ReRAM cells; both write
 the updated 8-bit weights back. Latency: reads one vector at a time per layer (input pulse plus
-conversions), updates one sample at a time (``slots`` write slots); the SRAM engine at
-``digital_mac_units`` MACs per clock, the digital-ReRAM design limited by its bit reads (shared
-sense amplifiers, ``reram_t_read_s`` per access) and a row-by-row write-back.
+conversions), updates one sample at a time (``slots`` write slots), row-by-row programming
+(mixed precision's and carry's transfers, write-verify rows) one pulse slot at a time; the SRAM
+engine at ``digital_mac_units`` MACs per clock, the digital-ReRAM design limited by its bit
+reads (shared sense amplifiers, ``reram_t_read_s`` per access) and a row-by-row write-back.
 """
 
 from __future__ import annotations
@@ -77,7 +78,8 @@ def training_step_cost(
     reram = macs * digital_reram_mac_J(cfg) + write_back_bits * upd.v_write_V**2 * g_mid * upd.t_write_s
     t_conv = cc.t_conversion_s * math.ceil(max(1.0, cols) / max(1, cc.adcs_per_core))
     reads = events["forward_vectors"] + events["transposed_vectors"]
-    t_analog = reads * (arr.t_pulse_s + t_conv) + events["updates"] * slots * upd.t_write_s
+    programming = events.get("program_slots", 0.0) + events.get("verify_rows", 0.0) * WRITE_VERIFY_PULSES
+    t_analog = reads * (arr.t_pulse_s + t_conv) + (events["updates"] * slots + programming) * upd.t_write_s
     t_digital = macs / (cfg.cost.digital_mac_units * cfg.cost.clock_Hz)
     # digital ReRAM: weights read bit by bit through shared sense amplifiers, written back row by row
     arrays = math.ceil(write_back_bits / (arr.rows * arr.cols))

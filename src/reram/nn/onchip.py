@@ -59,6 +59,9 @@ class TrainingEvents:
         update_cell_J: energy dissipated in the cells by update pulses, sum V^2 G t over the
             selected (V = v_write) and half-selected (V = v_write / 2) cell pulses (joules).
         programmed_cells: cells written by write-verify (carry resets, digital write-backs).
+        verify_rows: rows written by write-verify (each cell of a row verified in parallel).
+        program_slots: pulse slots of row-by-row open-loop programming (mixed precision's and
+            carry's transfers): per row, the largest SET count plus the largest RESET count.
         digital_macs: multiply-accumulates done digitally (mixed precision's accumulator).
 
     """
@@ -77,6 +80,8 @@ class TrainingEvents:
     half_selected: float = 0.0
     update_cell_J: float = 0.0
     programmed_cells: float = 0.0
+    verify_rows: float = 0.0
+    program_slots: float = 0.0
     digital_macs: float = 0.0
 
     def as_dict(self) -> dict[str, float]:
@@ -211,6 +216,7 @@ class OnChipLinear(nn.Module):
             for c in self.cells[1:]:
                 cellupd.set_state(c, torch.full_like(c.u, 0.5), self.config.device, self.gen)
         self.events.programmed_cells += w.numel() * len(self.cells)
+        self.events.verify_rows += self.in_features * len(self.cells)
         self.sync()
 
     def set_cells_per_weight(self, cells: int, base: float = 8.0) -> None:
@@ -334,6 +340,21 @@ class OnChipLinear(nn.Module):
         cellupd.apply_pulses(self.cells[k], n_up, n_down, upd, self.gen)
         self.events.cell_pulses += pulses
         self.sync()
+
+    def program_rows(self, k: int, n_up: torch.Tensor, n_down: torch.Tensor) -> None:
+        """Apply SET/RESET counts to cell ``k`` by programming row by row (not by coincidence):
+        each input row is driven while the columns that need pulses get them, SET then RESET.
+        """
+        self.events.program_slots += float(n_up.amax(0).sum() + n_down.amax(0).sum()) if n_up.numel() else 0.0
+        self.apply_counts(k, n_up, n_down)
+
+    def read_all_cells(self, k: int) -> None:
+        """Count the events of reading every cell of cell ``k`` (row by row, one-hot drives)."""
+        e, arr = self.events, self.config.array
+        e.forward_vectors += self.in_features
+        e.dac_conversions += self.in_features
+        e.adc_conversions += self.in_features * self.out_features
+        e.cell_read_J += float(self._lines_S[0][k][0].sum()) * arr.v_read_V**2 * arr.t_pulse_s
 
     def _pulsed_conductance_S(self, n_up: torch.Tensor, n_down: torch.Tensor, k: int, pulses: float) -> float:
         """Sum over cell ``k``'s cells of pulses x conductance (siemens), at the state before the pulses."""

@@ -153,9 +153,8 @@ class AnalogSGD(torch.optim.Optimizer):
         acc.sub_(n * dw_pulse)
         batch = layer.recorded[0].shape[0] if layer.recorded else 0
         layer.events.digital_macs += float(grad.numel() * max(batch, 1))
-        layer.events.updates += batch
         layer.recorded = None
-        layer.apply_counts(0, n.clamp_min(0), (-n).clamp_min(0))
+        layer.program_rows(0, n.clamp_min(0), (-n).clamp_min(0))
         layer.weight.grad = None
 
 
@@ -176,13 +175,16 @@ def carry(layer: OnChipLinear, write: str = "pulses") -> None:
     dev = layer.config.device
     msd, lsd = layer.cells
     span = dev.g_max_S - dev.g_min_S
+    layer.read_all_cells(1)
     noise = torch.randn(lsd.u.shape, generator=layer.gen, device=lsd.u.device) * (dev.read_sigma_S / span)
     content = (lsd.u + noise - 0.5) / layer.base  # in units of the more significant cell's u
     n = torch.round(content * dev.update.nominal_pulses)
     moved = n != 0
+    rows_moved = float(moved.any(0).sum())
     if write == "pulses":
-        layer.apply_counts(0, n.clamp_min(0), (-n).clamp_min(0))
+        layer.program_rows(0, n.clamp_min(0), (-n).clamp_min(0))
     else:
+        layer.read_all_cells(0)
         read_msd = msd.u + torch.randn(msd.u.shape, generator=layer.gen, device=msd.u.device) * (
             dev.read_sigma_S / span
         )
@@ -190,8 +192,10 @@ def carry(layer: OnChipLinear, write: str = "pulses") -> None:
         cellupd.set_state(msd, read_msd + content, dev, layer.gen)
         msd.u.copy_(torch.where(moved, msd.u, kept_msd))
         layer.events.programmed_cells += float(moved.sum())
+        layer.events.verify_rows += rows_moved
     kept = lsd.u.clone()
     cellupd.set_state(lsd, torch.full_like(kept, 0.5), dev, layer.gen)
     lsd.u.copy_(torch.where(moved, lsd.u, kept))
     layer.events.programmed_cells += float(moved.sum())
+    layer.events.verify_rows += rows_moved
     layer.sync()
