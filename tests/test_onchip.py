@@ -392,6 +392,18 @@ def test_training_step_cost_is_counted_and_beats_digital() -> None:
     assert 0.1 < cost["fJ_per_mac"] < 1000
 
 
+def test_step_latency_adds_trains_row_programming_and_digital_sums() -> None:
+    cfg = load_config("taox")
+    upd, cc = cfg.device.update, cfg.cost
+    zero = {k: 0.0 for k in onchip_events(to_onchip(nn.Sequential(nn.Linear(2, 2)), cfg))}
+    parts = {"updates": (64, 64 * 31 * upd.t_write_s), "program_slots": (500, 500 * upd.t_write_s),
+             "verify_rows": (7, 7 * 10 * upd.t_write_s),
+             "digital_macs": (1e6, 1e6 / (cc.digital_mac_units * cc.clock_Hz))}  # fmt: skip
+    for key, (count, seconds) in parts.items():
+        cost = training_step_cost([(2, 2)], cfg, {**zero, key: count})
+        assert cost["analog_latency_s"] == pytest.approx(seconds)
+
+
 @pytest.mark.parametrize("name", ["marinella2018", "taox", "hfo2"])
 def test_training_presets_load_and_train_one_step(name: str) -> None:
     cfg = load_config(name)

@@ -15,9 +15,10 @@ Baselines run the same three products digitally (forward, backward, weight gradi
 design reads 8-bit weights from SRAM, the digital-ReRAM design from binary ReRAM cells; both write
 the updated 8-bit weights back. Latency: reads one vector at a time per layer (input pulse plus
 conversions), updates one sample at a time (``slots`` write slots), row-by-row programming
-(mixed precision's and carry's transfers, write-verify rows) one pulse slot at a time; the SRAM
-engine at ``digital_mac_units`` MACs per clock, the digital-ReRAM design limited by its bit
-reads (shared sense amplifiers, ``reram_t_read_s`` per access) and a row-by-row write-back.
+(mixed precision's and carry's transfers, write-verify rows) one pulse slot at a time, and
+mixed precision's digital multiply-accumulates on the SRAM design's MAC array; the SRAM engine
+at ``digital_mac_units`` MACs per clock, the digital-ReRAM design limited by its bit reads
+(shared sense amplifiers, ``reram_t_read_s`` per access) and a row-by-row write-back.
 """
 
 from __future__ import annotations
@@ -80,6 +81,7 @@ def training_step_cost(
     reads = events["forward_vectors"] + events["transposed_vectors"]
     programming = events.get("program_slots", 0.0) + events.get("verify_rows", 0.0) * WRITE_VERIFY_PULSES
     t_analog = reads * (arr.t_pulse_s + t_conv) + (events["updates"] * slots + programming) * upd.t_write_s
+    t_analog += events["digital_macs"] / (cfg.cost.digital_mac_units * cfg.cost.clock_Hz)  # mixed precision's sums
     t_digital = macs / (cfg.cost.digital_mac_units * cfg.cost.clock_Hz)
     # digital ReRAM: weights read bit by bit through shared sense amplifiers, written back row by row
     arrays = math.ceil(write_back_bits / (arr.rows * arr.cols))

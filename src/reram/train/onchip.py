@@ -149,8 +149,8 @@ class AnalogSGD(torch.optim.Optimizer):
         acc = layer.accumulator
         acc.add_(grad, alpha=-lr)
         dw_pulse = layer.pulse_step(0)
-        n = torch.trunc(acc / dw_pulse)
-        acc.sub_(n * dw_pulse)
+        n = torch.div(acc, dw_pulse, rounding_mode="trunc")  # whole pulses; the remainder stays
+        acc.sub_(n, alpha=dw_pulse)
         batch = layer.recorded[0].shape[0] if layer.recorded else 0
         layer.events.digital_macs += float(grad.numel() * max(batch, 1))
         layer.recorded = None
