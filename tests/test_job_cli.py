@@ -83,8 +83,9 @@ def test_irdrop_command_explains_and_names_bad_input(tmp_path):
 
 
 def test_train_on_chip_on_digits_writes_table_curves_and_resumes(tmp_path):
+    # digits: batch 32 by default
     args = ["train", "--on-chip", "--dataset", "digits", "--epochs", "2", "--seeds", "1", "--lr", "0.1",
-            "--batch-size", "32", "--out", str(tmp_path)]  # fmt: skip
+            "--out", str(tmp_path)]  # fmt: skip
     r = runner.invoke(app, args)
     assert r.exit_code == 0, r.output
     out = tmp_path / "onchip"
@@ -96,6 +97,7 @@ def test_train_on_chip_on_digits_writes_table_curves_and_resumes(tmp_path):
     assert rows[("float SGD", "-")]["final_mean_pct"] > 60  # 8x8 digits learn in two epochs
     assert rows[("linear", "sgd")]["step_energy_uJ"] > 0
     assert all(len(c) == 2 for c in summary["curves"].values())
+    assert summary["job"]["batch_size"] == 32
     stamp = {p.name: p.stat().st_mtime_ns for p in (out / "runs").iterdir()}
     assert runner.invoke(app, args).exit_code == 0  # resumes: no run is trained again
     assert stamp == {p.name: p.stat().st_mtime_ns for p in (out / "runs").iterdir()}
