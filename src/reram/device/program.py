@@ -45,7 +45,7 @@ def write_verify(
     g_lo: torch.Tensor,
     g_hi: torch.Tensor,
     cfg: DeviceConfig,
-    gen: torch.Generator,
+    gen: torch.Generator | None,
 ) -> tuple[torch.Tensor, torch.Tensor, int]:
     """Iterative write-verify on all cells at once.
 

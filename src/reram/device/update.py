@@ -25,6 +25,7 @@ import torch
 
 from reram.config import DeviceConfig, UpdateConfig
 from reram.device.faults import cell_windows, stuck_cells
+from reram.device.program import write_verify
 
 
 @dataclass
@@ -50,22 +51,6 @@ class PulseCells:
     e_down: torch.Tensor
     pulses: torch.Tensor
     stuck: torch.Tensor
-
-    @property
-    def width(self) -> torch.Tensor:
-        """Each cell's window hi - lo (cached: windows are drawn once)."""
-        cached = self.__dict__.get("_width")
-        if cached is None or cached[0] is not self.hi or cached[1] is not self.lo:
-            w = self.hi - self.lo
-            cached = (self.hi, self.lo, w, float(w) if w.dim() == 0 else float("nan"))
-            self.__dict__["_width"] = cached
-        return cached[2]
-
-    @property
-    def width_value(self) -> float:
-        """The window as a number where all cells share it (NaN where they do not)."""
-        self.width  # noqa: B018 - fills the cache
-        return self.__dict__["_width"][3]
 
     @property
     def any_stuck(self) -> bool:
@@ -168,10 +153,11 @@ def apply_pulses(
     if cfg.c2c_sigma > 0:  # std c2c_sigma (fraction of the window) per pulse, independent pulses
         noise = torch.randn(u.shape, generator=gen, device=u.device, dtype=u.dtype)
         root_n = torch.add(n_up, n_down).sqrt_()
-        if cells.width.dim() == 0:  # one window for all cells
-            du.addcmul_(noise, root_n, value=cfg.c2c_sigma * cells.width_value)
+        width = cells.hi - cells.lo
+        if width.dim() == 0:  # one window for all cells
+            du.addcmul_(noise, root_n, value=cfg.c2c_sigma * float(width))
         else:
-            du.addcmul_(noise.mul_(root_n), cells.width, value=cfg.c2c_sigma)
+            du.addcmul_(noise.mul_(root_n), width, value=cfg.c2c_sigma)
     if cells.any_stuck:
         du.masked_fill_(cells.stuck, 0.0)
     if cfg.endurance_cycles > 0:
@@ -183,17 +169,19 @@ def apply_pulses(
 def set_state(cells: PulseCells, target_u: torch.Tensor, cfg: DeviceConfig, gen: torch.Generator | None) -> None:
     """Program cells to ``target_u`` (write-verify or open-loop, per ``cfg.program_mode``), in place.
 
-    The residual error is Gaussian with ``program_sigma_S`` ("gaussian"), uniform in the
-    write-verify band +-``wv_tolerance_S`` ("write_verify") or zero ("exact"); stuck cells stay.
+    The residual error is Gaussian with ``program_sigma_S`` ("gaussian"), what the device's
+    iterative pulse-and-verify loop leaves (``reram.device.program.write_verify``,
+    "write_verify", within each cell's present window) or zero ("exact"); stuck cells stay.
     """
     span = cfg.g_max_S - cfg.g_min_S
     u = target_u.to(cells.u.dtype)
+    lo, hi = window(cells, cfg.update)
     if cfg.program_mode == "gaussian" and cfg.program_sigma_S > 0:
         u = u + cfg.program_sigma_S / span * torch.randn(u.shape, generator=gen, device=u.device, dtype=u.dtype)
     elif cfg.program_mode == "write_verify":
-        r = torch.rand(u.shape, generator=gen, device=u.device, dtype=u.dtype)
-        u = u + (2 * r - 1) * cfg.wv_tolerance_S / span
-    lo, hi = window(cells, cfg.update)
+        g_lo, g_hi = (cfg.g_min_S + (b * span).expand(u.shape) for b in (lo, hi))
+        g, _, _ = write_verify(cfg.g_min_S + u.clamp(lo, hi) * span, g_lo, g_hi, cfg, gen)
+        u = ((g - cfg.g_min_S) / span).to(u.dtype)
     u = torch.minimum(torch.maximum(u, lo), hi)
     cells.u.copy_(torch.where(cells.stuck, cells.u, u) if cells.any_stuck else u)
 

@@ -177,13 +177,17 @@ class OnChipLinear(nn.Module):
         """Weight per unit u of cell k (k = 0 most significant)."""
         return self.w_scale * (self.base if len(self.cells) == 2 and k == 0 else 1.0)
 
+    def significances(self) -> list[float]:
+        """Weight per unit u of each cell, most significant first."""
+        return [self.significance(k) for k in range(len(self.cells))]
+
     def pulse_step(self, k: int) -> float:
         """Weight change of one nominal pulse on cell k (weight units)."""
         return self.significance(k) / self.config.device.update.nominal_pulses
 
     def device_weight(self, out: torch.Tensor | None = None) -> torch.Tensor:
         """What the cells hold, in weight units (the mapping, without read noise), into ``out`` if given."""
-        sig = [self.significance(k) for k in range(len(self.cells))]
+        sig = self.significances()
         u0 = self.cells[0].u
         w = torch.mul(u0, sig[0], out=out).sub_(0.5 * sum(sig))  # W = sum_k s_k (u_k - 1/2)
         for s, c in zip(sig[1:], self.cells[1:], strict=True):
@@ -200,12 +204,8 @@ class OnChipLinear(nn.Module):
         # for the energy: each cell array's conductance summed along each input line (over the
         # columns it crosses) and along each output line (siemens); reads drive all of them
         n_in, n_out = self.in_features, self.out_features
-        per_cell = [(c.u.sum(0).mul_(span).add_(n_out * dev.g_min_S),
-                     c.u.sum(1).mul_(span).add_(n_in * dev.g_min_S)) for c in self.cells]  # fmt: skip
-        if len(per_cell) == 1:
-            self._lines_S = (per_cell, *per_cell[0])  # (per cell, input lines, output lines)
-        else:
-            self._lines_S = (per_cell, per_cell[0][0] + per_cell[1][0], per_cell[0][1] + per_cell[1][1])
+        self._lines_S = [(c.u.sum(0).mul_(span).add_(n_out * dev.g_min_S),
+                          c.u.sum(1).mul_(span).add_(n_in * dev.g_min_S)) for c in self.cells]  # fmt: skip
         if self._wired:
             self._effective = None  # the effective weights of these cells, computed at the next read
 
@@ -242,14 +242,13 @@ class OnChipLinear(nn.Module):
         dev, cfg = self.config.device, self.config
         if self._wired:  # the arrays' resistor networks: the weights they realise (both directions)
             if self._effective is None:
-                sig = [self.significance(k) for k in range(len(self.cells))]
-                self._effective = effective_weights(self.conductances_S(), sig, cfg)
+                self._effective = effective_weights(self.conductances_S(), self.significances(), cfg)
             weight = self._effective
         y = v @ weight if transposed else v @ weight.T
         span = dev.g_max_S - dev.g_min_S
         if dev.read_sigma_S > 0:  # each cell and its reference read with sigma; cells weighted by significance
             sq = torch.linalg.vector_norm(v, dim=1, keepdim=True)  # (batch, 1): sqrt(sum v^2) per vector
-            weights_sq = sum(self.significance(k) ** 2 for k in range(len(self.cells)))
+            weights_sq = sum(s * s for s in self.significances())
             sig_w = dev.read_sigma_S / span * (2 * weights_sq) ** 0.5
             noise = torch.randn(y.shape, generator=self.gen, device=y.device, dtype=y.dtype)
             y = y.addcmul_(noise, sq, value=sig_w)
@@ -267,7 +266,7 @@ class OnChipLinear(nn.Module):
         # cells: sum over lines of (sum over the batch of V^2) (conductance on the line) t,
         # V = v / max|v| * v_read on each driven line
         v2_line = torch.linalg.vector_norm(v, dim=0).square_()
-        g_line = self._lines_S[2] if transposed else self._lines_S[1]
+        g_line = sum(lines[1] if transposed else lines[0] for lines in self._lines_S)  # all cells are read
         scale = (cfg.array.v_read_V / (v_max or 1.0)) ** 2 * cfg.array.t_pulse_s
         e.cell_read_J += float(v2_line @ g_line) * scale
         fs = max_abs(y)  # the ADC auto-ranged to the batch's largest output
@@ -307,7 +306,7 @@ class OnChipLinear(nn.Module):
         n_up, n_down = counts.n_up, counts.n_down
         if counts.row_lines is not None and counts.col_lines is not None:  # half-selected cells on the pulsed lines
             upd = self.config.device.update
-            g_in, g_out = self._lines_S[0][k]
+            g_in, g_out = self._lines_S[k]
             g_lines = float(counts.row_lines @ g_in + counts.col_lines @ g_out)
             e.update_cell_J += (g_lines - 2 * g_full) * (upd.v_write_V / 2) ** 2 * upd.t_write_s
             if self._wired:  # the pulses reach the cells weakened by the lines' drops: part of a step each
@@ -354,7 +353,7 @@ class OnChipLinear(nn.Module):
         e.forward_vectors += self.in_features
         e.dac_conversions += self.in_features
         e.adc_conversions += self.in_features * self.out_features
-        e.cell_read_J += float(self._lines_S[0][k][0].sum()) * arr.v_read_V**2 * arr.t_pulse_s
+        e.cell_read_J += float(self._lines_S[k][0].sum()) * arr.v_read_V**2 * arr.t_pulse_s
 
     def _pulsed_conductance_S(self, n_up: torch.Tensor, n_down: torch.Tensor, k: int, pulses: float) -> float:
         """Sum over cell ``k``'s cells of pulses x conductance (siemens), at the state before the pulses."""
