@@ -3,35 +3,36 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reram.array import column_currents, row_currents, weights_to_conductances
+from reram.array import StackOp, add_read_noise_, row_grouping, transposed_stack, weights_to_conductances
 from reram.config import ArrayConfig, ChipConfig, DeviceConfig
 from reram.mapping import MappingError, place, tile_matrix
 
 DEV = DeviceConfig()
 
 
-def test_transposed_mvm_is_w_transpose_y():
+def test_stack_product_and_its_transpose_are_w_x_and_w_transpose_y():
     g = torch.Generator().manual_seed(0)
-    gp, gn = (
-        torch.rand(3, 40, 30, generator=g, dtype=torch.float64),
-        torch.rand(3, 40, 30, generator=g, dtype=torch.float64),
-    )
-    y = torch.randn(3, 7, 30, generator=g, dtype=torch.float64)
-    assert torch.allclose(row_currents(y, gp, gn), y @ (gp - gn).transpose(1, 2))
-    x = torch.randn(3, 7, 40, generator=g, dtype=torch.float64)
-    assert torch.allclose(column_currents(x, gp, gn), x @ (gp - gn))
+    gd = torch.randn(3, 40, 30, generator=g, dtype=torch.float64)  # 3 row tiles of 40 rows, 30 columns
+    x = torch.randn(7, 110, generator=g, dtype=torch.float64)  # 110 inputs: the last tile is short
+    op = StackOp(gd, row_grouping(3, 40))
+    w = gd.reshape(120, 30)[:110]
+    assert torch.allclose(op.currents(x).sum(1), x @ w)
+    y = torch.randn(7, 30, generator=g, dtype=torch.float64)
+    opt = StackOp(transposed_stack(gd, 12), row_grouping(3, 12))  # 30 columns in arrays of 12
+    assert torch.allclose(opt.currents(y).sum(1)[:, :110], y @ w.T)
 
 
 def test_read_noise_has_the_exact_column_variance():
     torch.manual_seed(0)
-    gp = torch.full((1, 64, 4), 20e-6)
-    gn = torch.full((1, 64, 4), 1e-6)
-    v = torch.rand(1, 1, 64) * 0.2
+    gd = torch.full((1, 64, 4), 19e-6)
+    v = torch.rand(1, 64) * 0.2
     sigma = 0.4e-6
-    i = column_currents(v.expand(1, 20000, 64).contiguous(), gp, gn, sigma, torch.Generator().manual_seed(1))
+    vv = v.expand(20000, 64).contiguous()
+    op = StackOp(gd, row_grouping(1, 64))
+    i = add_read_noise_(op.currents(vv), op.square_sums(vv * vv), sigma, torch.Generator().manual_seed(1))
     expected = float((2 * sigma**2 * (v**2).sum()).sqrt())
-    assert float(i.std(1).mean()) == pytest.approx(expected, rel=0.03)
-    assert float(i.mean(1).mean()) == pytest.approx(float((v @ (gp - gn)).mean()), rel=1e-3)
+    assert float(i.std(0).mean()) == pytest.approx(expected, rel=0.03)
+    assert float(i.mean(0).mean()) == pytest.approx(float((v @ gd[0]).mean()), rel=1e-3)
 
 
 @settings(max_examples=25, deadline=None)

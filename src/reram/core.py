@@ -17,8 +17,9 @@ import numpy as np
 import torch
 
 from reram.array import add_read_noise_
-from reram.config import Config
+from reram.config import Config, DACConfig
 from reram.periphery import adc_levels, encode_inputs, percentile_abs
+from reram.periphery.adc import to_codes_
 
 EVENT_KINDS = (
     "vectors",
@@ -151,7 +152,7 @@ class ArrayOp(Protocol):
 
 @dataclass
 class PeripheryState:
-    """Calibrated periphery of one layer's tile stack (tensors are the layer's buffers).
+    """Calibrated periphery of one tile stack (tensors are the owner's buffers).
 
     Attributes:
         x_range: input full scale (input units); 0 = not calibrated: per-batch max |x|.
@@ -160,6 +161,8 @@ class PeripheryState:
         gsum_S: (tiles, cols) physical column conductance sums (siemens), voltage mode.
         calibrating: if True, update x_range and adc_fs from this batch (running max).
         first_batch: True on the first calibration batch (replaces instead of max).
+        auto_adc: set the ADC full scale from this read's own signals (``periphery.adc.range``
+            and ``percentile``), every read: on-chip training, whose weights change every step.
 
     """
 
@@ -169,10 +172,34 @@ class PeripheryState:
     gsum_S: torch.Tensor
     calibrating: bool = False
     first_batch: bool = False
+    auto_adc: bool = False
 
 
 def _running(buf: torch.Tensor, value: torch.Tensor, first: bool) -> None:
     buf.copy_(value if first else torch.maximum(buf, value))
+
+
+def _input_range(x: torch.Tensor, state: PeripheryState, cfg: Config) -> torch.Tensor:
+    """The DAC's full scale for this batch: calibrated, being calibrated, or the batch's max |x|."""
+    if state.calibrating:
+        _running(state.x_range, percentile_abs(x.reshape(1, -1), cfg.periphery.dac.percentile)[0], state.first_batch)
+        return state.x_range
+    if float(state.x_range) > 0:
+        return state.x_range
+    return x.detach().abs().amax().clamp_min(torch.finfo(x.dtype).tiny)
+
+
+def _set_adc_range(signal: torch.Tensor, state: PeripheryState, cfg: Config) -> None:
+    """Calibration of the ADC full scale: the configured percentile of |signal| per column or layer."""
+    adc = cfg.periphery.adc
+    flat = signal.detach().movedim(0, -1).reshape(*state.adc_fs.shape, -1)
+    if adc.range == "column":
+        fs = percentile_abs(flat, adc.percentile)
+    else:
+        fs = percentile_abs(flat.reshape(1, -1), adc.percentile).expand_as(state.adc_fs)
+    # a column that saw no signal (inputs always zero on its rows) takes the busiest column's range
+    fs = torch.where(fs > 0, fs, fs.amax()).clamp_min(torch.finfo(signal.dtype).tiny)
+    _running(state.adc_fs, fs, state.first_batch or state.auto_adc)
 
 
 def analog_matmul(
@@ -187,28 +214,22 @@ def analog_matmul(
     """Run inputs ``x`` (N, ...) through the tile stack as the chip would.
 
     Args:
-        x: layer inputs (input units), batch first.
+        x: inputs (input units), batch first.
         op: the array product of the tile stack.
-        state: the layer's periphery state (calibration updates it in place).
+        state: the stack's periphery state (calibration updates it in place).
         cfg: system config (DAC, ADC, read voltage, read noise).
         gen: generator for read noise.
         spatial: number of spatial dims after (tiles, cols) in the op's output.
         on_read: called as ``on_read(planes, row_pulses, cell_energy_J)`` for the event counts:
-            the number of input planes, the non-zero row pulses per row tile (row tiles, 1) and
-            the joules dissipated in the cells per array (row tiles, column tiles).
+            the number of input planes, the non-zero row pulses per tile (tiles, 1) and the
+            joules dissipated in the cells per array (tiles, column groups).
 
     Returns:
         (N, cols, *spatial) outputs in output units (weights x inputs), before bias.
 
     """
     dac, adc = cfg.periphery.dac, cfg.periphery.adc
-    if state.calibrating:
-        _running(state.x_range, percentile_abs(x.reshape(1, -1), dac.percentile)[0], state.first_batch)
-        x_range = state.x_range
-    elif float(state.x_range) > 0:
-        x_range = state.x_range
-    else:
-        x_range = x.detach().abs().amax().clamp_min(torch.finfo(x.dtype).tiny)
+    x_range = _input_range(x, state, cfg)
     # DAC: pulse planes, in volts
     planes = encode_inputs(x, x_range, dac, cfg.array.v_read_V)
     n_planes = len(planes.weights)
@@ -230,32 +251,41 @@ def analog_matmul(
         if on_read is not None:  # sum G (V - V_bl)^2 = sum G V^2 - V_bl^2 sum G, per column
             bl = (i * i).sum(0).flatten(2).sum(-1) if spatial else (i * i).sum(0)
             joules = joules - op.col_tile_sums(bl * state.gsum_S).double()
-    if state.calibrating:
-        flat = i.detach().movedim(0, -1).reshape(*state.adc_fs.shape, -1)
-        if adc.range == "column":
-            fs = percentile_abs(flat, adc.percentile)
-        else:
-            fs = percentile_abs(flat.reshape(1, -1), adc.percentile).expand_as(state.adc_fs)
-        # a column that saw no signal (inputs always zero on its rows) takes the busiest column's range
-        fs = torch.where(fs > 0, fs, fs.amax()).clamp_min(torch.finfo(i.dtype).tiny)
-        _running(state.adc_fs, fs, state.first_batch)
+    if state.calibrating or state.auto_adc:
+        _set_adc_range(i, state, cfg)
     # ADC: integer codes; the step size is folded into the digital scale below
-    top = adc_levels(adc.bits)
-    step = state.adc_fs / top
-    codes = i.div_(step.view(view)).round_().clamp_(-top, top)  # a division: a tiny step saturates, never NaN
-    # digital: shift-add of planes, scale back to output units, accumulate row tiles
+    step = state.adc_fs / adc_levels(adc.bits)
+    codes = to_codes_(i, step.view(view), adc.bits)
+    if on_read is not None:
+        on_read(n_planes, pulses, joules * cfg.array.t_pulse_s)
+    return _digital_sum(codes, planes.weights, step * state.gain, x_range, dac, view)
+
+
+def _digital_sum(
+    codes: torch.Tensor, weights: list[float], unit: torch.Tensor, x_range: torch.Tensor, dac: DACConfig, view: tuple
+) -> torch.Tensor:
+    """Digital side: shift-add the planes' codes, scale to output units, accumulate the tiles' partial sums.
+
+    Args:
+        codes: (planes * N, tiles, cols, *spatial) ADC codes.
+        weights: the planes' recombination weights.
+        unit: (tiles, cols) output units per code per unit input.
+        x_range: the DAC's full scale (input units).
+        dac: the DAC (bit-serial plane weights count input codes).
+        view: shape that broadcasts a (tiles, cols) tensor over the codes of one plane.
+
+    """
+    n_planes = len(weights)
     codes = codes.view(n_planes, -1, *codes.shape[1:])
     y = codes[0]
     if n_planes > 1:
-        y = y * planes.weights[0]
+        y = y * weights[0]
         for p in range(1, n_planes):
-            y.add_(codes[p], alpha=planes.weights[p])
-    scale = (step * state.gain * (x_range * planes.weights[0] if n_planes == 1 else x_range)).view(view)
+            y.add_(codes[p], alpha=weights[p])
+    scale = (unit * (x_range * weights[0] if n_planes == 1 else x_range)).view(view)
     if dac.bit_serial:  # plane weights 2**j count input codes; codes / (2**bits - 1) = x / x_range
         scale = scale / (2**dac.bits - 1)
-    if on_read is not None:
-        on_read(n_planes, pulses, joules * cfg.array.t_pulse_s)
     out = y[:, 0] * scale[:, 0]
-    for t in range(1, y.shape[1]):  # partial sums of the row tiles, accumulated digitally
+    for t in range(1, y.shape[1]):  # partial sums of the tiles, accumulated digitally
         out.addcmul_(y[:, t], scale[:, t])
     return out

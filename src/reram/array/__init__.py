@@ -1,13 +1,15 @@
 """Crossbar arrays: weights -> differential conductance pairs; Ohm + Kirchhoff MVM."""
 
 from reram.array.conductance import TileConductances, weights_to_conductances
-from reram.array.mvm import add_read_noise_, column_currents, gaussian_like, row_currents
+from reram.array.mvm import StackOp, add_read_noise_, gaussian_like, repeated_grouping, row_grouping, transposed_stack
 
 __all__ = [
+    "StackOp",
     "TileConductances",
-    "column_currents",
     "add_read_noise_",
     "gaussian_like",
-    "row_currents",
+    "repeated_grouping",
+    "row_grouping",
+    "transposed_stack",
     "weights_to_conductances",
 ]

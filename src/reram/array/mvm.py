@@ -1,15 +1,26 @@
-"""Ohm + Kirchhoff: where a column current is summed.
+"""Ohm + Kirchhoff: where a column (or, transposed, a row) current is summed, and the read noise.
 
-Each cell passes I = V G; each column sums its cells' currents. Read noise, independent Gaussian
-of std sigma on every cell, enters in distribution: the column current is exactly
-N(V @ G, (V**2) @ sigma**2), so one sample per output replaces a noise tensor per input.
+Each cell passes I = V G; each column sums its cells' currents (:meth:`StackOp.currents`). Read
+noise, independent Gaussian of std sigma on every cell, enters in distribution: the column
+current is exactly N(V @ G, (V**2) @ sigma**2), so one sample per output replaces a noise tensor
+per input (:func:`add_read_noise_`, the one sampler).
+
+A :class:`StackOp` is what :func:`reram.core.analog_matmul` drives: a stack of arrays (tiles),
+each a dense (rows, cols) matrix of what one volt on a row adds to a column's current (siemens),
+and how a flat input vector is split over the tiles' rows. Inference layers (forward reads),
+transposed reads (columns driven, rows sensed) and on-chip training (K cells of set
+significance against a reference column) all build one and read it through the same pipeline:
+DAC (``reram.periphery.dac``) -> currents and read noise (here) -> sensing and ADC
+(``reram.periphery.adc``) -> digital partial sums (``reram.core``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import torch
+import torch.nn.functional as F
 
 _POOL: ThreadPoolExecutor | None = None
 _CHUNK = 1 << 17
@@ -66,47 +77,98 @@ def add_read_noise_(
     return i_A
 
 
-def column_currents(
-    v_V: torch.Tensor,
-    g_pos_S: torch.Tensor,
-    g_neg_S: torch.Tensor,
-    sigma_S: float = 0.0,
-    gen: torch.Generator | None = None,
-) -> torch.Tensor:
-    """Forward MVM of a tile stack: inputs on rows, currents out of columns.
+Grouping = Callable[[torch.Tensor], torch.Tensor]
+
+
+def row_grouping(tiles: int, rows: int) -> Grouping:
+    """(N, features) -> (tiles, N, rows): features cut into ``tiles`` consecutive blocks of
+    ``rows`` (the last zero-padded), the inputs of each tile's rows.
+    """
+
+    def group(v: torch.Tensor) -> torch.Tensor:
+        pad = tiles * rows - v.shape[-1]
+        if pad:
+            v = F.pad(v, (0, pad))
+        return v.reshape(v.shape[0], tiles, rows).transpose(0, 1)
+
+    return group
+
+
+def repeated_grouping(group: Grouping, times: int) -> Grouping:
+    """``group`` applied once and repeated ``times`` along the tiles (the same inputs drive
+    ``times`` stacks of arrays, e.g. the K cells of a weight in K phases).
+    """
+    if times == 1:
+        return group
+    return lambda v: group(v).repeat(times, 1, 1)
+
+
+class StackOp:
+    """The array product of a stack of tiles driven on their rows.
 
     Args:
-        v_V: (tiles, batch, rows) row voltages (volts); the pair's rows get +V and -V.
-        g_pos_S, g_neg_S: (tiles, rows, cols) conductances (siemens).
-        sigma_S: read-noise std per cell (siemens).
-        gen: generator for the read noise.
-
-    Returns:
-        (tiles, batch, cols) column currents (amperes).
+        gdiff_S: (tiles, rows, cols) column current per row volt of each tile (siemens): G+ - G-
+            of a differential pair, G_k - G_ref of an on-chip cell, or a wired array's effective
+            matrix.
+        group: (N, features) inputs -> (tiles, N, rows), the volts on each tile's rows.
+        g_row_S: (tiles, rows, k) conductance on each driven row line, summed over each of k
+            groups of columns (siemens): the cell energy of a read is sum V^2 G t per line.
+        col_groups: columns per group of ``g_row_S`` (the array width); None = one group.
 
     """
-    mean = torch.bmm(v_V, g_pos_S - g_neg_S)
-    return add_read_noise_(mean, (v_V * v_V).sum(-1, keepdim=True), sigma_S, gen)
+
+    def __init__(
+        self, gdiff_S: torch.Tensor, group: Grouping, g_row_S: torch.Tensor | None = None, col_groups: int | None = None
+    ):
+        self.gdiff = gdiff_S
+        self.group = group
+        self._g_row = g_row_S
+        self._col_groups = col_groups
+
+    def currents(self, v_V: torch.Tensor) -> torch.Tensor:
+        """(N, tiles, cols) column currents (amperes) for flat row voltages ``v_V`` (N, features)."""
+        if self.gdiff.shape[0] == 1 and v_V.shape[-1] == self.gdiff.shape[1]:
+            return (v_V @ self.gdiff[0]).unsqueeze(1)
+        return torch.bmm(self.group(v_V), self.gdiff).transpose(0, 1)
+
+    def square_sums(self, v_sq: torch.Tensor) -> torch.Tensor:
+        """(N, tiles, 1) sum over each tile's rows of V**2 (volts squared)."""
+        return self.group(v_sq).sum(-1).T.unsqueeze(-1)
+
+    @property
+    def g_row_S(self) -> torch.Tensor:
+        """(tiles, rows, k) conductance on each row line per column group (siemens)."""
+        if self._g_row is None:
+            raise ValueError("this array product was built without its row conductances: no cell energy to count")
+        return self._g_row
+
+    def row_totals(self, a: torch.Tensor, g_row: torch.Tensor) -> torch.Tensor:
+        """(tiles, k) sum over inputs and rows of ``a`` (N, features) x ``g_row`` (tiles, rows, k)."""
+        s = self.group(a.sum(0, keepdim=True))[:, 0]  # (tiles, rows)
+        return (s.unsqueeze(-1) * g_row).sum(1)
+
+    def col_tile_sums(self, per_col: torch.Tensor) -> torch.Tensor:
+        """(tiles, cols) -> (tiles, k): sums over each group of columns."""
+        if self._col_groups is None:
+            return per_col.sum(-1, keepdim=True)
+        width = self._col_groups
+        n = -(-per_col.shape[-1] // width)
+        return F.pad(per_col, (0, n * width - per_col.shape[-1])).view(per_col.shape[0], n, width).sum(-1)
 
 
-def row_currents(
-    v_V: torch.Tensor,
-    g_pos_S: torch.Tensor,
-    g_neg_S: torch.Tensor,
-    sigma_S: float = 0.0,
-    gen: torch.Generator | None = None,
-) -> torch.Tensor:
-    """Transposed MVM (TNSA): drive the columns, sense the rows: I = V @ G^T.
+def transposed_stack(gdiff_S: torch.Tensor, col_tile: int) -> torch.Tensor:
+    """The arrays of a row-driven stack read the other way (columns driven, rows sensed).
 
     Args:
-        v_V: (tiles, batch, cols) column voltages (volts).
-        g_pos_S, g_neg_S: (tiles, rows, cols) conductances (siemens).
-        sigma_S: read-noise std per cell (siemens).
-        gen: generator for the read noise.
+        gdiff_S: (row tiles, rows, out) forward stack; columns in blocks of ``col_tile`` per array.
+        col_tile: weight columns per array.
 
     Returns:
-        (tiles, batch, rows) currents into the rows (amperes), G+ row minus G- row.
+        (column tiles, col_tile, row tiles * rows): per array of a column block, each row's current
+        per column volt (siemens); padded columns are zero.
 
     """
-    mean = torch.bmm(v_V, (g_pos_S - g_neg_S).transpose(1, 2))
-    return add_read_noise_(mean, (v_V * v_V).sum(-1, keepdim=True), sigma_S, gen)
+    t, r, out = gdiff_S.shape
+    n_col = -(-out // col_tile)
+    gd = F.pad(gdiff_S, (0, n_col * col_tile - out))
+    return gd.view(t, r, n_col, col_tile).permute(2, 3, 0, 1).reshape(n_col, col_tile, t * r)

@@ -52,27 +52,36 @@ def _layout(cells_S: list[torch.Tensor], g_ref_S: float, rows: slice, outs: slic
     return torch.stack(parts, 2).reshape(parts[0].shape[0], -1)
 
 
-def effective_weights(cells_S: list[torch.Tensor], significance: list[float], cfg: Config) -> torch.Tensor:
-    """(out, in) weights that a read of these cells realises, wires included (both directions).
+def effective_differences(cells_S: list[torch.Tensor], cfg: Config) -> list[torch.Tensor]:
+    """K (out, in) what one row volt adds to each cell column's current against its reference,
+    wires included (siemens): A_k - A_ref of every array's effective matrix (both directions).
 
     Args:
         cells_S: K (out, in) conductance matrices (siemens), most significant first.
-        significance: weight per unit of normalised conductance of each cell.
         cfg: the chip (``array.ir_drop`` "approx" = first order, "exact"; wire and access ohms).
 
     """
     dev = cfg.device
-    span, g_ref = dev.g_max_S - dev.g_min_S, (dev.g_max_S + dev.g_min_S) / 2
+    g_ref = (dev.g_max_S + dev.g_min_S) / 2
     method = "first_order" if cfg.array.ir_drop == "approx" else "exact"
     k = len(cells_S)
     n_out, n_in = cells_S[0].shape
-    out = torch.empty(n_out, n_in, dtype=cells_S[0].dtype, device=cells_S[0].device)
+    out = [torch.empty(n_out, n_in, dtype=cells_S[0].dtype, device=cells_S[0].device) for _ in range(k)]
     for rows, outs in _tiles(n_in, n_out, k + 1, cfg):
         a = effective_matrix(_layout(cells_S, g_ref, rows, outs), _wires(cfg), "current", method)
-        a = a.to(out.dtype).reshape(a.shape[0], -1, k + 1)  # (rows, outs, K + 1), A[i, j, k]
-        w = sum(s * (a[:, :, c] - a[:, :, k]) for c, s in enumerate(significance))
-        out[outs, rows] = (w / span).T  # type: ignore[union-attr]
+        a = a.to(out[0].dtype).reshape(a.shape[0], -1, k + 1)  # (rows, outs, K + 1), A[i, j, k]
+        for c in range(k):
+            out[c][outs, rows] = (a[:, :, c] - a[:, :, k]).T
     return out
+
+
+def effective_weights(cells_S: list[torch.Tensor], significance: list[float], cfg: Config) -> torch.Tensor:
+    """(out, in) weights that a read of these cells realises, wires included (both directions):
+    W_eff = sum_k s_k (A_k - A_ref) / (g_max - g_min), ``significance`` = s_k per cell.
+    """
+    dev = cfg.device
+    diffs = effective_differences(cells_S, cfg)
+    return sum(s * d for s, d in zip(significance, diffs, strict=True)) / (dev.g_max_S - dev.g_min_S)  # type: ignore[return-value]
 
 
 def update_efficiency(

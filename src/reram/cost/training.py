@@ -3,8 +3,9 @@
 Reads the event counts of :class:`reram.nn.onchip.TrainingEvents` and prices them with the same
 per-event circuit costs as inference (:class:`reram.cost.model.CircuitCosts`):
 
-- reads (forward and transposed): one line drive per input element (word line and input line),
-  one bit-line charge and one ADC conversion per output, and the joules the cells dissipated;
+- reads (forward and transposed): one line drive per input element and input plane (word line
+  and input line), one bit-line charge and one ADC conversion per output and plane, and the
+  joules the cells dissipated;
 - update: each row pulse charges its row line to +V_w/2 (and switches the word line), each column
   pulse its column line to -V_w/2; a coincidence drops V_w across a cell for t_write (V_w^2 G t),
   a half-selected cell V_w/2 (the joules counted by the layer at each cell's conductance);
@@ -78,7 +79,8 @@ def training_step_cost(
     sram = macs * digital_mac_J(node, cfg) + write_back_bits * node.sram_J_per_bit
     reram = macs * digital_reram_mac_J(cfg) + write_back_bits * upd.v_write_V**2 * g_mid * upd.t_write_s
     t_conv = cc.t_conversion_s * math.ceil(max(1.0, cols) / max(1, cc.adcs_per_core))
-    reads = events["forward_vectors"] + events["transposed_vectors"]
+    # one array activation per input plane (bit-serial planes, a transposed read's K phases)
+    reads = events.get("read_planes", events["forward_vectors"] + events["transposed_vectors"])
     programming = events.get("program_slots", 0.0) + events.get("verify_rows", 0.0) * WRITE_VERIFY_PULSES
     t_analog = reads * (arr.t_pulse_s + t_conv) + (events["updates"] * slots + programming) * upd.t_write_s
     t_analog += events["digital_macs"] / (cfg.cost.digital_mac_units * cfg.cost.clock_Hz)  # mixed precision's sums

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from reram import device as cell
-from reram.array import weights_to_conductances
+from reram.array import StackOp, row_grouping, weights_to_conductances
 from reram.array.circuit import Wires, effective_matrix
 from reram.config import Config
 from reram.core import PeripheryState, TileEvents, analog_matmul
@@ -297,26 +297,10 @@ class _TileOp:
         return self.layer.col_tile_sums(per_col)
 
 
-class _LinearOp(_TileOp):
-    def __init__(self, layer: AnalogLayer):
-        self.layer = layer
-        self.gdiff = layer.gdiff()  # (tiles, rows, cols)
-
-    def _grouped(self, v: torch.Tensor) -> torch.Tensor:
-        t = self.gdiff.shape[0]
-        return self.layer._group(v).view(v.shape[0], t, -1).transpose(0, 1)
-
-    def currents(self, v_V: torch.Tensor) -> torch.Tensor:
-        if self.gdiff.shape[0] == 1:
-            return (v_V @ self.gdiff[0]).unsqueeze(1)
-        return torch.bmm(self._grouped(v_V), self.gdiff).transpose(0, 1)
-
-    def square_sums(self, v_sq: torch.Tensor) -> torch.Tensor:
-        return self._grouped(v_sq).sum(-1).T.unsqueeze(-1)
-
-    def row_totals(self, a: torch.Tensor, g_row: torch.Tensor) -> torch.Tensor:
-        s = self.layer._group(a.sum(0, keepdim=True)).view(g_row.shape[:2])
-        return (s.unsqueeze(-1) * g_row).sum(1)
+def _linear_op(layer: AnalogLayer) -> StackOp:
+    """A Linear layer's tile stack as an array product (rows = inputs, padded at the end)."""
+    g = layer.grid
+    return StackOp(layer.gdiff(), row_grouping(g.n_row, g.rows_pad), layer.g_row(), g.col_tile)
 
 
 class AnalogLinear(AnalogLayer):
@@ -334,7 +318,7 @@ class AnalogLinear(AnalogLayer):
             )
         lead = x.shape[:-1]
         flat = x.reshape(-1, x.shape[-1])
-        return _LinearOp(self), flat, lambda y: y.reshape(*lead, y.shape[-1])
+        return _linear_op(self), flat, lambda y: y.reshape(*lead, y.shape[-1])
 
     def _float(self, x: torch.Tensor) -> torch.Tensor:
         return F.linear(x, self.weight, self.bias)

@@ -35,11 +35,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from reram.array.onchip_wires import effective_weights, update_efficiency
+from reram.array.onchip_stack import ReadStack, forward_stack, transposed_stack_of
+from reram.array.onchip_wires import effective_differences, update_efficiency
 from reram.array.outer import coincidences
 from reram.config import Config, load_config
+from reram.core import PeripheryState, analog_matmul
 from reram.device import update as cellupd
-from reram.periphery.adc import adc_convert, max_abs
+from reram.periphery.adc import percentile_abs
 from reram.periphery.dac import dac_quantize
 
 
@@ -50,7 +52,9 @@ class TrainingEvents:
     Attributes:
         forward_vectors, transposed_vectors: input vectors read forward / transposed.
         forward_macs, transposed_macs: analog multiply-accumulates of those reads.
-        dac_conversions, adc_conversions: input drives and output conversions of all reads.
+        read_planes: array activations of all reads (vectors x input planes x phases).
+        dac_conversions, adc_conversions: input line drives and output conversions of all reads
+            (per input plane; a transposed read drives the K cells of a weight in K phases).
         cell_read_J: energy dissipated in the cells by the reads, sum V^2 G t (joules).
         updates: outer-product updates (samples) applied.
         row_pulses, col_pulses: update pulses fired on rows and on columns.
@@ -70,6 +74,7 @@ class TrainingEvents:
     transposed_vectors: float = 0.0
     forward_macs: float = 0.0
     transposed_macs: float = 0.0
+    read_planes: float = 0.0
     dac_conversions: float = 0.0
     adc_conversions: float = 0.0
     cell_read_J: float = 0.0
@@ -92,8 +97,7 @@ class TrainingEvents:
 class _Kernels(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, x: torch.Tensor, weight: torch.Tensor, layer: OnChipLinear) -> torch.Tensor:  # noqa: D102
-        xq, fs = dac_quantize(x, layer.config.periphery.dac.bits)
-        y = layer.read(xq, fs, weight, transposed=False)
+        xq, y = layer.read(x, transposed=False)
         ctx.layer = layer
         ctx.save_for_backward(xq, weight)
         return y
@@ -102,8 +106,10 @@ class _Kernels(torch.autograd.Function):
     def backward(ctx: Any, gy: torch.Tensor) -> Any:  # noqa: D102
         layer: OnChipLinear = ctx.layer
         xq, weight = ctx.saved_tensors
-        dq, fs = dac_quantize(gy, layer.config.periphery.dac.bits)
-        gx = layer.read(dq, fs, weight, transposed=True) if ctx.needs_input_grad[0] else None
+        if ctx.needs_input_grad[0]:
+            dq, gx = layer.read(gy, transposed=True)
+        else:
+            dq, gx = layer.dac(gy)[0], None
         layer.recorded = (xq, dq)
         gw = dq.T @ xq if ctx.needs_input_grad[1] and layer.weight_grad else None
         return gx, gw, None
@@ -133,7 +139,7 @@ class OnChipLinear(nn.Module):
         self.config, self.index = config, index
         arr = config.array
         self._wired = arr.ir_drop != "off" and (arr.r_wire_ohm > 0 or arr.r_access_ohm > 0)
-        self._effective: torch.Tensor | None = None
+        self._stacks: dict[str, ReadStack] = {}
         self.in_features, self.out_features = linear.in_features, linear.out_features
         w0 = linear.weight.detach()
         self.weight = nn.Parameter(w0.clone())
@@ -164,7 +170,7 @@ class OnChipLinear(nn.Module):
             seed = int(torch.randint(0, 2**62, (1,), generator=self.gen))
             self.gen = torch.Generator(device=self.weight.device).manual_seed(seed)
         self._synced = self.weight._version
-        self._effective = None
+        self._stacks = {}
         return self
 
     # ----- mapping between cells and weights -----
@@ -206,8 +212,7 @@ class OnChipLinear(nn.Module):
         n_in, n_out = self.in_features, self.out_features
         self._lines_S = [(c.u.sum(0).mul_(span).add_(n_out * dev.g_min_S),
                           c.u.sum(1).mul_(span).add_(n_in * dev.g_min_S)) for c in self.cells]  # fmt: skip
-        if self._wired:
-            self._effective = None  # the effective weights of these cells, computed at the next read
+        self._stacks: dict[str, ReadStack] = {}  # the read stacks of these cells, built at the next read
 
     def write_weights(self, w: torch.Tensor) -> None:
         """Write-verify weights ``w`` into the cells (the most significant cell takes it all)."""
@@ -234,43 +239,56 @@ class OnChipLinear(nn.Module):
         return [cellupd.conductance_S(c, self.config.device) for c in self.cells]
 
     # ----- the read kernels -----
-    def read(self, v: torch.Tensor, v_max: float, weight: torch.Tensor, transposed: bool) -> torch.Tensor:
-        """One analog read: ``v`` (batch, in) forward or (batch, out) transposed, in input units,
-        driven at full scale ``v_max`` (the DAC's largest code); returns the ADC-converted outputs
-        in output units (read noise in distribution).
+    def dac(self, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The DAC of a read: its full scale (the ``periphery.dac.percentile`` of |v|, per batch)
+        and the inputs as its codes drive them (input units; the update pulses use the same codes).
         """
-        dev, cfg = self.config.device, self.config
-        if self._wired:  # the arrays' resistor networks: the weights they realise (both directions)
-            if self._effective is None:
-                self._effective = effective_weights(self.conductances_S(), self.significances(), cfg)
-            weight = self._effective
-        y = v @ weight if transposed else v @ weight.T
-        span = dev.g_max_S - dev.g_min_S
-        if dev.read_sigma_S > 0:  # each cell and its reference read with sigma; cells weighted by significance
-            sq = torch.linalg.vector_norm(v, dim=1, keepdim=True)  # (batch, 1): sqrt(sum v^2) per vector
-            weights_sq = sum(s * s for s in self.significances())
-            sig_w = dev.read_sigma_S / span * (2 * weights_sq) ** 0.5
-            noise = torch.randn(y.shape, generator=self.gen, device=y.device, dtype=y.dtype)
-            y = y.addcmul_(noise, sq, value=sig_w)
-        n_out = y.shape[1]
-        macs = float(v.shape[0] * v.shape[1] * n_out)
-        e = self.events
-        if transposed:
-            e.transposed_vectors += v.shape[0]
-            e.transposed_macs += macs
-        else:
-            e.forward_vectors += v.shape[0]
-            e.forward_macs += macs
-        e.dac_conversions += v.numel()
-        e.adc_conversions += y.numel()
-        # cells: sum over lines of (sum over the batch of V^2) (conductance on the line) t,
-        # V = v / max|v| * v_read on each driven line
-        v2_line = torch.linalg.vector_norm(v, dim=0).square_()
-        g_line = sum(lines[1] if transposed else lines[0] for lines in self._lines_S)  # all cells are read
-        scale = (cfg.array.v_read_V / (v_max or 1.0)) ** 2 * cfg.array.t_pulse_s
-        e.cell_read_J += float(v2_line @ g_line) * scale
-        fs = max_abs(y)  # the ADC auto-ranged to the batch's largest output
-        return adc_convert(y, fs, cfg.periphery.adc.bits) if fs > 0 else y
+        dac = self.config.periphery.dac
+        fs = percentile_abs(v.reshape(1, -1), dac.percentile)[0]
+        return dac_quantize(v, dac.bits, fs)[0], fs
+
+    def _stack(self, transposed: bool) -> ReadStack:
+        key = "transposed" if transposed else "forward"
+        stack = self._stacks.get(key)
+        if stack is None:
+            cells = self.conductances_S()
+            if self._wired:  # the arrays' resistor networks: what they realise (both directions)
+                diffs = effective_differences(cells, self.config)
+            else:
+                g_ref = (self.config.device.g_max_S + self.config.device.g_min_S) / 2
+                diffs = [g - g_ref for g in cells]
+            make = transposed_stack_of if transposed else forward_stack
+            stack = self._stacks[key] = make(cells, diffs, self.significances(), self.config)
+        return stack
+
+    def read(self, v: torch.Tensor, transposed: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """One analog read through the shared pipeline (``reram.core.analog_matmul``): ``v``
+        (batch, in) forward or (batch, out) transposed, in input units; the DAC auto-ranges to
+        the batch, the ADC full scale is set from this read's own signals (weights change every
+        step). Returns the DAC's quantised inputs and the outputs in output units.
+        """
+        vq, fs = self.dac(v)
+        stack = self._stack(transposed)
+        state = PeripheryState(fs, torch.empty_like(stack.gain), stack.gain, stack.gsum_S, auto_adc=True)
+        n = v.shape[0]
+
+        def count(planes: int, pulses: torch.Tensor, joules: torch.Tensor) -> None:
+            e, n_in, n_out, k = self.events, v.shape[1], stack.outputs, len(self.cells)
+            if transposed:
+                e.transposed_vectors += n
+                e.transposed_macs += float(n * n_in * n_out)
+            else:
+                e.forward_vectors += n
+                e.forward_macs += float(n * n_in * n_out)
+            e.read_planes += n * planes * (k if transposed else 1)
+            e.dac_conversions += n * planes * n_in * (k if transposed else 1)
+            e.adc_conversions += n * planes * n_out * k
+            e.cell_read_J += float(joules.sum())
+
+        y = analog_matmul(v, stack.op, state, self.config, self.gen, 0, count)
+        if stack.blocks > 1:
+            y = y.view(n, stack.blocks, stack.outputs).sum(1)
+        return vq, y[:, : stack.outputs] if y.shape[1] != stack.outputs else y
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Forward kernel; the backward pass runs the transposed kernel and records (x, d)."""
@@ -351,6 +369,7 @@ class OnChipLinear(nn.Module):
         """Count the events of reading every cell of cell ``k`` (row by row, one-hot drives)."""
         e, arr = self.events, self.config.array
         e.forward_vectors += self.in_features
+        e.read_planes += self.in_features
         e.dac_conversions += self.in_features
         e.adc_conversions += self.in_features * self.out_features
         e.cell_read_J += float(self._lines_S[k][0].sum()) * arr.v_read_V**2 * arr.t_pulse_s

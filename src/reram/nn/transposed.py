@@ -18,39 +18,19 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from reram.core import PeripheryState, analog_matmul
+from reram.array import StackOp, row_grouping, transposed_stack
+from reram.core import PeripheryState, TileEvents, analog_matmul
 from reram.nn.layers import AnalogLinear
 
 
-class _TransposedOp:
+def _transposed_op(layer: AnalogLinear) -> StackOp:
     """Column-driven product of every array: (N, out) -> (N, column tiles, padded inputs) amperes."""
-
-    def __init__(self, layer: AnalogLinear):
-        g = layer.grid
-        self.n_col, self.col_tile, self.pad = g.n_col, g.col_tile, g.n_col * g.col_tile - g.out_features
-        gd = F.pad(layer.gdiff(), (0, self.pad))  # (row tiles, rows, column tiles * col_tile)
-        self.gt = gd.view(g.n_row, g.rows_pad, g.n_col, g.col_tile).permute(2, 3, 0, 1)
-        self.gt = self.gt.reshape(g.n_col, g.col_tile, g.n_row * g.rows_pad)
-        self.layer = layer
-
-    def _grouped(self, v: torch.Tensor) -> torch.Tensor:
-        return F.pad(v, (0, self.pad)).view(v.shape[0], self.n_col, self.col_tile).transpose(0, 1)
-
-    def currents(self, v_V: torch.Tensor) -> torch.Tensor:
-        return torch.bmm(self._grouped(v_V), self.gt).transpose(0, 1)
-
-    def square_sums(self, v_sq: torch.Tensor) -> torch.Tensor:
-        return self._grouped(v_sq).sum(-1).T.unsqueeze(-1)
-
-    @property
-    def g_row_S(self) -> torch.Tensor:  # pragma: no cover - events are not counted for transposed reads
-        raise NotImplementedError
-
-    def row_totals(self, a: torch.Tensor, g_row: torch.Tensor) -> torch.Tensor:  # pragma: no cover
-        raise NotImplementedError
-
-    def col_tile_sums(self, per_col: torch.Tensor) -> torch.Tensor:  # pragma: no cover
-        raise NotImplementedError
+    g = layer.grid
+    gt = transposed_stack(layer.gdiff(), g.col_tile)  # (column tiles, col_tile, row tiles * rows)
+    # conductance on each driven column line within each row tile, both cells of every pair
+    lines = F.pad(layer.g_S.sum((0, 2)), (0, g.n_col * g.col_tile - g.out_features))  # (row tiles, padded out)
+    g_col = lines.view(g.n_row, g.n_col, g.col_tile).permute(1, 2, 0).contiguous()
+    return StackOp(gt, row_grouping(g.n_col, g.col_tile), g_col, g.rows_pad)
 
 
 class TransposedRead:
@@ -77,7 +57,7 @@ class TransposedRead:
         g = layer.grid
         with torch.no_grad():
             tc, target = layer.conductance_targets()  # target: (2, row tiles, rows, out)
-            self._op = _TransposedOp(layer)  # the programmed cells, read as they are now
+            self._op = _transposed_op(layer)  # the programmed cells, read as they are now
             v_read = cfg.array.v_read_V
 
             def per_row(a: torch.Tensor) -> torch.Tensor:  # (row tiles, rows, out) -> (col tiles, padded inputs)
@@ -99,6 +79,9 @@ class TransposedRead:
             self.gain, self.gsum_S = gain.to(**kw).contiguous(), gsum.to(**kw)
         self._calibrating = False
         self._first = False
+        # events: the arrays read the other way, (column tile, row tile) order, lines swapped
+        tiles = [(c, r, cols, rows) for c in range(g.n_col) for r, cc, rows, cols in g.tiles() if cc == c]
+        self.events = TileEvents(tiles, g.cells_per_weight_col, g.cells_per_weight_row)
 
     @torch.no_grad()
     def calibrate(self, batches: list[torch.Tensor]) -> TransposedRead:
@@ -121,5 +104,14 @@ class TransposedRead:
             raise ValueError(f"input has shape {tuple(y.shape)}: a transposed read takes (N, {g.out_features})")
         state = PeripheryState(self.x_range, self.adc_fs, self.gain, self.gsum_S, self._calibrating, self._first)
         self._first = False
-        out = analog_matmul(y, self._op, state, self.layer.config, self.layer._gen(3), 0)
+        out = analog_matmul(y, self._op, state, self.layer.config, self.layer._gen(3), 0, self._count(y.shape[0]))
         return g.unpack(out.view(y.shape[0], g.n_row, g.rows_pad).permute(1, 2, 0)).T
+
+    def _count(self, vectors: int) -> Any:
+        def count(planes: int, pulses: torch.Tensor, joules: torch.Tensor) -> None:
+            self.events.add(vectors, planes)
+            n_row, cells = self.layer.grid.n_row, self.layer.grid.cells_per_weight_col
+            p = pulses.detach().double().expand(-1, n_row).reshape(-1).cpu().numpy().round()
+            self.events.add_measured(p * cells, joules.detach().reshape(-1).cpu().numpy())
+
+        return count

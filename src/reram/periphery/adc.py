@@ -14,13 +14,21 @@ def adc_levels(bits: int) -> int:
     return 2 ** (bits - 1) - 1
 
 
+def to_codes_(signal: torch.Tensor, step: torch.Tensor | float, bits: int) -> torch.Tensor:
+    """The ADC's rounding, in place: ``signal`` (amperes or volts) -> integer codes of size
+    ``step`` (same unit), saturating at +-(2**(bits-1) - 1). A division, so a tiny step saturates
+    instead of producing NaN. Every read of the package converts here.
+    """
+    top = adc_levels(bits)
+    return signal.div_(step).round_().clamp_(-top, top)
+
+
 def adc_convert(signal: torch.Tensor, full_scale: torch.Tensor | float, bits: int) -> torch.Tensor:
     """Digitise ``signal`` (amperes or volts) with +-``full_scale`` and ``bits``; returns the
     reconstructed value (same unit), monotone in the signal and saturating at +-full_scale.
     """
-    top = adc_levels(bits)
-    step = full_scale / top
-    return torch.div(signal, step).round_().clamp_(-top, top).mul_(step)
+    step = full_scale / adc_levels(bits)
+    return to_codes_(signal.clone(), step, bits).mul_(step)
 
 
 def max_abs(t: torch.Tensor) -> float:

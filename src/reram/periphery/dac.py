@@ -55,16 +55,19 @@ def encode_inputs(x: torch.Tensor, x_range: torch.Tensor | float, cfg: DACConfig
     return InputPlanes(torch.stack(planes_out).mul_(v_read_V), weights)
 
 
-def dac_quantize(x: torch.Tensor, bits: int) -> tuple[torch.Tensor, float]:
-    """Inputs as a DAC auto-ranged to the batch drives them: ``bits`` magnitude bits (codes
-    +-(2**bits - 1), signs in two phases) over the full scale max |x|.
+def dac_quantize(
+    x: torch.Tensor, bits: int, full_scale: torch.Tensor | float | None = None
+) -> tuple[torch.Tensor, float]:
+    """Inputs as a DAC with ``bits`` magnitude bits (codes +-(2**bits - 1), signs in two phases)
+    drives them, over ``full_scale`` (default: auto-ranged to the batch, max |x|); inputs beyond
+    it saturate at the largest code.
 
     Returns:
         The quantised values (input units) and the full scale (the largest code's value).
 
     """
     top = 2**bits - 1
-    fs = max_abs(x)
+    fs = max_abs(x) if full_scale is None else float(full_scale)
     if fs == 0:
         return torch.zeros_like(x), 0.0
-    return torch.mul(x, top / fs).round_().mul_(fs / top), fs  # |x| <= fs: no code beyond +-top
+    return torch.mul(x, top / fs).round_().clamp_(-top, top).mul_(fs / top), fs
