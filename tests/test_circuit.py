@@ -308,6 +308,21 @@ def test_networks_run_with_approximate_and_voltage_sensed_ir_drop() -> None:
         reram.override(volt, {"array": {"ir_drop": "approx"}})
 
 
+def test_a_small_irdrop_sweep_writes_its_files(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import reram
+    from reram.experiments.irdrop_sweep import run_irdrop_sweep
+    from reram.experiments.job import JobConfig
+
+    job = JobConfig(dataset="mnist-subset", model="mlp", epochs=1, train_samples=300, test_samples=100,
+                    calibration_samples=50)  # fmt: skip
+    kw = {"sizes": (64,), "sensing": ("current",), "resistances_ohm": (0.0, 300.0), "finetune_samples": 0}
+    s = run_irdrop_sweep(job, reram.preset("neurram"), tmp_path, **kw)  # type: ignore[arg-type]
+    assert len(s["points"]) == 2
+    for f in ("irdrop_sweep.json", "irdrop_sweep.csv", "irdrop_sweep.png", "irdrop_report.html"):
+        assert (tmp_path / f).stat().st_size > 0, f
+
+
+@pytest.mark.slow
 def test_irdrop_sweep_writes_results_and_resumes(tmp_path) -> None:  # type: ignore[no-untyped-def]
     import json
 

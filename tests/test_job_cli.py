@@ -60,6 +60,17 @@ def test_cuda_matches_cpu_under_ideal():
     assert torch.allclose(y_cpu, y_gpu, rtol=1e-3, atol=1e-4)
 
 
+def test_a_one_seed_hwa_table_writes_its_files(tmp_path):
+    from reram.experiments import run_hwa_table
+    from reram.train import HWAConfig
+
+    job = JobConfig(dataset="mnist-subset", epochs=1, train_samples=200, test_samples=100, calibration_samples=50)
+    s = run_hwa_table(job, HWAConfig(noise_level=0.1), reram.preset("neurram"), tmp_path, seeds=1, finetune_samples=100)
+    assert {r["condition"] for r in s["table"]} >= {"float software", "analog, no HWA", "analog, chip-in-the-loop"}
+    assert (tmp_path / "hwa_table.json").stat().st_size > 0
+
+
+@pytest.mark.slow
 def test_hwa_table_job_writes_every_row(tmp_path):
     from reram.experiments import run_hwa_table
     from reram.train import HWAConfig

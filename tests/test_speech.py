@@ -16,6 +16,14 @@ needs_tools = pytest.mark.skipif(
 
 
 @needs_tools
+def test_a_tiny_synthesized_set_is_cached(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    d = speech.synthesize_kws(per_word=1, seed=5, workers=2, cache=tmp_path)
+    assert d.x_train.shape[1:] == (40, 51) and d.classes == 12
+    assert len(list(tmp_path.glob("kws_*.npz"))) == 1
+
+
+@pytest.mark.slow
+@needs_tools
 def test_synthesized_set_is_seeded_cached_and_split_by_speaker(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     plan = speech._plan(per_word=6, seed=3)
     by_split: dict[str, set[str]] = {}

@@ -81,7 +81,7 @@ def forward_stack(
     gsum = torch.cat([_pack(g.T, t, r).sum(1) for g in cells_S], -1) + rows_used * g_ref
     g_row = sum(_pack(g.sum(0, keepdim=True).T, t, r) for g in cells_S) + n_out * g_ref  # (t, r, 1)
     g_row = g_row * _pack(torch.ones(n_in, 1, dtype=gdiff.dtype, device=gdiff.device), t, r)  # padded rows: none
-    return ReadStack(StackOp(gdiff, row_grouping(t, r), g_row), gain, gsum, n_out, len(cells_S))
+    return _stack(StackOp(gdiff, row_grouping(t, r), g_row), gain, gsum, n_out, len(cells_S), cfg)
 
 
 def transposed_stack_of(
@@ -101,4 +101,13 @@ def transposed_stack_of(
     lines = [g.sum(1) + n_in * g_ref for g in cells_S]  # (out,) conductance on each driven column line
     g_col = torch.cat([torch.nn.functional.pad(x, (0, n_col * ct - n_out)).view(n_col, ct, 1) for x in lines])
     group = repeated_grouping(row_grouping(n_col, ct), len(cells_S))
-    return ReadStack(StackOp(gt, group, g_col), gain, gsum, n_in, 1)
+    return _stack(StackOp(gt, group, g_col), gain, gsum, n_in, 1, cfg)
+
+
+def _stack(op: StackOp, gain: torch.Tensor, gsum: torch.Tensor, outputs: int, blocks: int, cfg: Config) -> ReadStack:
+    """The stack with its digital gain; voltage sensing reads sum(V G) / sum(G) per sensed line,
+    which the gain multiplies back by the line's conductance (the cells' present state).
+    """
+    if cfg.periphery.adc.sensing == "voltage":
+        gain = gain * gsum
+    return ReadStack(op, gain, gsum.clamp_min(1e-30), outputs, blocks)

@@ -212,7 +212,7 @@ class OnChipLinear(nn.Module):
         n_in, n_out = self.in_features, self.out_features
         self._lines_S = [(c.u.sum(0).mul_(span).add_(n_out * dev.g_min_S),
                           c.u.sum(1).mul_(span).add_(n_in * dev.g_min_S)) for c in self.cells]  # fmt: skip
-        self._stacks: dict[str, ReadStack] = {}  # the read stacks of these cells, built at the next read
+        self._stacks = {}  # the read stacks of these cells, built at the next read
 
     def write_weights(self, w: torch.Tensor) -> None:
         """Write-verify weights ``w`` into the cells (the most significant cell takes it all)."""
