@@ -13,6 +13,7 @@ from torch import nn
 from typer.testing import CliRunner
 
 import reram
+from reram import zoo
 from reram.cli import app
 from reram.config import ConfigError, available_presets, preset
 from reram.cost import (
@@ -235,3 +236,25 @@ def test_cli_cost_bad_input(args: list[str], msg: str, tmp_path) -> None:  # typ
     r = CliRunner().invoke(app, [*args, "--out", str(tmp_path)])
     assert r.exit_code == 2
     assert msg in r.output
+
+
+@pytest.mark.parametrize(
+    "name", [n for n in zoo.MODELS if n != "resnet50"] + [pytest.param("resnet50", marks=pytest.mark.slow)]
+)
+def test_counted_and_analytic_workloads_agree_on_every_zoo_model(name: str) -> None:
+    torch.manual_seed(0)
+    model, shape = zoo.build(name)
+    model.eval()
+    cfg = reram.override(preset("neurram"), {"device": {"read_noise_rel": 0.0}})
+    chip = reram.convert(model, cfg)
+    chip.program()
+    with torch.no_grad():
+        chip(torch.rand(2, *shape))
+    counted = counted_workload(chip)
+    analytic = analytic_workload(model, cfg, shape, profile_of(counted, chip))
+    assert [lw.name for lw in analytic.layers if lw.analog] == [lw.name for lw in counted.layers]
+    by_name = {lw.name: lw for lw in analytic.layers}
+    for lc in counted.layers:
+        la = by_name[lc.name]
+        for kind in SHAPE_KINDS:
+            assert la.total(kind) == pytest.approx(lc.total(kind), rel=1e-12, abs=0), (lc.name, kind)

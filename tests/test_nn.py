@@ -199,3 +199,24 @@ def test_tiles_whose_inputs_are_always_zero_stay_finite() -> None:
         y, ref = chip(x), lin(x)
     assert bool(torch.isfinite(y).all())
     assert float((y - ref).abs().max() / ref.abs().max()) < 0.15
+
+
+def test_a_whole_converted_model_saves_and_loads(tmp_path):
+    import copy
+
+    from reram.zoo import fashion_cnn
+
+    chip = reram.convert(fashion_cnn(), {"base": "neurram", "device": {"read_noise_rel": 0.0}})
+    chip.program(seed=1)
+    x = torch.rand(2, 1, 28, 28)
+    with torch.no_grad():
+        y = chip(x)
+    torch.save(chip, tmp_path / "chip.pt")
+    back = torch.load(tmp_path / "chip.pt", weights_only=False)
+    with torch.no_grad():
+        assert torch.equal(back(x), y)
+    back.age(86400)  # its chip methods act on the loaded model
+    assert float(back[0].age_eq_s) > 0 and float(chip[0].age_eq_s) == 0
+    twin = copy.deepcopy(chip)
+    twin.program(seed=2)
+    assert not torch.equal(twin[0].g_S, chip[0].g_S)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, fields
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -70,6 +70,11 @@ class EventCounts:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
+def _number(v: float) -> Any:
+    """A count as an int when it is whole (counted runs), else a float (analytic profiles)."""
+    return int(v) if float(v).is_integer() else float(v)
+
+
 class TileEvents:
     """Per-tile event counters of one layer; counts follow from shapes and plane counts.
 
@@ -79,31 +84,34 @@ class TileEvents:
 
     """
 
-    _SHAPE_KINDS = ("vectors", "mvms", "cell_reads", "dac_conversions", "adc_conversions", "shift_adds", "psum_adds")
+    SHAPE_KINDS = ("vectors", "mvms", "cell_reads", "dac_conversions", "adc_conversions", "shift_adds", "psum_adds")
 
     def __init__(self, tiles: list[tuple[int, int, int, int]], cells_per_row: int, cells_per_col: int):
         unit = []
         for r, _c, rows, cols in tiles:
             cr, cc = rows * cells_per_row, cols * cells_per_col
             unit.append([1, 1, cr * cc, cr, cols, cols, cols if r > 0 else 0])
-        self.unit = np.asarray(unit, dtype=np.int64)
+        # float64 holds every integer count exactly (to 2**53) and the analytic path's mean planes
+        self.unit = np.asarray(unit, dtype=np.float64)
         self.counts = np.zeros_like(self.unit)
-        self.row_pulses = np.zeros(len(tiles), dtype=np.int64)
+        self.row_pulses = np.zeros(len(tiles), dtype=np.float64)
         self.cell_energy_J = np.zeros(len(tiles), dtype=np.float64)
 
-    def add(self, vectors: int, planes: int) -> None:
-        """Count one read of every tile by ``vectors`` input vectors of ``planes`` planes."""
-        mult = np.asarray([1, planes, planes, planes, planes, planes - 1, 1], dtype=np.int64) * vectors
+    def add(self, vectors: float, planes: float) -> None:
+        """Count one read of every tile by ``vectors`` input vectors of ``planes`` planes (the
+        counted path: whole numbers; the analytic path: an activity profile's mean planes).
+        """
+        mult = np.asarray([1, planes, planes, planes, planes, planes - 1, 1], dtype=np.float64) * vectors
         self.counts += self.unit * mult
 
     def add_measured(self, row_pulses: np.ndarray, cell_energy_J: np.ndarray) -> None:
         """Add the data-dependent counts of one read, per tile (pulses switched, joules in the cells)."""
-        self.row_pulses += row_pulses.astype(np.int64)
+        self.row_pulses += row_pulses
         self.cell_energy_J += cell_energy_J
 
     def _row(self, k: int) -> EventCounts:
-        c = dict(zip(self._SHAPE_KINDS, map(int, self.counts[k]), strict=True))
-        return EventCounts(**c, row_pulses=int(self.row_pulses[k]), cell_energy_J=float(self.cell_energy_J[k]))
+        c = {kind: _number(v) for kind, v in zip(self.SHAPE_KINDS, self.counts[k], strict=True)}
+        return EventCounts(**c, row_pulses=_number(self.row_pulses[k]), cell_energy_J=float(self.cell_energy_J[k]))
 
     def per_tile(self) -> list[EventCounts]:
         """Counts per tile, in the layer's tile order."""

@@ -1,6 +1,6 @@
 """Crossbar arrays: weights -> differential conductance pairs; Ohm + Kirchhoff MVM."""
 
-from reram.array.conductance import TileConductances, weights_to_conductances
+from reram.array.conductance import TileConductances, target_conductances, weights_to_conductances
 from reram.array.mvm import StackOp, add_read_noise_, gaussian_like, repeated_grouping, row_grouping, transposed_stack
 
 __all__ = [
@@ -10,6 +10,7 @@ __all__ = [
     "gaussian_like",
     "repeated_grouping",
     "row_grouping",
+    "target_conductances",
     "transposed_stack",
     "weights_to_conductances",
 ]

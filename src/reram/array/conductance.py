@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 
 from reram.config import ArrayConfig, DeviceConfig
+from reram.device import quantize_levels
 
 
 @dataclass
@@ -76,3 +77,17 @@ def weights_to_conductances(
     g_pos = torch.where(m, g_pos, torch.zeros_like(g_pos))
     g_neg = torch.where(m, g_neg, torch.zeros_like(g_neg))
     return TileConductances(g_pos_S=g_pos, g_neg_S=g_neg, s_per_weight=span / clip)
+
+
+def target_conductances(
+    w: torch.Tensor, row_mask: torch.Tensor, arr: ArrayConfig, dev: DeviceConfig, col_tile: int
+) -> tuple[TileConductances, torch.Tensor]:
+    """The targets that programming writes: the pairs of :func:`weights_to_conductances` rounded
+    to the device's levels, as one (2, tiles, rows, cols) tensor (siemens; 0 = unused row).
+
+    The one weight-to-conductance mapping of the package: programming, transposed reads and the
+    cost model's analytic cell energy all call it.
+    """
+    tc = weights_to_conductances(w, row_mask, arr, dev, col_tile)
+    target = quantize_levels(torch.stack([tc.g_pos_S, tc.g_neg_S]), dev)
+    return tc, torch.where(row_mask[None, :, :, None], target, torch.zeros_like(target))

@@ -16,15 +16,15 @@ from __future__ import annotations
 
 import copy
 import logging
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from torch import nn
 
+from reram.array import target_conductances
 from reram.config import Config, load_config
-from reram.core import EVENT_KINDS
+from reram.core import EVENT_KINDS, TileEvents
 from reram.mapping import Placement, TileGrid, TileSite, place, tile_matrix
 from reram.nn import analog_layers, revert
 from reram.nn.convert import supported
@@ -128,40 +128,19 @@ def default_profile(config: Config, first_layer: bool) -> LayerProfile:
 
 
 def target_row_conductance(weight_matrix: torch.Tensor, grid: TileGrid, config: Config) -> np.ndarray:
-    """Per tile (grid order): sum of the target conductances of both cells of every pair (siemens).
-
-    The same mapping as :func:`reram.array.weights_to_conductances` and the device levels (the
-    pair of a weight is g_min and the level nearest g_min + u (g_max - g_min), u = |w| / clip),
-    computed tile by tile without building the pair tensors.
+    """Per tile (grid order): sum of the target conductances of both cells of every pair (siemens),
+    from the mapping programming uses (:func:`reram.array.target_conductances`), one row tile at a
+    time to bound memory.
     """
-    arr, dev = config.array, config.device
-    span = dev.g_max_S - dev.g_min_S
-    n_col, ct = grid.n_col, grid.col_tile
-    out = np.zeros((grid.n_row, n_col))
+    out = np.zeros((grid.n_row, grid.n_col))
+    w = weight_matrix.detach().float()
     with torch.no_grad():
-        a_all = weight_matrix.detach().abs().float().contiguous()
         for r, (lo, hi) in enumerate(grid.row_groups):
-            a = a_all[lo:hi]  # (rows, out)
-            rows = a.shape[0]
-            if arr.scale == "column":
-                q = max(1, math.ceil(rows * arr.clip_percentile / 100))
-                clip = a.amax(0) if q >= rows else a.kthvalue(q, dim=0).values
-            else:
-                parts = []
-                for c in range(n_col):
-                    flat = a[:, c * ct : (c + 1) * ct].reshape(-1)
-                    q = max(1, math.ceil(flat.numel() * arr.clip_percentile / 100))
-                    v = flat.max() if q >= flat.numel() else flat.kthvalue(q).values
-                    parts.append(v.expand(min(ct, a.shape[1] - c * ct)))
-                clip = torch.cat(parts)
-            clip = torch.where(clip > 0, clip, torch.ones_like(clip))
-            u = (a / clip).clamp_(max=1.0)
-            if dev.levels:  # the level index nearest g_min + u span
-                steps = dev.levels - 1
-                u = u.mul_(steps).round_().div_(steps)
-            col = u.sum(0).double() * span + 2 * dev.g_min_S * rows
-            col = nn.functional.pad(col, (0, n_col * ct - col.shape[0]))
-            out[r] = col.view(n_col, ct).sum(-1).cpu().numpy()
+            mask = torch.ones(1, hi - lo, dtype=torch.bool, device=w.device)
+            _, target = target_conductances(w[lo:hi].unsqueeze(0), mask, config.array, config.device, grid.col_tile)
+            col = target.sum((0, 1, 2)).double()  # (out,): both cells, every row of the tile
+            col = nn.functional.pad(col, (0, grid.n_col * grid.col_tile - col.shape[0]))
+            out[r] = col.view(grid.n_col, grid.col_tile).sum(-1).cpu().numpy()
     return out.reshape(-1)
 
 
@@ -296,16 +275,11 @@ def analytic_workload(
         first = False
         g_rows = target_row_conductance(_weight_matrix(mods[name]), grid, cfg)
         scale = cfg.array.t_pulse_s * cfg.array.v_read_V**2 * prof.energy_factor
-        ev = []
-        for k, (r, _c, rows, cols) in enumerate(grid.tiles()):
-            cr, cc = rows * grid.cells_per_weight_row, cols * grid.cells_per_weight_col
-            slots = positions * prof.planes
-            ev.append({
-                "vectors": positions, "mvms": slots, "cell_reads": cr * cc * slots, "dac_conversions": cr * slots,
-                "row_pulses": prof.pulse_density * cr * slots, "adc_conversions": cols * slots,
-                "shift_adds": cols * positions * (prof.planes - 1), "psum_adds": cols * positions if r > 0 else 0.0,
-                "cell_energy_J": scale * slots * g_rows[k],
-            })  # fmt: skip
+        counts = TileEvents(grid.tiles(), grid.cells_per_weight_row, grid.cells_per_weight_col)
+        counts.add(positions, prof.planes)  # the same shape counts a simulated read adds
+        slots = counts.counts[:, TileEvents.SHAPE_KINDS.index("dac_conversions")]  # rows x planes x vectors
+        counts.add_measured(prof.pulse_density * slots, scale * positions * prof.planes * g_rows)
+        ev = [t.as_dict() for t in counts.per_tile()]
         layers.append(
             LayerWork(
                 name,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import fnmatch
 import logging
-import types
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -94,9 +93,21 @@ def convert(
     out.reram_placement = placement  # type: ignore[assignment]
     if not isinstance(out, AnalogLayer):  # a single layer has its own program/age
         for fn in (program, age, calibrate):
-            setattr(out, fn.__name__, types.MethodType(fn, out))
+            setattr(out, fn.__name__, _ChipMethod(out, fn.__name__))
     log.info("converted %d layers onto %d cores (%d chip(s))", len(layers), placement.cores_used, placement.n_chips)
     return out
+
+
+class _ChipMethod:
+    """``model.program(...)`` etc. on a converted model: a picklable bound call (``torch.save`` of
+    the whole model and ``copy.deepcopy`` keep it working), unlike a bound method object.
+    """
+
+    def __init__(self, model: nn.Module, name: str):
+        self.model, self.name = model, name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return _METHODS[self.name](self.model, *args, **kwargs)
 
 
 def revert(model: nn.Module, inplace: bool = False) -> nn.Module:
@@ -182,6 +193,9 @@ def reset_events(model: nn.Module) -> None:
     """Zero every layer's event counters."""
     for _, m in analog_layers(model):
         m.events.reset()
+
+
+_METHODS: dict[str, Callable[..., Any]] = {"program": program, "age": age, "calibrate": calibrate}
 
 
 def placement(model: nn.Module) -> Placement:

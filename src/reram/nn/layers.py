@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from reram import device as cell
-from reram.array import StackOp, row_grouping, weights_to_conductances
+from reram.array import StackOp, row_grouping, target_conductances
 from reram.array.circuit import Wires, effective_matrix
 from reram.config import Config
 from reram.core import PeripheryState, TileEvents, analog_matmul
@@ -126,11 +126,9 @@ class AnalogLayer(nn.Module):
         (2, tiles, rows, cols) target conductances in siemens after the device's levels; 0 = unused).
         """
         mask = self.grid.row_mask(self.weight.device)
-        tc = weights_to_conductances(
-            self.grid.pack(self.weight_matrix()), mask, self.config.array, self.config.device, self.grid.col_tile
-        )
-        target = cell.quantize_levels(torch.stack([tc.g_pos_S, tc.g_neg_S]), self.config.device)
-        return tc, torch.where(mask[None, :, :, None], target, torch.zeros_like(target))
+        cfg = self.config
+        w = self.grid.pack(self.weight_matrix())
+        return target_conductances(w, mask, cfg.array, cfg.device, self.grid.col_tile)
 
     def target_conductances(self) -> torch.Tensor:
         """(2, tiles, rows, cols) target conductances (siemens) after the device's levels; 0 = unused."""
