@@ -14,17 +14,16 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import tomllib
 import torch
 from torch import nn
 
 import reram
-from reram.config import Config, ConfigError, load_config
+from reram.config import Config, ConfigError, JobConfig
+from reram.config import load_job as _load_job
 from reram.data import Dataset, load_dataset
 from reram.report import plots, write_csv, write_html_report, write_json
 from reram.report.writers import write_atomic
@@ -35,69 +34,15 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
 
 
-@dataclass(frozen=True)
-class JobConfig:
-    """What ``reram run`` does. Times in seconds, temperature in kelvin."""
-
-    dataset: str = "fashion-mnist"
-    data_dir: str = ""
-    model: str = "fashion_cnn"
-    epochs: int = 5
-    batch_size: int = 128
-    lr: float = 3e-3
-    train_samples: int = 0
-    test_samples: int = 0
-    calibration_samples: int = 2000
-    ages_s: tuple[float, ...] = (1.0, 86400.0)
-    temperature_K: float = 300.0
-    device: str = "cpu"
-
-    def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "train_samples", "test_samples", "calibration_samples"):
-            v, low = getattr(self, name), (1 if name in ("epochs", "batch_size") else 0)
-            if isinstance(v, bool) or not isinstance(v, int) or v < low:
-                raise ConfigError(f"job.{name} = {v!r} is invalid: allowed is an integer >= {low}")
-        if not self.lr > 0:
-            raise ConfigError(f"job.lr = {self.lr!r} is invalid: allowed is a learning rate > 0")
-        if not self.ages_s or any(not (t > 0) for t in self.ages_s):
-            raise ConfigError(f"job.ages_s = {self.ages_s!r} is invalid: allowed is a list of times > 0 s")
-        if not self.temperature_K > 0:
-            raise ConfigError(f"job.temperature_K = {self.temperature_K!r} is invalid: allowed is a temperature > 0 K")
-        if self.device not in ("cpu", "cuda") and not self.device.startswith("cuda:"):
-            raise ConfigError(f"job.device = {self.device!r} is invalid: allowed is 'cpu' or 'cuda'")
-
-    @classmethod
-    def quick(cls) -> JobConfig:
-        """A short variant (about a minute on 2 cores): 1 epoch on 12,000 images, 2,000 test images."""
-        return cls(epochs=1, train_samples=12000, test_samples=2000, calibration_samples=1000)
-
-
 def load_job(path: str | Path | None, quick: bool = False) -> tuple[JobConfig, Config]:
-    """Read a job TOML: a ``[job]`` table plus system-config keys (``base = "neurram"`` etc.)."""
-    job, config, _ = load_job_tables(path, quick)
+    """A run config file's job and system config (see :func:`reram.config.load_job`)."""
+    job, config, _ = _load_job(path, quick)
     return job, config
 
 
 def load_job_tables(path: str | Path | None, quick: bool = False) -> tuple[JobConfig, Config, dict[str, Any]]:
-    """Like :func:`load_job`, also returning the file's ``[hwa]`` table (a dict, maybe empty)."""
-    job = JobConfig.quick() if quick else JobConfig()
-    if path is None:
-        return job, load_config("neurram"), {}
-    p = Path(path)
-    if not p.exists():
-        raise ConfigError(f"config file {str(p)!r} does not exist")
-    data = tomllib.loads(p.read_text())
-    job_data = data.pop("job", {})
-    hwa_data = data.pop("hwa", {})
-    allowed = {f.name for f in dataclasses.fields(JobConfig)}
-    for key in job_data:
-        if key not in allowed:
-            raise ConfigError(f"unknown key 'job.{key}': allowed keys are {', '.join(sorted(allowed))}")
-    if "ages_s" in job_data:
-        job_data["ages_s"] = tuple(float(t) for t in job_data["ages_s"])
-    job = dataclasses.replace(job, **job_data)
-    data.setdefault("base", "neurram")
-    return job, load_config(data), hwa_data
+    """A run config file: its job, its system config and its ``[hwa]`` table (see :func:`reram.config.load_job`)."""
+    return _load_job(path, quick)
 
 
 def age_label(t: float) -> str:

@@ -17,72 +17,23 @@ import json
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from reram.config import ConfigError, load_config
+from reram.config import OnChipConfig, OnChipJob, load_config
+from reram.config.jobs import scheme_config
 from reram.cost.training import training_step_cost
 from reram.data import load_dataset
 from reram.nn.onchip import onchip_events, reset_onchip_events, to_onchip
 from reram.report import plots, write_csv, write_html_report, write_json
 from reram.train import evaluate
-from reram.train.onchip import AnalogSGD, OnChipConfig
+from reram.train.onchip import AnalogSGD
 from reram.zoo import build, mlp
 
 Progress = Callable[[str, int, int], None]
-
-# (label, preset, scheme): the linear symmetric device, the two cited presets plain, and the
-# nonlinear asymmetric ones with periodic carry (transfers as open-loop pulses; ":verify" by
-# write-verify) and with mixed precision
-DEFAULT_RUNS: tuple[tuple[str, str, str], ...] = (
-    ("linear", "marinella2018", "sgd"),
-    ("TaOx", "taox", "sgd"),
-    ("TaOx", "taox", "carry"),
-    ("TaOx", "taox", "carry:verify"),
-    ("TaOx", "taox", "mixed"),
-    ("HfO2", "hfo2", "sgd"),
-    ("HfO2", "hfo2", "carry"),
-    ("HfO2", "hfo2", "carry:verify"),
-    ("HfO2", "hfo2", "mixed"),
-)
-
-
-@dataclass(frozen=True)
-class OnChipJob:
-    """What ``reram train --on-chip`` runs (model: a zoo network of Linear layers; "mlp" is sized
-    to the dataset's inputs).
-    """
-
-    dataset: str = "fashion-mnist"
-    data_dir: str = ""
-    model: str = "mlp"
-    epochs: int = 10
-    batch_size: int = 256
-    lr: float = 0.1
-    train_samples: int = 0
-    test_samples: int = 0
-    seeds: int = 3
-    pulse_mode: str = "deterministic"
-    runs: tuple[tuple[str, str, str], ...] = DEFAULT_RUNS
-
-    def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "seeds"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ConfigError(f"onchip.{name} = {v!r} is invalid: allowed is an integer >= 1")
-        OnChipConfig(lr=self.lr, pulse_mode=self.pulse_mode)  # validates both
-        for _, preset_name, scheme in self.runs:
-            load_config(preset_name)
-            _onchip_config(scheme, self)
-
-    @classmethod
-    def quick(cls) -> OnChipJob:
-        """A few-minute variant: 2 epochs on 12,000 images, 2 seeds."""
-        return cls(epochs=2, train_samples=12000, test_samples=2000, seeds=2)
 
 
 def _train(model: nn.Module, opt: torch.optim.Optimizer, data: Any, job: OnChipJob, seed: int,
@@ -112,9 +63,7 @@ def _train(model: nn.Module, opt: torch.optim.Optimizer, data: Any, job: OnChipJ
 
 
 def _onchip_config(scheme: str, job: OnChipJob) -> OnChipConfig:
-    """``scheme`` is "sgd", "carry", "mixed", or "carry:verify" (the carry by write-verify)."""
-    name, _, write = scheme.partition(":")
-    return OnChipConfig(scheme=name, lr=job.lr, pulse_mode=job.pulse_mode, carry_write=write or "pulses")
+    return scheme_config(scheme, job.lr, job.pulse_mode)
 
 
 def _model(job: OnChipJob, seed: int, classes: int, in_features: int) -> nn.Module:

@@ -16,69 +16,15 @@ training loop work; :func:`strip_hwa` removes it all and leaves the trained floa
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from reram.config import Config, ConfigError, load_config
+from reram.config import Config, HWAConfig, load_config
 
 _LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d)
-
-
-@dataclass(frozen=True)
-class HWAConfig:
-    """Hardware-aware training settings.
-
-    Attributes:
-        noise_level: weight-noise std relative to max|W| of each layer (0 = off).
-        bias_noise: also perturb biases (NeuRRAM maps biases onto array rows).
-        ramp_epochs: grow the noise linearly from 0 over this many epochs (0 = full from the start).
-        quantize_weights: snap weights to the device's signed levels (straight-through).
-        input_bits: DAC magnitude bits for input quantisation; None = the config's, 0 = off.
-        output_bits: ADC bits for output quantisation; None = off (the default), else signed bits.
-        input_range: "calibrated" (running percentile of |x|) or "learned" (a trained clip range).
-        percentile: |x| percentile tracked by the calibrated range.
-        momentum: running-average momentum of the calibrated range.
-        finetune_epochs: 0 = train with these transforms from scratch for the job's epochs;
-            > 0 = start from the trained float model and fine-tune this many epochs.
-        finetune_lr: peak learning rate of that fine-tuning (Adam, one-cycle).
-
-    """
-
-    noise_level: float = 0.15
-    bias_noise: bool = True
-    ramp_epochs: int = 0
-    quantize_weights: bool = True
-    input_bits: int | None = None
-    output_bits: int | None = None
-    input_range: str = "calibrated"
-    percentile: float = 99.99
-    momentum: float = 0.9
-    finetune_epochs: int = 0
-    finetune_lr: float = 3e-4
-
-    def __post_init__(self) -> None:
-        if not self.noise_level >= 0:
-            raise ConfigError(f"hwa.noise_level = {self.noise_level!r} is invalid: allowed is a number >= 0")
-        if self.ramp_epochs < 0:
-            raise ConfigError(f"hwa.ramp_epochs = {self.ramp_epochs!r} is invalid: allowed is an integer >= 0")
-        for name in ("input_bits", "output_bits"):
-            v = getattr(self, name)
-            if v is not None and not 0 <= v <= 24:
-                raise ConfigError(f"hwa.{name} = {v!r} is invalid: allowed is None or bits in [0, 24]")
-        if self.input_range not in ("calibrated", "learned"):
-            raise ConfigError(
-                f"hwa.input_range = {self.input_range!r} is invalid: allowed is 'calibrated' or 'learned'"
-            )
-        if self.finetune_epochs < 0:
-            raise ConfigError(f"hwa.finetune_epochs = {self.finetune_epochs!r} is invalid: allowed is an integer >= 0")
-        if not self.finetune_lr > 0:
-            raise ConfigError(f"hwa.finetune_lr = {self.finetune_lr!r} is invalid: allowed is a number > 0")
-        if not 0 <= self.momentum < 1:
-            raise ConfigError(f"hwa.momentum = {self.momentum!r} is invalid: allowed is a number in [0, 1)")
 
 
 def ste_round(x: torch.Tensor) -> torch.Tensor:

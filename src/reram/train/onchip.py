@@ -18,74 +18,13 @@ and every other parameter (biases) by digital SGD. Schemes (``OnChipConfig.schem
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-from reram.array.outer import MODES
-from reram.config import ConfigError
+from reram.config import ConfigError, OnChipConfig
 from reram.device import update as cellupd
 from reram.nn.onchip import OnChipLinear
-
-SCHEMES = ("sgd", "carry", "mixed")
-
-
-@dataclass(frozen=True)
-class OnChipConfig:
-    """How the chip trains.
-
-    Attributes:
-        scheme: "sgd", "carry" or "mixed".
-        lr: learning rate (weight units per unit of the loss gradient).
-        pulse_mode: "deterministic" (trains of whole pulses, implicit coincidences; the fast
-            default), "stochastic" (every slot of every Bernoulli train drawn and counted: the
-            exact reference, ~50x a float step on CPU) or "ideal" (expected counts) (sgd, carry).
-        slots: pulse slots per sample of a train (the maximum pulses per cell per sample).
-        carry_every: steps between carries (scheme "carry").
-        carry_base: significance ratio F of the two cells (scheme "carry").
-        carry_write: how the carry writes the more significant cell: "pulses" (open loop: the
-            content as pulses, through the cell's nonlinear, noisy response) or "verify" (closed
-            loop: read it, write-verify it to its value plus the carried content; the device's
-            programming error remains).
-        range_factor: the weight range +-range_factor * max|W_init| maps onto the window.
-
-    """
-
-    scheme: str = "sgd"
-    lr: float = 0.1
-    pulse_mode: str = "deterministic"
-    slots: int = 31
-    carry_every: int = 50
-    carry_base: float = 8.0
-    carry_write: str = "pulses"
-    range_factor: float = 2.0
-
-    def __post_init__(self) -> None:
-        def bad(name: str, allowed: str) -> None:
-            raise ConfigError(f"onchip.{name} = {getattr(self, name)!r} is invalid: allowed is {allowed}")
-
-        if self.scheme not in SCHEMES:
-            bad("scheme", "one of " + ", ".join(map(repr, SCHEMES)))
-        if self.pulse_mode not in MODES:
-            bad("pulse_mode", "one of " + ", ".join(map(repr, MODES)))
-        if not self.lr > 0:
-            bad("lr", "a number > 0")
-        if isinstance(self.slots, bool) or not isinstance(self.slots, int) or self.slots < 1:
-            bad("slots", "an integer >= 1")
-        if isinstance(self.carry_every, bool) or not isinstance(self.carry_every, int) or self.carry_every < 1:
-            bad("carry_every", "an integer >= 1")
-        if self.carry_write not in ("verify", "pulses"):
-            bad("carry_write", "'verify' or 'pulses'")
-        if not self.carry_base >= 2:
-            bad("carry_base", "a number >= 2")
-        if not self.range_factor > 0:
-            bad("range_factor", "a number > 0")
-
-    @property
-    def cells_per_weight(self) -> int:
-        """Cells per weight the scheme needs."""
-        return 2 if self.scheme == "carry" else 1
 
 
 def _layer_of(p: torch.Tensor) -> OnChipLinear | None:

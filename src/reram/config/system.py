@@ -1,0 +1,376 @@
+"""The simulated system: frozen nested dataclasses (device, array, periphery, chip, cost).
+
+SI units inside (siemens, volts, seconds, kelvin); field names carry the unit where a reader
+could doubt it (``g_max_S``, ``v_read_V``). Every numeric field declares its physical range
+(``reram.config.check.num``); construction checks type, finiteness and range of every field.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields, is_dataclass
+from typing import Any
+
+import tomli_w
+
+from reram.config.check import check, choice, fail, num
+
+# NeuRRAM relaxation fits (Wan et al., Nature 2022, authors' repository): sigma(g) in uS,
+# x = g / 40 uS, at 1 s, 1 day and 2 days after write-verify. Polynomial coefficients c0..c4.
+NEURRAM_RELAX_TIMES_S = (1.0, 86400.0, 172800.0)
+NEURRAM_RELAX_POLY_uS = (
+    (0.348, 16.030, -43.853, 45.393, -16.815),
+    (0.701, 22.086, -50.773, 47.095, -16.458),
+    (0.782, 20.274, -43.507, 37.062, -11.934),
+)
+
+
+@dataclass(frozen=True)
+class UpdateConfig:
+    """How a cell responds to programming pulses during on-chip training (``device.update``).
+
+    The state is the normalised conductance u = (g - g_min) / (g_max - g_min). Each pulse moves u by
+    a step that may depend on u (see ``reram.device.update``):
+
+    - "linear": a constant step 1 / pulses_up up and 1 / pulses_down down, hard bounds;
+    - "soft_bounds": the step shrinks linearly towards the bound it approaches (step at the far
+      bound 1 / pulses_*);
+    - "exponential": the measured potentiation/depression curves u(P) = B (1 - exp(-nl P / P_max))
+      of the NeuroSim device model (Chen et al., IEEE TCAD 2018): nl = 0 is linear, larger is more
+      nonlinear; P_max = pulses_up or pulses_down pulses cross the whole window.
+
+    Attributes:
+        model: "linear", "soft_bounds" or "exponential".
+        pulses_up, pulses_down: pulses that cross the window upwards (SET, potentiation) and
+            downwards (RESET, depression); different values = up/down asymmetry.
+        nl_up, nl_down: nonlinearity of the exponential model (>= 0, dimensionless).
+        c2c_sigma: cycle-to-cycle spread of one pulse's conductance change, as a fraction of the
+            window (NeuroSim's convention: n pulses add noise of std c2c_sigma * sqrt(n)).
+        d2d_sigma: device-to-device spread of the step sizes (log-normal, relative), per cell.
+        endurance_cycles: pulses a cell takes before its window starts to narrow (0 = unlimited).
+        endurance_narrowing: fraction of the window lost per decade of pulses beyond that budget.
+        v_write_V: amplitude of a full update pulse across a cell (volts); a half-selected cell
+            sees v_write_V / 2.
+        t_write_s: width of one update pulse (seconds).
+        v_threshold_V: switching threshold (volts): a pulse that reaches a cell with v volts
+            (less than v_write_V where wire resistance drops some, ``array.ir_drop``) moves it by
+            (v - v_threshold_V) / (v_write_V - v_threshold_V) of a full pulse's step, nothing at or
+            below the threshold; at least v_write_V / 2, since half-selected cells must not switch
+            (a first-order, threshold-linear model of the switching's voltage dependence).
+
+    """
+
+    _section = "device.update"
+    model: str = "linear"
+    pulses_up: float = num(1000.0, 1, 1e9, "pulses")
+    pulses_down: float = num(1000.0, 1, 1e9, "pulses")
+    nl_up: float = num(0.0, 0, 100)
+    nl_down: float = num(0.0, 0, 100)
+    c2c_sigma: float = num(0.0, 0, 1, "of the window")
+    d2d_sigma: float = num(0.0, 0, 10)
+    endurance_cycles: float = num(0.0, 0, 1e15, "pulses")
+    endurance_narrowing: float = num(0.1, 0, 1, "of the window per decade")
+    v_write_V: float = num(1.0, 0, 20, "V", open_lo=True)
+    t_write_s: float = num(10e-9, 0, 1, "s", open_lo=True)
+    v_threshold_V: float = num(0.5, 0, 20, "V")
+
+    def __post_init__(self) -> None:
+        check(self)
+        choice(self, "model", ("linear", "soft_bounds", "exponential"))
+        if not self.v_write_V / 2 <= self.v_threshold_V < self.v_write_V:
+            fail("device.update.v_threshold_V", self.v_threshold_V,
+                 f"volts in [v_write_V / 2, v_write_V) = [{self.v_write_V / 2:g}, {self.v_write_V:g})")  # fmt: skip
+
+    @property
+    def nominal_pulses(self) -> float:
+        """Pulses across the window of a nominal (linear) pulse, the harmonic mean of up and down."""
+        return 2 / (1 / self.pulses_up + 1 / self.pulses_down)
+
+
+@dataclass(frozen=True)
+class DeviceConfig:
+    """One ReRAM cell technology.
+
+    Attributes:
+        g_min_S, g_max_S: programmable conductance window (siemens).
+        levels: distinct programmable conductance levels per cell; 0 = continuous.
+        program_mode: "exact" (target reached exactly), "gaussian" (target + N(0, program_sigma_S)),
+            or "write_verify" (iterative pulse-and-verify loop to +-wv_tolerance_S).
+        program_sigma_S: programming error std for "gaussian" (siemens).
+        wv_tolerance_S: half-width of the write-verify acceptance band (siemens).
+        wv_max_iterations: pulse/verify iterations before a cell is declared failed.
+        wv_step_gain: mean fraction of the verified error that one pulse corrects.
+        wv_step_spread: log-normal spread of the pulse response (multiplicative, dimensionless).
+        wv_c2c_sigma_S: additive cycle-to-cycle noise of one pulse (siemens).
+        read_noise_rel: read-noise std per cell per read, as a fraction of g_max_S.
+        relax_times_s / relax_poly_uS: spread of conductance around target sigma(g, t) (uS),
+            polynomial in x = g / relax_x_ref_S at each listed time; empty = no relaxation.
+        relax_x_ref_S: normalising conductance of the relaxation polynomials (siemens).
+        activation_energy_eV: Arrhenius activation energy of relaxation (eV).
+        t_ref_K: temperature at which the relaxation fits were measured (kelvin).
+        stuck_low_rate / stuck_high_rate: fraction of cells stuck at g_min / g_max.
+        d2d_window_sigma: relative device-to-device spread of each cell's window ends.
+        update: the response to update pulses (on-chip training).
+
+    """
+
+    _section = "device"
+    g_min_S: float = num(1e-6, 0, 0.01, "S")
+    g_max_S: float = num(40e-6, 0, 0.01, "S", open_lo=True)
+    levels: int = num(0, 0, 65536, "levels")
+    program_mode: str = "exact"
+    program_sigma_S: float = num(0.0, 0, 0.01, "S")
+    wv_tolerance_S: float = num(1e-6, 0, 0.01, "S", open_lo=True)
+    wv_max_iterations: int = num(50, 1, 100000, "iterations")
+    wv_step_gain: float = num(0.6, 0, 2, "(above 2 the loop diverges)", open_lo=True)
+    wv_step_spread: float = num(0.3, 0, 10)
+    wv_c2c_sigma_S: float = num(0.2e-6, 0, 0.01, "S")
+    read_noise_rel: float = num(0.0, 0, 1, "of g_max_S")
+    relax_times_s: tuple[float, ...] = num((), 0, 1e10, "s", open_lo=True)
+    relax_poly_uS: tuple[tuple[float, ...], ...] = ()
+    relax_x_ref_S: float = num(40e-6, 0, 0.01, "S", open_lo=True)
+    activation_energy_eV: float = num(1.2, 0, 10, "eV", open_lo=True)
+    t_ref_K: float = num(300.0, 1, 1000, "K")
+    stuck_low_rate: float = num(0.0, 0, 1, "(a fraction of the cells)")
+    stuck_high_rate: float = num(0.0, 0, 1, "(a fraction of the cells)")
+    d2d_window_sigma: float = num(0.0, 0, 1)
+    update: UpdateConfig = field(default_factory=UpdateConfig)
+
+    def __post_init__(self) -> None:
+        check(self)
+        if not self.g_max_S > self.g_min_S:
+            fail("device.g_max_S", self.g_max_S, f"a conductance > g_min_S ({self.g_min_S!r} S)")
+        if self.levels == 1:
+            fail("device.levels", self.levels, "0 (continuous) or an integer in [2, 65536]")
+        choice(self, "program_mode", ("exact", "gaussian", "write_verify"))
+        if self.stuck_low_rate + self.stuck_high_rate > 1:
+            fail("device.stuck_high_rate", self.stuck_high_rate, "stuck_low_rate + stuck_high_rate <= 1")
+        if len(self.relax_times_s) != len(self.relax_poly_uS):
+            fail("device.relax_poly_uS", self.relax_poly_uS, "one polynomial per entry of relax_times_s")
+        if list(self.relax_times_s) != sorted(set(self.relax_times_s)):
+            fail("device.relax_times_s", self.relax_times_s, "strictly increasing times > 0 seconds")
+        for poly in self.relax_poly_uS:
+            if not poly or not all(isinstance(c, float) and math.isfinite(c) for c in poly):
+                fail("device.relax_poly_uS", self.relax_poly_uS, "lists of finite polynomial coefficients (uS)")
+
+    @property
+    def read_sigma_S(self) -> float:
+        """Read-noise std of one cell per read (siemens)."""
+        return self.read_noise_rel * self.g_max_S
+
+
+@dataclass(frozen=True)
+class ArrayConfig:
+    """One crossbar: its size, how signed weights become conductances, and its read voltage.
+
+    Attributes:
+        rows, cols: cells per crossbar (a core's array).
+        differential: "rows" (G+ and G- on two rows driven with +V and -V, NeuRRAM) or "columns"
+            (G+ and G- on two columns subtracted before the ADC).
+        scale: "tile" (one weight-to-conductance scale per tile) or "column" (one per column).
+        clip_percentile: |W| percentile mapped to g_max (NeuRRAM: 95); larger weights are clipped.
+        v_read_V: read voltage of a full-scale input pulse (volts).
+        t_pulse_s: width of one input pulse (seconds); read by the cost model (latency, cell energy).
+        ir_drop: "off" (ideal wires), "exact" (the resistor network of every tile solved once
+            when it is programmed or aged, folded into an effective matrix; see array/circuit.py)
+            or "approx" (first-order closed-form correction: cheap and differentiable, error
+            about the square of the relative drop; current sensing).
+        r_wire_ohm: resistance of one row or column wire segment between neighbouring cells (ohms).
+        r_access_ohm: access-transistor on-resistance in series with every cell (ohms).
+
+    """
+
+    _section = "array"
+    rows: int = num(256, 2, 65536, "cells")
+    cols: int = num(256, 2, 65536, "cells")
+    differential: str = "rows"
+    scale: str = "tile"
+    clip_percentile: float = num(100.0, 50, 100, "percent")
+    v_read_V: float = num(0.2, 0, 5, "V", open_lo=True)
+    t_pulse_s: float = num(10e-9, 0, 1e-3, "s", open_lo=True)
+    ir_drop: str = "off"
+    r_wire_ohm: float = num(1.0, 0, 1e4, "ohm")
+    r_access_ohm: float = num(0.0, 0, 1e9, "ohm")
+
+    def __post_init__(self) -> None:
+        check(self)
+        choice(self, "ir_drop", ("off", "approx", "exact"))
+        choice(self, "differential", ("rows", "columns"))
+        choice(self, "scale", ("tile", "column"))
+
+    @property
+    def weight_rows(self) -> int:
+        """Weight rows (inputs) one array holds."""
+        return self.rows // 2 if self.differential == "rows" else self.rows
+
+    @property
+    def weight_cols(self) -> int:
+        """Weight columns (outputs) one array holds."""
+        return self.cols // 2 if self.differential == "columns" else self.cols
+
+
+@dataclass(frozen=True)
+class DACConfig:
+    """Input drivers.
+
+    Attributes:
+        bits: magnitude bits of an input per phase (signed inputs add a second phase, no bit).
+        bit_serial: apply one binary pulse plane per bit, each converted by the ADC and
+            shift-added digitally; otherwise one multi-level pulse per input.
+        percentile: |x| percentile set as the input full scale at calibration.
+
+    """
+
+    _section = "periphery.dac"
+    bits: int = num(8, 1, 24, "bits")
+    bit_serial: bool = False
+    percentile: float = num(99.99, 50, 100, "percent")
+
+    def __post_init__(self) -> None:
+        check(self)
+        if not isinstance(self.bit_serial, bool):
+            fail("periphery.dac.bit_serial", self.bit_serial, "true or false")
+
+
+@dataclass(frozen=True)
+class ADCConfig:
+    """Output converters (ADC, or NeuRRAM's integrate-and-fire neuron).
+
+    Attributes:
+        bits: signed output bits (levels +-(2**(bits-1) - 1)).
+        sensing: "current" (column current integrated) or "voltage" (floating bit line settles
+            to sum(V G) / sum(G), NeuRRAM).
+        range: "column" (full scale per column) or "layer" (one full scale per tile stack).
+        percentile: |output| percentile set as full scale at calibration; before calibration the
+            full scale is the worst-case bound, so nothing clips.
+
+    """
+
+    _section = "periphery.adc"
+    bits: int = num(8, 2, 24, "bits")
+    sensing: str = "current"
+    range: str = "layer"
+    percentile: float = num(99.99, 50, 100, "percent")
+
+    def __post_init__(self) -> None:
+        check(self)
+        choice(self, "sensing", ("current", "voltage"))
+        choice(self, "range", ("layer", "column"))
+
+
+@dataclass(frozen=True)
+class PeripheryConfig:
+    """DAC and ADC of a core."""
+
+    _section = "periphery"
+    dac: DACConfig = field(default_factory=DACConfig)
+    adc: ADCConfig = field(default_factory=ADCConfig)
+
+
+@dataclass(frozen=True)
+class ChipConfig:
+    """A chip: how many cores, and whether a model may spill onto more chips.
+
+    Attributes:
+        cores: cores (arrays with periphery) per chip.
+        max_chips: chips a model may occupy; a model needing more fails to map.
+        node_nm: technology node (nanometres); informs the cost model.
+
+    """
+
+    _section = "chip"
+    cores: int = num(48, 1, 1_000_000, "cores")
+    max_chips: int = num(64, 1, 100_000, "chips")
+    node_nm: int = num(130, 1, 1000, "nm")
+
+    def __post_init__(self) -> None:
+        check(self)
+
+
+@dataclass(frozen=True)
+class CostConfig:
+    """Circuit choices the cost model needs beyond the array (per-node constants live in
+    ``reram/cost/nodes``).
+
+    Attributes:
+        cell_area_F2: area of one 1T1R cell in F^2 (sets the line pitch, hence line capacitance).
+        wl_voltage_V: word-line swing that turns an access transistor on for a pulse (volts).
+        access_gate_F: gate capacitance of one access transistor on a word line (farads).
+        adc: "sar" (successive approximation, ``bits`` clock cycles) or "integrate_fire"
+            (NeuRRAM's neuron: integrate, then count charge-decrement steps, up to 2**(bits-1)).
+        neuron_cap_F: charge-decrement capacitor of an integrate-and-fire neuron (farads).
+        cols_per_adc: columns sharing one ADC/neuron through a multiplexer (serialises conversions).
+        clock_Hz: periphery and digital clock (ADC steps, shift-add, buffers).
+        act_bits: bits of an activation in buffers and on the interconnect.
+        accumulator_bits: width of the shift-add and partial-sum adders.
+        buffer_kB: on-chip SRAM buffer per chip (kilobytes).
+        pipeline: layers on different cores work on successive inputs at once (throughput =
+            1 / slowest layer); otherwise one input at a time.
+        digital_mac_units: 8-bit MAC units of the digital baselines (their parallelism).
+        digital_sram_kB: weight SRAM of the digital SRAM baseline; larger models stream weights
+            from DRAM every inference.
+        digital_reram_sense_share: bit lines per sense amplifier of the digital-ReRAM baseline.
+
+    """
+
+    _section = "cost"
+    cell_area_F2: float = num(60.0, 0, 1e4, "F^2", open_lo=True)
+    wl_voltage_V: float = num(1.2, 0, 20, "V", open_lo=True)
+    access_gate_F: float = num(0.5e-15, 0, 1e-12, "F", open_lo=True)
+    adc: str = "sar"
+    neuron_cap_F: float = num(20e-15, 0, 1e-9, "F", open_lo=True)
+    cols_per_adc: int = num(1, 1, 65536, "columns")
+    clock_Hz: float = num(1e9, 0, 1e11, "Hz", open_lo=True)
+    act_bits: int = num(8, 1, 32, "bits")
+    accumulator_bits: int = num(16, 4, 64, "bits")
+    buffer_kB: float = num(256.0, 0, 1e7, "kB", open_lo=True)
+    pipeline: bool = True
+    digital_mac_units: int = num(256, 1, 10_000_000, "units")
+    digital_sram_kB: float = num(2048.0, 0, 1e8, "kB", open_lo=True)
+    digital_reram_sense_share: int = num(8, 1, 65536, "bit lines")
+
+    def __post_init__(self) -> None:
+        check(self)
+        choice(self, "adc", ("sar", "integrate_fire"))
+        if not isinstance(self.pipeline, bool):
+            fail("cost.pipeline", self.pipeline, "true or false")
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole simulated system. ``seed`` makes every run reproducible."""
+
+    _section = ""
+    name: str = "custom"
+    seed: int = num(0, 0, 2**63 - 1)
+    device: DeviceConfig = field(default_factory=DeviceConfig)
+    array: ArrayConfig = field(default_factory=ArrayConfig)
+    periphery: PeripheryConfig = field(default_factory=PeripheryConfig)
+    chip: ChipConfig = field(default_factory=ChipConfig)
+    cost: CostConfig = field(default_factory=CostConfig)
+
+    def __post_init__(self) -> None:
+        check(self)
+        if self.array.ir_drop == "approx" and self.periphery.adc.sensing == "voltage":
+            fail("array.ir_drop", "approx", '"off" or "exact" with periphery.adc.sensing = "voltage"')
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict (TOML/JSON-ready)."""
+        return _to_dict(self)
+
+    def to_toml(self) -> str:
+        """The config as TOML text; ``load_config`` reads it back."""
+        return tomli_w.dumps(self.to_dict())
+
+
+def _to_dict(obj: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for f in fields(obj):
+        v = getattr(obj, f.name)
+        if is_dataclass(v):
+            out[f.name] = _to_dict(v)
+        elif isinstance(v, tuple):
+            out[f.name] = [list(x) if isinstance(x, tuple) else x for x in v]
+        else:
+            out[f.name] = v
+    return out
