@@ -33,7 +33,7 @@ from reram.cost.baselines import block_comparison, digital_sram
 from reram.cost.workload import COUNT_KINDS
 from reram.periphery import encode_inputs
 
-SHAPE_KINDS = [k for k in COUNT_KINDS if k not in ("row_pulses", "cell_energy_J")]
+SHAPE_KINDS = [k for k in COUNT_KINDS if k not in ("read_pulses", "cell_energy_J")]
 
 
 def _small(sensing: str, bit_serial: bool, rows: int = 16, cols: int = 8) -> reram.Config:
@@ -77,7 +77,7 @@ def test_counted_cell_energy_is_sum_v2_g_t(sensing: str, bit_serial: bool) -> No
     assert len(got) == 6
     for g, r in zip(got, ref, strict=True):
         assert g == pytest.approx(r, rel=1e-5)
-    pulses = [t.row_pulses for t in layer.events.per_tile()]
+    pulses = [t.read_pulses for t in layer.events.per_tile()]
     a, b = layer.grid.row_groups[0]
     assert pulses[0] == int((planes[..., a:b] != 0).sum()) * 2  # differential rows: two rows per input
 
@@ -103,7 +103,7 @@ def test_zero_inputs_cost_no_cell_or_wordline_energy() -> None:
     layer.program()
     layer(torch.zeros(3, 20))
     e = layer.events.total()
-    assert e.cell_energy_J == 0 and e.row_pulses == 0 and e.dac_conversions > 0
+    assert e.cell_energy_J == 0 and e.read_pulses == 0 and e.dac_conversions > 0
 
 
 def _cnn() -> nn.Module:

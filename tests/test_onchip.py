@@ -230,7 +230,7 @@ def test_read_energy_is_the_sum_of_v_squared_g_t(cells: int) -> None:
     g_ref = (dev.g_min_S + dev.g_max_S) / 2  # each output's reference column is read too
     want = sum(float((v.square() @ g.T).sum()) for g in layer.conductances_S()) * arr.t_pulse_s
     want += float(v.square().sum()) * layer.out_features * g_ref * arr.t_pulse_s
-    assert layer.events.cell_read_J == pytest.approx(want, rel=0.02, abs=0)  # joules are ~1e-13: no abs slack
+    assert layer.events.cell_energy_J == pytest.approx(want, rel=0.02, abs=0)  # joules are ~1e-13: no abs slack
 
 
 def test_reads_quantise_and_add_noise() -> None:
@@ -267,9 +267,9 @@ def test_analog_sgd_trains_and_keeps_weight_equal_to_the_cells() -> None:
     for m in onchip_layers(chip):
         assert torch.allclose(m.weight, m.device_weight())
     ev = onchip_events(chip)
-    assert ev["forward_macs"] == 60 * 256 * (10 * 16 + 16 * 2)
+    assert ev["macs"] == 60 * 256 * (10 * 16 + 16 * 2)
     assert ev["transposed_macs"] == 60 * 256 * 16 * 2  # the first layer's input needs no gradient
-    assert ev["cell_pulses"] > 0 and ev["row_pulses"] > 0 and ev["half_selected"] > 0
+    assert ev["update_cell_pulses"] > 0 and ev["update_row_pulses"] > 0 and ev["half_selected"] > 0
 
 
 @pytest.mark.parametrize("mode", ["deterministic", "stochastic"])
@@ -288,8 +288,10 @@ def test_update_energy_weighs_pulses_by_each_cells_conductance(mode: str) -> Non
         layer.pulse_update(1e-5, 31, mode)
         e, dev, upd = layer.events, layer.config.device, layer.config.device.update
         g = dev.g_min_S + (dev.g_max_S - dev.g_min_S) * (0.3 if u_cells is not None else 0.5)
-        at_one_g = (e.cell_pulses * upd.v_write_V**2 + e.half_selected * (upd.v_write_V / 2) ** 2) * g * upd.t_write_s
-        assert e.cell_pulses > 0
+        at_one_g = (
+            (e.update_cell_pulses * upd.v_write_V**2 + e.half_selected * (upd.v_write_V / 2) ** 2) * g * upd.t_write_s
+        )
+        assert e.update_cell_pulses > 0
         if u_cells is not None:  # one conductance everywhere: the counts times it
             assert e.update_cell_J == pytest.approx(at_one_g, rel=1e-4, abs=0)
         else:  # pulses land where the conductance is high: more than at the mean conductance
@@ -323,8 +325,8 @@ def test_mixed_precision_keeps_the_remainder_digitally() -> None:
     n = (applied / dw).round()  # programmed row by row: per input row the largest SET and RESET counts
     row_slots = n.clamp_min(0).amax(0) + (-n).clamp_min(0).amax(0)
     assert layer.events.program_slots == pytest.approx(float(row_slots.sum()))
-    assert layer.events.cell_pulses == pytest.approx(float(n.abs().sum()))
-    assert layer.events.updates == 0  # no coincidence trains
+    assert layer.events.update_cell_pulses == pytest.approx(float(n.abs().sum()))
+    assert layer.events.update_samples == 0  # no coincidence trains
 
 
 def test_periodic_carry_moves_the_less_significant_cell_and_keeps_the_weight() -> None:
@@ -410,7 +412,7 @@ def test_step_latency_adds_trains_row_programming_and_digital_sums() -> None:
     cfg = load_config("taox")
     upd, cc = cfg.device.update, cfg.cost
     zero = {k: 0.0 for k in onchip_events(to_onchip(nn.Sequential(nn.Linear(2, 2)), cfg))}
-    parts = {"updates": (64, 64 * 31 * upd.t_write_s), "program_slots": (500, 500 * upd.t_write_s),
+    parts = {"update_samples": (64, 64 * 31 * upd.t_write_s), "program_slots": (500, 500 * upd.t_write_s),
              "verify_rows": (7, 7 * 10 * upd.t_write_s),
              "digital_macs": (1e6, 1e6 / (cc.digital_mac_units * cc.clock_Hz))}  # fmt: skip
     for key, (count, chip_latency_s) in parts.items():
@@ -439,7 +441,7 @@ def test_carry_by_write_verify_keeps_the_weight_within_the_programming_error() -
     layer.events = type(layer.events)()
     carry(layer, "verify")
     assert layer.events.verify_rows == 2 * 6  # both cells of every row written (all moved)
-    assert layer.events.forward_vectors == 2 * 6  # both cell arrays read row by row first
+    assert layer.events.vectors == 2 * 6  # both cell arrays read row by row first
     span = cfg.device.g_max_S - cfg.device.g_min_S
     tol = 5 * 0.01e-6 / span * layer.significance(0) + 5 * 0.01e-6 / span * layer.significance(1)
     assert torch.allclose(layer.weight.detach(), w, atol=tol)

@@ -21,12 +21,14 @@ from reram.config import Config, DACConfig
 from reram.periphery import adc_levels, encode_inputs, percentile_abs
 from reram.periphery.adc import to_codes_
 
+# per tile, per read: the kinds an inference read counts (the cost model's workload)
 EVENT_KINDS = (
     "vectors",
     "mvms",
+    "macs",
     "cell_reads",
     "dac_conversions",
-    "row_pulses",
+    "read_pulses",
     "adc_conversions",
     "shift_adds",
     "psum_adds",
@@ -36,37 +38,64 @@ EVENT_KINDS = (
 
 @dataclass
 class EventCounts:
-    """Events of analog compute.
+    """Events of the chip: one vocabulary for every kernel (forward and transposed reads,
+    outer-product updates, programming). Counts are numbers of events; energies in joules.
 
     Attributes:
-        vectors: input vectors applied (one per sample per output position).
-        mvms: array activations (one per input plane per input vector per tile).
+        vectors: input vectors read with the rows driven (one per sample per output position).
+        transposed_vectors: input vectors read with the columns driven (TNSA, backpropagation).
+        mvms: array activations (one per input plane per input vector per tile or phase).
+        macs, transposed_macs: multiply-accumulates of those reads (logical weights x vectors).
         cell_reads: cells read (cells x planes x input vectors).
-        dac_conversions: row drive slots (rows x planes x input vectors).
-        row_pulses: row drives with a non-zero pulse (the slots a driver actually switches).
-        adc_conversions: column conversions (columns x planes x input vectors).
+        dac_conversions: line drive slots of the reads (driven lines x planes x input vectors).
+        read_pulses: read drive slots with a non-zero pulse (the slots a driver actually switches).
+        adc_conversions: conversions of sensed lines (lines x planes x input vectors).
         shift_adds: digital shift-add operations that recombine input planes.
-        psum_adds: digital additions accumulating partial sums across row tiles.
-        cell_energy_J: energy dissipated in the cells (joules): the sum over pulses and cells of
-            (V_row - V_col)^2 G t_pulse, from the same voltages and conductances the MVM used.
+        psum_adds: digital additions accumulating partial sums across tiles.
+        cell_energy_J: energy the reads dissipated in the cells: the sum over pulses and cells of
+            (V_row - V_col)^2 G t_pulse, from the same voltages and conductances the read used.
+        update_samples: outer-product updates (samples) applied.
+        update_row_pulses, update_col_pulses: update pulses fired on rows and on columns.
+        update_cell_pulses: full-selected cell pulses (coincidences, and programmed pulses).
+        half_selected: cell-pulse slots where only the row or only the column fired.
+        update_cell_J: energy update pulses dissipated in the cells, sum V^2 G t over selected
+            (V = v_write) and half-selected (V = v_write / 2) cell pulses.
+        programmed_cells: cells written by write-verify (carry resets, digital write-backs).
+        verify_rows: rows written by write-verify (each cell of a row verified in parallel).
+        program_slots: pulse slots of row-by-row open-loop programming: per row, the largest
+            SET count plus the largest RESET count.
+        digital_macs: multiply-accumulates done digitally (mixed precision's accumulator).
 
     """
 
-    vectors: int = 0
-    mvms: int = 0
-    cell_reads: int = 0
-    dac_conversions: int = 0
-    row_pulses: int = 0
-    adc_conversions: int = 0
-    shift_adds: int = 0
-    psum_adds: int = 0
+    vectors: float = 0
+    transposed_vectors: float = 0
+    mvms: float = 0
+    macs: float = 0
+    transposed_macs: float = 0
+    cell_reads: float = 0
+    dac_conversions: float = 0
+    read_pulses: float = 0
+    adc_conversions: float = 0
+    shift_adds: float = 0
+    psum_adds: float = 0
     cell_energy_J: float = 0.0
+    update_samples: float = 0
+    update_row_pulses: float = 0
+    update_col_pulses: float = 0
+    update_cell_pulses: float = 0
+    half_selected: float = 0
+    update_cell_J: float = 0.0
+    programmed_cells: float = 0
+    verify_rows: float = 0
+    program_slots: float = 0
+    digital_macs: float = 0
 
     def __add__(self, other: EventCounts) -> EventCounts:
-        return EventCounts(*(getattr(self, k) + getattr(other, k) for k in EVENT_KINDS))
+        return EventCounts(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
 
     def as_dict(self) -> dict[str, float]:
-        """Plain dict of counts (energy in joules)."""
+        """Plain dict of counts (energies in joules)."""
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
@@ -84,34 +113,43 @@ class TileEvents:
 
     """
 
-    SHAPE_KINDS = ("vectors", "mvms", "cell_reads", "dac_conversions", "adc_conversions", "shift_adds", "psum_adds")
+    SHAPE_KINDS = (
+        "vectors",
+        "mvms",
+        "macs",
+        "cell_reads",
+        "dac_conversions",
+        "adc_conversions",
+        "shift_adds",
+        "psum_adds",
+    )
 
     def __init__(self, tiles: list[tuple[int, int, int, int]], cells_per_row: int, cells_per_col: int):
         unit = []
         for r, _c, rows, cols in tiles:
             cr, cc = rows * cells_per_row, cols * cells_per_col
-            unit.append([1, 1, cr * cc, cr, cols, cols, cols if r > 0 else 0])
+            unit.append([1, 1, rows * cols, cr * cc, cr, cols, cols, cols if r > 0 else 0])
         # float64 holds every integer count exactly (to 2**53) and the analytic path's mean planes
         self.unit = np.asarray(unit, dtype=np.float64)
         self.counts = np.zeros_like(self.unit)
-        self.row_pulses = np.zeros(len(tiles), dtype=np.float64)
+        self.read_pulses = np.zeros(len(tiles), dtype=np.float64)
         self.cell_energy_J = np.zeros(len(tiles), dtype=np.float64)
 
     def add(self, vectors: float, planes: float) -> None:
         """Count one read of every tile by ``vectors`` input vectors of ``planes`` planes (the
         counted path: whole numbers; the analytic path: an activity profile's mean planes).
         """
-        mult = np.asarray([1, planes, planes, planes, planes, planes - 1, 1], dtype=np.float64) * vectors
+        mult = np.asarray([1, planes, 1, planes, planes, planes, planes - 1, 1], dtype=np.float64) * vectors
         self.counts += self.unit * mult
 
-    def add_measured(self, row_pulses: np.ndarray, cell_energy_J: np.ndarray) -> None:
+    def add_measured(self, read_pulses: np.ndarray, cell_energy_J: np.ndarray) -> None:
         """Add the data-dependent counts of one read, per tile (pulses switched, joules in the cells)."""
-        self.row_pulses += row_pulses
+        self.read_pulses += read_pulses
         self.cell_energy_J += cell_energy_J
 
     def _row(self, k: int) -> EventCounts:
         c = {kind: _number(v) for kind, v in zip(self.SHAPE_KINDS, self.counts[k], strict=True)}
-        return EventCounts(**c, row_pulses=_number(self.row_pulses[k]), cell_energy_J=float(self.cell_energy_J[k]))
+        return EventCounts(**c, read_pulses=_number(self.read_pulses[k]), cell_energy_J=float(self.cell_energy_J[k]))
 
     def per_tile(self) -> list[EventCounts]:
         """Counts per tile, in the layer's tile order."""
@@ -124,7 +162,7 @@ class TileEvents:
     def reset(self) -> None:
         """Zero the counters."""
         self.counts[:] = 0
-        self.row_pulses[:] = 0
+        self.read_pulses[:] = 0
         self.cell_energy_J[:] = 0.0
 
 
@@ -228,7 +266,7 @@ def analog_matmul(
         cfg: system config (DAC, ADC, read voltage, read noise).
         gen: generator for read noise.
         spatial: number of spatial dims after (tiles, cols) in the op's output.
-        on_read: called as ``on_read(planes, row_pulses, cell_energy_J)`` for the event counts:
+        on_read: called as ``on_read(planes, read_pulses, cell_energy_J)`` for the event counts:
             the number of input planes, the non-zero row pulses per tile (tiles, 1) and the
             joules dissipated in the cells per array (tiles, column groups).
 

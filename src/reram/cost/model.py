@@ -226,7 +226,7 @@ def price(work: Workload) -> CostReport:
             latency[layer.name] = layer.macs / (cfg.cost.digital_mac_units * cfg.cost.clock_Hz)
         else:
             e["cell"] = layer.total("cell_energy_J")
-            e["wordline"] = layer.total("row_pulses") * cc.row_pulse_J
+            e["wordline"] = layer.total("read_pulses") * cc.row_pulse_J
             phys_cols = (layer.grid.cells_per_weight_col if layer.grid else 1) * layer.total("adc_conversions")
             e["bitline"] = phys_cols * cc.bitline_J
             e["adc"] = layer.total("adc_conversions") * cc.conversion_J

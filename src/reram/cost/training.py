@@ -1,6 +1,6 @@
 """Cost of one on-chip training step (forward, transposed and update kernels) and its digital baselines.
 
-Reads the event counts of :class:`reram.nn.onchip.TrainingEvents` and prices them with the same
+Reads the event counts (:class:`reram.core.EventCounts`) of the on-chip layers and prices them with the same
 per-event circuit costs as inference (:class:`reram.cost.model.CircuitCosts`):
 
 - reads (forward and transposed): one line drive per input element and input plane (word line
@@ -25,13 +25,30 @@ at ``digital_mac_units`` MACs per clock, the digital-ReRAM design limited by its
 from __future__ import annotations
 
 import math
+from dataclasses import fields
 from typing import Any
 
 from reram.config import Config
+from reram.core import EventCounts
 from reram.cost.baselines import digital_reram_mac_J
 from reram.cost.model import CircuitCosts, digital_mac_J
 
 WRITE_VERIFY_PULSES = 10  # pulses of one write-verify programming (NeuRRAM: most cells in < 10)
+
+
+_RENAMED = {"forward_vectors": "vectors", "forward_macs": "macs", "read_planes": "mvms", "cell_read_J": "cell_energy_J",
+            "updates": "update_samples", "row_pulses": "update_row_pulses", "col_pulses": "update_col_pulses",
+            "cell_pulses": "update_cell_pulses"}  # fmt: skip
+
+
+def _events(stored: dict[str, float]) -> dict[str, float]:
+    """Counts in today's vocabulary (records written before the rename keep their old keys)."""
+    out = {f.name: 0.0 for f in fields(EventCounts)}
+    for k, v in stored.items():
+        out[_RENAMED.get(k, k)] = v
+    if "mvms" not in stored and "read_planes" not in stored:  # older records: one plane per read
+        out["mvms"] = out["vectors"] + out["transposed_vectors"]
+    return out
 
 
 def training_step_cost(
@@ -42,7 +59,7 @@ def training_step_cost(
     Args:
         shapes: (in_features, out_features) of each on-chip layer.
         cfg: the chip.
-        events: summed ``TrainingEvents`` of the step(s) to price.
+        events: summed ``EventCounts`` (as a dict) of the step(s) to price.
         slots: update pulse slots per sample.
 
     Returns:
@@ -51,6 +68,7 @@ def training_step_cost(
         "latency_gain", "latency_gain_vs_reram", ...}.
 
     """
+    events = _events(events)
     cc = CircuitCosts.of(cfg)
     node, arr, upd, dev = cc.node, cfg.array, cfg.device.update, cfg.device
     c_seg = cc.pitch_m * node.wire_cap_F_per_m
@@ -63,26 +81,24 @@ def training_step_cost(
     parts = {
         "read_drivers": events["dac_conversions"] * cc.row_pulse_J,
         "read_bitlines_adc": events["adc_conversions"] * (cc.bitline_J + cc.conversion_J),
-        "read_cells": events["cell_read_J"],
-        "update_lines": events["row_pulses"] * (c_row * cfg.cost.wl_voltage_V**2 + cols * c_seg * half**2)
-        + events["col_pulses"] * rows * c_seg * half**2,
-        "update_cells": events["update_cell_J"]
-        if "update_cell_J" in events  # counted cell by cell; older records: at mid-window conductance
-        else (events["cell_pulses"] * upd.v_write_V**2 + events["half_selected"] * half**2) * g_mid * upd.t_write_s,
+        "read_cells": events["cell_energy_J"],
+        "update_lines": events["update_row_pulses"] * (c_row * cfg.cost.wl_voltage_V**2 + cols * c_seg * half**2)
+        + events["update_col_pulses"] * rows * c_seg * half**2,
+        "update_cells": events["update_cell_J"],  # counted cell by cell
         "write_verify": events["programmed_cells"] * WRITE_VERIFY_PULSES * upd.v_write_V**2 * g_mid * upd.t_write_s,
         "digital": events["digital_macs"] * digital_mac_J(node, cfg),
     }
     analog = sum(parts.values())
-    fwd, bwd = events["forward_macs"], events["transposed_macs"]
+    fwd, bwd = events["macs"], events["transposed_macs"]
     macs = fwd + bwd + fwd  # forward, backward, weight gradient
     write_back_bits = 8 * weights
     sram = macs * digital_mac_J(node, cfg) + write_back_bits * node.sram_J_per_bit
     reram = macs * digital_reram_mac_J(cfg) + write_back_bits * upd.v_write_V**2 * g_mid * upd.t_write_s
     t_conv = cc.t_conversion_s * math.ceil(max(1.0, cols) / max(1, cc.adcs_per_core))
     # one array activation per input plane (bit-serial planes, a transposed read's K phases)
-    reads = events.get("read_planes", events["forward_vectors"] + events["transposed_vectors"])
+    reads = events["mvms"]
     programming = events.get("program_slots", 0.0) + events.get("verify_rows", 0.0) * WRITE_VERIFY_PULSES
-    t_analog = reads * (arr.t_pulse_s + t_conv) + (events["updates"] * slots + programming) * upd.t_write_s
+    t_analog = reads * (arr.t_pulse_s + t_conv) + (events["update_samples"] * slots + programming) * upd.t_write_s
     t_analog += events["digital_macs"] / (cfg.cost.digital_mac_units * cfg.cost.clock_Hz)  # mixed precision's sums
     t_digital = macs / (cfg.cost.digital_mac_units * cfg.cost.clock_Hz)
     # digital ReRAM: weights read bit by bit through shared sense amplifiers, written back row by row

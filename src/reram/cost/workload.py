@@ -188,7 +188,7 @@ def profile_of(work: Workload, model: nn.Module) -> dict[str, LayerProfile]:
             continue
         vectors = layer.events[0]["vectors"]
         planes = layer.events[0]["mvms"] / vectors
-        density = layer.total("row_pulses") / max(layer.total("dac_conversions"), 1e-30)
+        density = layer.total("read_pulses") / max(layer.total("dac_conversions"), 1e-30)
         wm = _weight_matrix(mods[layer.name])
         g = target_row_conductance(wm, layer.grid, cfg).sum()
         full = cfg.array.t_pulse_s * cfg.array.v_read_V**2 * vectors * planes * g

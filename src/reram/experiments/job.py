@@ -24,6 +24,7 @@ from torch import nn
 import reram
 from reram.config import Config, ConfigError, JobConfig
 from reram.config import load_job as _load_job
+from reram.core import EVENT_KINDS
 from reram.data import Dataset, load_dataset
 from reram.report import plots, write_csv, write_html_report, write_json
 from reram.report.writers import write_atomic
@@ -182,7 +183,7 @@ def run_job(job: JobConfig, config: Config, out: Path, progress: Progress | None
 
     # 3. results
     place = reram.placement(analog)
-    events = {n: c.as_dict() for n, c in reram.events(analog).items()}
+    events = {n: {k: getattr(c, k) for k in EVENT_KINDS} for n, c in reram.events(analog).items()}
     place_row: dict[str, Any] = {
         "cores_used": place.cores_used,
         "chips": place.n_chips,

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import copy
 import weakref
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from typing import Any
 
 import numpy as np
@@ -39,59 +39,12 @@ from reram.array.onchip_stack import ReadStack, forward_stack, transposed_stack_
 from reram.array.onchip_wires import effective_differences, update_efficiency
 from reram.array.outer import coincidences
 from reram.config import Config, load_config
-from reram.core import PeripheryState, analog_matmul
+from reram.core import EventCounts, PeripheryState, analog_matmul
 from reram.device import update as cellupd
 from reram.periphery.adc import percentile_abs
 from reram.periphery.dac import dac_quantize
 
-
-@dataclass
-class TrainingEvents:
-    """Event counts of the three kernels since the last reset (the cost model reads them).
-
-    Attributes:
-        forward_vectors, transposed_vectors: input vectors read forward / transposed.
-        forward_macs, transposed_macs: analog multiply-accumulates of those reads.
-        read_planes: array activations of all reads (vectors x input planes x phases).
-        dac_conversions, adc_conversions: input line drives and output conversions of all reads
-            (per input plane; a transposed read drives the K cells of a weight in K phases).
-        cell_read_J: energy dissipated in the cells by the reads, sum V^2 G t (joules).
-        updates: outer-product updates (samples) applied.
-        row_pulses, col_pulses: update pulses fired on rows and on columns.
-        cell_pulses: coincidences (full-selected cell pulses).
-        half_selected: cell-pulse slots where only the row or only the column fired.
-        update_cell_J: energy dissipated in the cells by update pulses, sum V^2 G t over the
-            selected (V = v_write) and half-selected (V = v_write / 2) cell pulses (joules).
-        programmed_cells: cells written by write-verify (carry resets, digital write-backs).
-        verify_rows: rows written by write-verify (each cell of a row verified in parallel).
-        program_slots: pulse slots of row-by-row open-loop programming (mixed precision's and
-            carry's transfers): per row, the largest SET count plus the largest RESET count.
-        digital_macs: multiply-accumulates done digitally (mixed precision's accumulator).
-
-    """
-
-    forward_vectors: float = 0.0
-    transposed_vectors: float = 0.0
-    forward_macs: float = 0.0
-    transposed_macs: float = 0.0
-    read_planes: float = 0.0
-    dac_conversions: float = 0.0
-    adc_conversions: float = 0.0
-    cell_read_J: float = 0.0
-    updates: float = 0.0
-    row_pulses: float = 0.0
-    col_pulses: float = 0.0
-    cell_pulses: float = 0.0
-    half_selected: float = 0.0
-    update_cell_J: float = 0.0
-    programmed_cells: float = 0.0
-    verify_rows: float = 0.0
-    program_slots: float = 0.0
-    digital_macs: float = 0.0
-
-    def as_dict(self) -> dict[str, float]:
-        """The counts as a plain dict."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+TrainingEvents = EventCounts  # the events of the three kernels (one vocabulary for every kernel)
 
 
 class _Kernels(torch.autograd.Function):
@@ -147,7 +100,7 @@ class OnChipLinear(nn.Module):
         self.weight._onchip_layer = weakref.ref(self)  # type: ignore[attr-defined]
         self.w_max = float(range_factor * w0.abs().max().clamp_min(1e-12))
         self.base = float(carry_base) if cells_per_weight == 2 else 1.0
-        self.events = TrainingEvents()
+        self.events = EventCounts()
         self.weight_grad = True
         self.recorded: tuple[torch.Tensor, torch.Tensor] | None = None
         self.accumulator: torch.Tensor | None = None  # mixed precision: digital sum of wanted changes
@@ -278,12 +231,12 @@ class OnChipLinear(nn.Module):
                 e.transposed_vectors += n
                 e.transposed_macs += float(n * n_in * n_out)
             else:
-                e.forward_vectors += n
-                e.forward_macs += float(n * n_in * n_out)
-            e.read_planes += n * planes * (k if transposed else 1)
+                e.vectors += n
+                e.macs += float(n * n_in * n_out)
+            e.mvms += n * planes * (k if transposed else 1)
             e.dac_conversions += n * planes * n_in * (k if transposed else 1)
             e.adc_conversions += n * planes * n_out * k
-            e.cell_read_J += float(joules.sum())
+            e.cell_energy_J += float(joules.sum())
 
         y = analog_matmul(v, stack.op, state, self.config, self.gen, 0, count)
         if stack.blocks > 1:
@@ -333,9 +286,9 @@ class OnChipLinear(nn.Module):
                 eff = update_efficiency(self.conductances_S(), k, *rates, self.config)
                 n_up, n_down = n_up * eff, n_down * eff
         self.apply_counts(k, n_up, n_down, full, g_full)
-        e.updates += xq.shape[0]
-        e.row_pulses += counts.row_pulses
-        e.col_pulses += counts.col_pulses
+        e.update_samples += xq.shape[0]
+        e.update_row_pulses += counts.row_pulses
+        e.update_col_pulses += counts.col_pulses
         e.half_selected += counts.row_pulses * self.out_features + counts.col_pulses * self.in_features - 2 * full
         self.recorded = None
 
@@ -355,7 +308,7 @@ class OnChipLinear(nn.Module):
         pulsed_S = self._pulsed_conductance_S(n_up, n_down, k, pulses) if pulsed_S is None else pulsed_S
         self.events.update_cell_J += pulsed_S * upd.v_write_V**2 * upd.t_write_s  # selected cells: V_w^2 G t
         cellupd.apply_pulses(self.cells[k], n_up, n_down, upd, self.gen)
-        self.events.cell_pulses += pulses
+        self.events.update_cell_pulses += pulses
         self.sync()
 
     def program_rows(self, k: int, n_up: torch.Tensor, n_down: torch.Tensor) -> None:
@@ -368,11 +321,11 @@ class OnChipLinear(nn.Module):
     def read_all_cells(self, k: int) -> None:
         """Count the events of reading every cell of cell ``k`` (row by row, one-hot drives)."""
         e, arr = self.events, self.config.array
-        e.forward_vectors += self.in_features
-        e.read_planes += self.in_features
+        e.vectors += self.in_features
+        e.mvms += self.in_features
         e.dac_conversions += self.in_features
         e.adc_conversions += self.in_features * self.out_features
-        e.cell_read_J += float(self._lines_S[k][0].sum()) * arr.v_read_V**2 * arr.t_pulse_s
+        e.cell_energy_J += float(self._lines_S[k][0].sum()) * arr.v_read_V**2 * arr.t_pulse_s
 
     def _pulsed_conductance_S(self, n_up: torch.Tensor, n_down: torch.Tensor, k: int, pulses: float) -> float:
         """Sum over cell ``k``'s cells of pulses x conductance (siemens), at the state before the pulses."""
@@ -414,7 +367,7 @@ def onchip_layers(model: nn.Module) -> list[OnChipLinear]:
 
 def onchip_events(model: nn.Module) -> dict[str, float]:
     """The summed event counts of all on-chip layers."""
-    total = TrainingEvents()
+    total = EventCounts()
     for m in onchip_layers(model):
         for k, v in m.events.as_dict().items():
             setattr(total, k, getattr(total, k) + v)
@@ -424,4 +377,4 @@ def onchip_events(model: nn.Module) -> dict[str, float]:
 def reset_onchip_events(model: nn.Module) -> None:
     """Zero the event counts of all on-chip layers."""
     for m in onchip_layers(model):
-        m.events = TrainingEvents()
+        m.events = EventCounts()
