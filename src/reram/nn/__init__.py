@@ -1,5 +1,6 @@
 """torch integration: analog layers and the module swap."""
 
+from reram.nn.conv import AnalogConv1d, AnalogConv2d
 from reram.nn.convert import (
     age,
     analog_layers,
@@ -12,7 +13,7 @@ from reram.nn.convert import (
     reset_events,
     revert,
 )
-from reram.nn.layers import AnalogConv1d, AnalogConv2d, AnalogLayer, AnalogLinear
+from reram.nn.layers import AnalogLayer, AnalogLinear
 
 __all__ = [
     "AnalogConv1d",

@@ -20,7 +20,8 @@ from torch.nn.utils import parametrize
 from reram.config import Config, load_config, override
 from reram.core import EventCounts
 from reram.mapping import Placement, place
-from reram.nn.layers import AnalogConv1d, AnalogConv2d, AnalogLayer, AnalogLinear
+from reram.nn.conv import AnalogConv1d, AnalogConv2d
+from reram.nn.layers import AnalogLayer, AnalogLinear
 
 log = logging.getLogger(__name__)
 

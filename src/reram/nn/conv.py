@@ -1,0 +1,136 @@
+"""Convolutions on cores: the tiles hold the kernel reshaped to (Cin * k) x Cout.
+
+Where the non-idealities act per tile on the weights (programming error, levels) and per output
+on the currents (read noise, ADC), a grouped convolution with the programmed per-tile kernels
+followed by the per-output periphery is exact and needs no im2col tensor (DESIGN.md s.7).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from reram.config import Config
+from reram.mapping import tile_matrix
+from reram.nn.layers import AnalogLayer, _TileOp
+
+
+class _ConvOp(_TileOp):
+    layer: AnalogConvNd
+
+    def __init__(self, layer: AnalogConvNd):
+        self.layer = layer
+        g = layer.grid
+        k_shape = layer.weight.shape[2:]
+
+        def make() -> torch.Tensor:
+            gdiff = layer.gdiff()  # (tiles, rows, cols) -> grouped-conv kernel
+            return gdiff.permute(0, 2, 1).reshape(g.n_row * g.out_features, g.rows_pad // g.kernel, *k_shape)
+
+        self.kernel = layer.cached("kernel", make)
+
+    def _conv(self, v: torch.Tensor, w: torch.Tensor, groups: int) -> torch.Tensor:
+        m = self.layer
+        return m._conv_fn(v, w, None, m.stride, m.padding, m.dilation, groups)
+
+    def currents(self, v_V: torch.Tensor) -> torch.Tensor:
+        t = self.layer.grid.n_row
+        v = self.layer._group(v_V, channels_last=t > 1)  # oneDNN's grouped convolutions are fastest channels-last
+        y = self._conv(v, self.kernel, t)
+        return y.view(y.shape[0], t, -1, *y.shape[2:])
+
+    def square_sums(self, v_sq: torch.Tensor) -> torch.Tensor:
+        # sum V^2 over each tile's channels first, then over the kernel window (depthwise)
+        t = self.layer.grid.n_row
+        per_tile = self.layer._group(v_sq).view(v_sq.shape[0], t, -1, *v_sq.shape[2:]).sum(2)
+        ones = self.kernel.new_ones(t, 1, *self.kernel.shape[2:])
+        return self._conv(per_tile, ones, t).unsqueeze(2)
+
+    def row_totals(self, a: torch.Tensor, g_row: torch.Tensor) -> torch.Tensor:
+        t, r, k = g_row.shape
+        w = g_row.permute(0, 2, 1).reshape(t * k, r // self.layer.grid.kernel, *self.kernel.shape[2:])
+        y = self._conv(self.layer._group(a.sum(0, keepdim=True)), w.contiguous(), t)
+        return y.flatten(2).sum((0, 2)).view(t, k)
+
+
+class AnalogConvNd(AnalogLayer):
+    """Convolutions on cores: tiles hold the kernel reshaped to (Cin*k) x Cout."""
+
+    _conv_fn: Any = None
+    _float_type: Any = nn.Module
+    stride: Any
+    padding: Any
+    dilation: Any
+    kernel_size: Any
+    _out_spatial: tuple[int, ...]
+
+    @classmethod
+    def from_float(cls, m: nn.Module, config: Config, index: int) -> AnalogConvNd:
+        """Wrap a float convolution (groups=1, zero padding); parameters are shared."""
+        assert isinstance(m, (nn.Conv1d, nn.Conv2d))
+        k = int(np.prod(m.kernel_size))
+        grid = tile_matrix(m.in_channels * k, m.out_channels, config.array, kernel=k)
+        layer = cls(m.weight, m.bias, config, grid, index)  # type: ignore[arg-type]
+        layer.stride, layer.padding, layer.dilation = m.stride, m.padding, m.dilation
+        layer.kernel_size = m.kernel_size
+        return layer
+
+    def _spatial(self) -> int:
+        return self.weight.dim() - 2
+
+    def _positions_per_vector(self, flat: torch.Tensor) -> int:
+        return int(np.prod(self._out_spatial))
+
+    def _op(self, x: torch.Tensor) -> Any:
+        if x.dim() != self.weight.dim() or x.shape[1] != self.weight.shape[1]:
+            raise ValueError(
+                f"input of shape {tuple(x.shape)}: this layer takes (batch, {self.weight.shape[1]} channels, "
+                f"{self.weight.dim() - 2} spatial dims)"
+            )
+        op = _ConvOp(self)
+        sp = x.shape[2:]
+        pad = (0,) * len(sp) if self.padding == "valid" else self.padding
+        if isinstance(pad, str):  # "same"
+            self._out_spatial = tuple(sp)
+        else:
+            self._out_spatial = tuple(
+                (s + 2 * p - d * (k - 1) - 1) // st + 1
+                for s, p, d, k, st in zip(sp, pad, self.dilation, self.kernel_size, self.stride, strict=True)
+            )
+        return op, x, lambda y: y
+
+    def _float(self, x: torch.Tensor) -> torch.Tensor:
+        return type(self)._conv_fn(x, self.weight, self.bias, self.stride, self.padding, self.dilation)
+
+    def to_float(self) -> nn.Module:
+        """A float convolution holding this layer's parameters."""
+        m = self._float_type(
+            self.weight.shape[1],
+            self.weight.shape[0],
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.dilation,
+            bias=self.bias is not None,
+            device="meta",
+        )
+        m.weight, m.bias = self.weight, self.bias
+        return m
+
+
+class AnalogConv1d(AnalogConvNd):
+    """``nn.Conv1d`` on cores."""
+
+    _conv_fn = staticmethod(F.conv1d)
+    _float_type = nn.Conv1d
+
+
+class AnalogConv2d(AnalogConvNd):
+    """``nn.Conv2d`` on cores."""
+
+    _conv_fn = staticmethod(F.conv2d)
+    _float_type = nn.Conv2d
