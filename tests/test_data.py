@@ -97,3 +97,63 @@ def test_cifar10_from_pickle_batches_and_resnet20_end_to_end(tmp_path, monkeypat
     acc = evaluate(chip, d.x_test, d.y_test)
     assert 0.0 <= acc <= 100.0
     assert len(analog_layers(chip)) == 22  # 19 convolutions, 2 projections, the classifier
+
+
+def _damage(path, case):  # type: ignore[no-untyped-def]
+    """Make one kind of damage in a good IDX folder (the cases a user's folder has been seen with)."""
+    rng = np.random.default_rng(1)
+    if case == "missing file":
+        (path / "t10k-labels-idx1-ubyte.gz").unlink()
+    elif case == "empty folder":
+        for f in path.iterdir():
+            f.unlink()
+    elif case == "truncated gz":
+        f = path / "train-images-idx3-ubyte.gz"
+        f.write_bytes(f.read_bytes()[:200])
+    elif case == "garbage":
+        (path / "train-labels-idx1-ubyte.gz").write_bytes(b"\x1f\x8b not really gzip")
+    elif case == "wrong magic":
+        import gzip
+
+        (path / "t10k-images-idx3-ubyte.gz").write_bytes(gzip.compress(b"\x01\x02\x03\x04" + bytes(100)))
+    elif case == "too few labels":
+        write_idx(path / "train-labels-idx1-ubyte.gz", rng.integers(0, 10, 7, dtype=np.uint8))
+    elif case == "label out of range":
+        labels = rng.integers(0, 10, 20, dtype=np.uint8)
+        labels[3] = 255
+        write_idx(path / "train-labels-idx1-ubyte.gz", labels)
+    elif case == "labels as images":
+        write_idx(path / "t10k-images-idx3-ubyte.gz", rng.integers(0, 10, 10, dtype=np.uint8))
+    elif case == "header cut":
+        import gzip
+
+        (path / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(b"\x00\x00\x08\x03\x00\x00"))
+
+
+DAMAGE = ["missing file", "empty folder", "truncated gz", "garbage", "wrong magic", "too few labels",
+          "label out of range", "labels as images", "header cut"]  # fmt: skip
+
+
+@pytest.mark.parametrize("case", DAMAGE)
+def test_a_damaged_data_folder_gets_an_error_naming_the_file_and_fault(tmp_path, case):
+    from reram.data import DatasetError
+
+    _fake_idx_folder(tmp_path)
+    _damage(tmp_path, case)
+    with pytest.raises((DatasetError, DatasetMissing)) as err:
+        load_dataset("fashion-mnist", tmp_path)
+    msg = str(err.value)
+    assert str(tmp_path) in msg and "fashion-mnist" in msg
+    if case == "label out of range":
+        assert "0..255" in msg and "expected 0..9" in msg
+    if case == "too few labels":
+        assert "7 labels" in msg and "20 images" in msg
+
+
+def test_a_given_data_dir_is_used_or_the_load_stops(tmp_path):
+    with pytest.raises(DatasetMissing, match="is not a folder"):
+        load_fashion_mnist(tmp_path / "nope")  # never falls back to the system copy
+    _fake_idx_folder(tmp_path, n_train=12, n_test=6)
+    assert len(load_fashion_mnist(tmp_path).y_train) == 12
+    with pytest.raises(ValueError, match="built in"):
+        load_dataset("digits", tmp_path)

@@ -70,8 +70,8 @@ class UpdateConfig:
     d2d_sigma: float = num(0.0, 0, 10)
     endurance_cycles: float = num(0.0, 0, 1e15, "pulses")
     endurance_narrowing: float = num(0.1, 0, 1, "of the window per decade")
-    v_write_V: float = num(1.0, 0, 20, "V", open_lo=True)
-    t_write_s: float = num(10e-9, 0, 1, "s", open_lo=True)
+    v_write_V: float = num(1.0, 0.01, 20, "V")
+    t_write_s: float = num(10e-9, 1e-12, 1, "s")
     v_threshold_V: float = num(0.5, 0, 20, "V")
 
     def __post_init__(self) -> None:
@@ -116,11 +116,11 @@ class DeviceConfig:
 
     _section = "device"
     g_min_S: float = num(1e-6, 0, 0.01, "S")
-    g_max_S: float = num(40e-6, 0, 0.01, "S", open_lo=True)
+    g_max_S: float = num(40e-6, 1e-9, 0.01, "S")
     levels: int = num(0, 0, 65536, "levels")
     program_mode: str = "exact"
     program_sigma_S: float = num(0.0, 0, 0.01, "S")
-    wv_tolerance_S: float = num(1e-6, 0, 0.01, "S", open_lo=True)
+    wv_tolerance_S: float = num(1e-6, 1e-12, 0.01, "S")
     wv_max_iterations: int = num(50, 1, 100000, "iterations")
     wv_step_gain: float = num(0.6, 0, 2, "(above 2 the loop diverges)", open_lo=True)
     wv_step_spread: float = num(0.3, 0, 10)
@@ -128,8 +128,8 @@ class DeviceConfig:
     read_noise_rel: float = num(0.0, 0, 1, "of g_max_S")
     relax_times_s: tuple[float, ...] = num((), 0, 1e10, "s", open_lo=True)
     relax_poly_uS: tuple[tuple[float, ...], ...] = ()
-    relax_x_ref_S: float = num(40e-6, 0, 0.01, "S", open_lo=True)
-    activation_energy_eV: float = num(1.2, 0, 10, "eV", open_lo=True)
+    relax_x_ref_S: float = num(40e-6, 1e-9, 0.01, "S")
+    activation_energy_eV: float = num(1.2, 0.01, 10, "eV")
     t_ref_K: float = num(300.0, 1, 1000, "K")
     stuck_low_rate: float = num(0.0, 0, 1, "(a fraction of the cells)")
     stuck_high_rate: float = num(0.0, 0, 1, "(a fraction of the cells)")
@@ -186,8 +186,8 @@ class ArrayConfig:
     differential: str = "rows"
     scale: str = "tile"
     clip_percentile: float = num(100.0, 50, 100, "percent")
-    v_read_V: float = num(0.2, 0, 5, "V", open_lo=True)
-    t_pulse_s: float = num(10e-9, 0, 1e-3, "s", open_lo=True)
+    v_read_V: float = num(0.2, 1e-3, 5, "V")
+    t_pulse_s: float = num(10e-9, 1e-12, 1e-3, "s")
     ir_drop: str = "off"
     r_wire_ohm: float = num(1.0, 0, 1e4, "ohm")
     r_access_ohm: float = num(0.0, 0, 1e9, "ohm")
@@ -314,19 +314,19 @@ class CostConfig:
     """
 
     _section = "cost"
-    cell_area_F2: float = num(60.0, 0, 1e4, "F^2", open_lo=True)
-    wl_voltage_V: float = num(1.2, 0, 20, "V", open_lo=True)
-    access_gate_F: float = num(0.5e-15, 0, 1e-12, "F", open_lo=True)
+    cell_area_F2: float = num(60.0, 1, 1e4, "F^2")
+    wl_voltage_V: float = num(1.2, 0.01, 20, "V")
+    access_gate_F: float = num(0.5e-15, 1e-18, 1e-12, "F")
     adc: str = "sar"
-    neuron_cap_F: float = num(20e-15, 0, 1e-9, "F", open_lo=True)
+    neuron_cap_F: float = num(20e-15, 1e-18, 1e-9, "F")
     cols_per_adc: int = num(1, 1, 65536, "columns")
-    clock_Hz: float = num(1e9, 0, 1e11, "Hz", open_lo=True)
+    clock_Hz: float = num(1e9, 1e3, 1e11, "Hz")
     act_bits: int = num(8, 1, 32, "bits")
     accumulator_bits: int = num(16, 4, 64, "bits")
-    buffer_kB: float = num(256.0, 0, 1e7, "kB", open_lo=True)
+    buffer_kB: float = num(256.0, 1e-3, 1e7, "kB")
     pipeline: bool = True
     digital_mac_units: int = num(256, 1, 10_000_000, "units")
-    digital_sram_kB: float = num(2048.0, 0, 1e8, "kB", open_lo=True)
+    digital_sram_kB: float = num(2048.0, 1e-3, 1e8, "kB")
     digital_reram_sense_share: int = num(8, 1, 65536, "bit lines")
 
     def __post_init__(self) -> None:

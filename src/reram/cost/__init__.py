@@ -50,9 +50,11 @@ __all__ = [
 ]
 
 
-def cost_of_run(model: nn.Module) -> tuple[Workload, CostReport]:
-    """Price the work a converted model did since ``reram.reset_events`` (per inference)."""
-    work = counted_workload(model)
+def cost_of_run(model: nn.Module, input_shape: tuple[int, ...] | None = None) -> tuple[Workload, CostReport]:
+    """Price the work a converted model did since ``reram.reset_events`` (per inference); with
+    ``input_shape`` (one sample's), the modules it ran digitally are priced too (traced MACs).
+    """
+    work = counted_workload(model, input_shape)
     return work, price(work)
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -26,7 +27,7 @@ from reram.array import target_conductances
 from reram.config import Config, load_config
 from reram.core import EVENT_KINDS, TileEvents
 from reram.mapping import Placement, TileGrid, TileSite, place, tile_matrix
-from reram.nn import analog_layers, revert
+from reram.nn import analog_layers, inventory, revert
 from reram.nn.convert import supported
 
 COUNT_KINDS = EVENT_KINDS  # per tile, per inference
@@ -57,10 +58,17 @@ class LayerWork:
     grid: TileGrid | None = None
     sites: list[TileSite] = field(default_factory=list)
     events: list[dict[str, float]] = field(default_factory=list)
+    type: str = ""
+    reason: str = ""
+    traced_macs: float | None = None
 
     @property
     def macs(self) -> float:
-        """Multiply-accumulates per inference (logical weights x output positions)."""
+        """Multiply-accumulates per inference (logical weights x output positions; a digital
+        module's traced products, e.g. an LSTM's gates or an attention's projections and scores).
+        """
+        if self.traced_macs is not None:
+            return self.traced_macs
         return float(self.in_features * self.out_features * self.positions)
 
     @property
@@ -83,6 +91,7 @@ class Workload:
         placement: where the analog tiles sit.
         source: "counted" (from a simulated run) or "analytic" (from the mapping alone).
         samples: inferences the counts were averaged over (counted path).
+        unpriced: digital modules not priced (a counted workload built without an input shape).
 
     """
 
@@ -91,6 +100,7 @@ class Workload:
     placement: Placement
     source: str
     samples: float = 1.0
+    unpriced: list[str] = field(default_factory=list)
 
     def total(self, kind: str) -> float:
         """One count summed over the network's analog tiles."""
@@ -144,8 +154,11 @@ def target_row_conductance(weight_matrix: torch.Tensor, grid: TileGrid, config: 
     return out.reshape(-1)
 
 
-def counted_workload(model: nn.Module) -> Workload:
-    """The per-inference work a converted model did since its counters were last reset."""
+def counted_workload(model: nn.Module, input_shape: tuple[int, ...] | None = None) -> Workload:
+    """The per-inference work a converted model did since its counters were last reset; with
+    ``input_shape`` (one sample's), the modules it left digital are added as digital work (MACs
+    from a shape trace of the float model), else they are listed in ``Workload.unpriced``.
+    """
     layers = analog_layers(model)
     if not layers:
         raise ValueError("counted_workload(): the model has no analog layers (call reram.convert first)")
@@ -175,7 +188,18 @@ def counted_workload(model: nn.Module) -> Workload:
             )  # fmt: skip
         )
     cfg = getattr(model, "reram_config", layers[0][1].config)
-    return Workload(out, cfg, placement, "counted", samples)
+    digital = {r.name: r for r in getattr(model, "reram_digital", [])}
+    unpriced: list[str] = []
+    if digital and input_shape is not None:
+        shapes = _trace(revert(model).to("meta"), input_shape)
+        for name, (positions, inputs, macs) in shapes.items():
+            if name in digital:
+                r = digital[name]
+                out.append(LayerWork(name, False, 0, 0, positions, inputs, type=r.type, reason=r.reason,
+                                     traced_macs=macs))  # fmt: skip
+    elif digital:
+        unpriced = sorted(digital)
+    return Workload(out, cfg, placement, "counted", samples, unpriced)
 
 
 def profile_of(work: Workload, model: nn.Module) -> dict[str, LayerProfile]:
@@ -202,22 +226,33 @@ def _weight_matrix(m: nn.Module) -> torch.Tensor:
     return w.detach().reshape(w.shape[0], -1).T
 
 
-def _trace(model: nn.Module, input_shape: tuple[int, ...]) -> dict[str, tuple[float, float]]:
-    """(output positions, input elements) per Linear/Conv module, from one batch-1 forward."""
-    seen: dict[str, tuple[float, float]] = {}
+def _trace(model: nn.Module, input_shape: tuple[int, ...]) -> dict[str, tuple[float, float, float]]:
+    """(output positions, input elements, MACs) per weight-holding module, from one batch-1 forward
+    (positions are those of a Linear/Conv layer; MACs those of a module that runs digitally).
+    """
+    seen: dict[str, tuple[float, float, float]] = {}
     hooks = []
+    parents = inventory.digital_parents(model)
     for name, m in model.named_modules():
-        if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d)):
+        if name in parents or not inventory.matrix_weights(m):
+            continue
 
-            def hook(mod: nn.Module, args: tuple[torch.Tensor, ...], out: torch.Tensor, name: str = name) -> None:
+        def hook(mod: nn.Module, args: tuple[torch.Tensor, ...], out: Any, name: str = name) -> None:
+            x = args[0] if args else None
+            inputs = float(x.numel()) if isinstance(x, torch.Tensor) else 0.0
+            if supported(mod):
                 channels = out.shape[-1] if isinstance(mod, nn.Linear) else out.shape[1]
-                seen[name] = (out.numel() / channels, float(args[0].numel()))
+                seen[name] = (out.numel() / channels, inputs, 0.0)
+            else:
+                seen[name] = (1.0, inputs, seen.get(name, (0, 0, 0.0))[2] + inventory.digital_macs(mod, args, out))
 
-            hooks.append(m.register_forward_hook(hook))
+        hooks.append(m.register_forward_hook(hook))
     try:
         p = next(model.parameters())
         with torch.no_grad():
             model.eval()(torch.zeros((1, *input_shape), dtype=p.dtype, device=p.device))
+    except StopIteration:
+        raise ValueError("the model has no parameters: nothing to price") from None
     except Exception as err:
         raise ValueError(f"input_shape = {input_shape!r} does not fit the model: {err}") from err
     finally:
@@ -251,10 +286,11 @@ def analytic_workload(
         shapes = _trace(model, input_shape)
     grids: dict[str, TileGrid] = {}
     digital: dict[str, nn.Module] = {}
+    parents = inventory.digital_parents(model)
     for name, m in model.named_modules():
         if name not in shapes:
             continue
-        if supported(m):
+        if supported(m) and name not in parents:
             k = int(np.prod(m.kernel_size)) if isinstance(m, (nn.Conv1d, nn.Conv2d)) else 1
             wm = _weight_matrix(m)
             grids[name] = tile_matrix(wm.shape[0], wm.shape[1], cfg.array, kernel=k)
@@ -265,10 +301,11 @@ def analytic_workload(
     layers: list[LayerWork] = []
     first = True
     for name in shapes:
-        positions, inputs = shapes[name]
+        positions, inputs, macs = shapes[name]
         if name in digital:
-            wm = _weight_matrix(digital[name])
-            layers.append(LayerWork(name, False, wm.shape[0], wm.shape[1], positions, inputs))
+            m = digital[name]
+            layers.append(LayerWork(name, False, 0, 0, positions, inputs, type=type(m).__name__,
+                                    reason=inventory.why_digital(m) or "", traced_macs=macs))  # fmt: skip
             continue
         grid = grids[name]
         prof = (profile or {}).get(name) or default_profile(cfg, first)

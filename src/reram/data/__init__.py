@@ -5,6 +5,7 @@ scikit-learn digits.
 from reram.data.datasets import (
     DATASETS,
     Dataset,
+    DatasetError,
     DatasetMissing,
     load_cifar10,
     load_dataset,
@@ -18,6 +19,7 @@ from reram.data.idx import read_idx, write_idx
 __all__ = [
     "DATASETS",
     "Dataset",
+    "DatasetError",
     "DatasetMissing",
     "load_cifar10",
     "load_dataset",

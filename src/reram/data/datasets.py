@@ -21,6 +21,10 @@ class DatasetMissing(FileNotFoundError):
     """A dataset's files are not where they were looked for."""
 
 
+class DatasetError(ValueError):
+    """A dataset's files are there but damaged or inconsistent; the message names file and fault."""
+
+
 @dataclass
 class Dataset:
     """A classification dataset as tensors: images (N, C, H, W) in [0, 1] and int64 labels."""
@@ -46,9 +50,42 @@ def _find(directory: Path, stem: str) -> Path:
     raise DatasetMissing(f"{directory}: no {stem}[.gz]")
 
 
-def _idx_dataset(name: str, directory: Path) -> Dataset:
-    files = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
-    xtr, ytr, xte, yte = (read_idx(_find(directory, f)) for f in files)
+_IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+
+
+def _idx_dataset(name: str, directory: Path, classes: int = 10) -> Dataset:
+    """The four IDX files of an MNIST-format set in ``directory``, checked: each readable IDX
+    (magic, header, size), images (N, 28, 28) uint8 and labels (N,) in [0, classes), as many labels
+    as images.
+    """
+    if not directory.is_dir():
+        files = ", ".join(_IDX_FILES)
+        raise DatasetMissing(f"{name}: {directory} is not a folder: expected the four IDX files {files}")
+    missing = []
+    paths = []
+    for f in _IDX_FILES:
+        try:
+            paths.append(_find(directory, f))
+        except DatasetMissing:
+            missing.append(f)
+    if missing:
+        raise DatasetMissing(f"{name}: {directory} lacks {', '.join(m + '[.gz]' for m in missing)}")
+    arrays = []
+    for path in paths:
+        try:
+            arrays.append(read_idx(path))
+        except ValueError as exc:
+            raise DatasetError(f"{name}: {exc}") from None
+    xtr, ytr, xte, yte = arrays
+    for path, x, y in ((paths[0], xtr, ytr), (paths[2], xte, yte)):
+        if x.ndim != 3 or x.dtype != np.uint8:
+            raise DatasetError(f"{name}: {path} holds {x.dtype} of shape {x.shape}: expected uint8 images (N, H, W)")
+        labels = paths[paths.index(path) + 1]
+        if y.ndim != 1 or len(y) != len(x):
+            raise DatasetError(f"{name}: {labels} holds {y.shape[0] if y.ndim else 0} labels of shape {y.shape} for "
+                               f"{len(x)} images in {path.name}: expected one label per image")  # fmt: skip
+        if len(y) and (int(y.min()) < 0 or int(y.max()) >= classes):
+            raise DatasetError(f"{name}: {labels} has labels {int(y.min())}..{int(y.max())}: expected 0..{classes - 1}")
 
     def img(a: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(a.astype(np.float32) / 255.0).unsqueeze(1)
@@ -56,15 +93,18 @@ def _idx_dataset(name: str, directory: Path) -> Dataset:
     def lab(a: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(a.astype(np.int64))
 
-    return Dataset(name, img(xtr), lab(ytr), img(xte), lab(yte), int(ytr.max()) + 1)
+    return Dataset(name, img(xtr), lab(ytr), img(xte), lab(yte), classes)
 
 
 def load_fashion_mnist(path: str | Path | None = None) -> Dataset:
     """Fashion-MNIST (70,000 28x28 images) from IDX files.
 
-    Looks in ``path``, then ``$RERAM_FASHION_MNIST``, then the Debian package's directory.
+    Reads ``path`` when given (and nothing else); otherwise ``$RERAM_FASHION_MNIST``, then the
+    Debian package's directory.
     """
-    candidates = [Path(p) for p in (path, os.environ.get("RERAM_FASHION_MNIST"), *FASHION_MNIST_DIRS) if p]
+    if path:  # a given folder is used, or the run stops saying what it lacks
+        return _idx_dataset("fashion-mnist", Path(path))
+    candidates = [Path(p) for p in (os.environ.get("RERAM_FASHION_MNIST"), *FASHION_MNIST_DIRS) if p]
     for d in candidates:
         try:
             return _idx_dataset("fashion-mnist", d)
@@ -142,10 +182,19 @@ def load_cifar10(path: str | Path | None = None) -> Dataset:
         f = d / name
         if not f.exists():
             raise DatasetMissing(f"CIFAR-10: {f} is missing: expected data_batch_1..5 and test_batch in {d}")
-        with open(f, "rb") as fh:
-            raw = pickle.load(fh, encoding="bytes")
-        x = np.asarray(raw[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
-        return x, np.asarray(raw[b"labels"], dtype=np.int64)
+        try:
+            with open(f, "rb") as fh:
+                raw = pickle.load(fh, encoding="bytes")
+            x = np.asarray(raw[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
+            y = np.asarray(raw[b"labels"], dtype=np.int64)
+        except Exception as exc:  # truncated pickle, wrong keys, wrong sizes
+            raise DatasetError(f"CIFAR-10: {f} is not a CIFAR-10 batch ({type(exc).__name__}: {exc})") from None
+        if len(y) != len(x) or (len(y) and (y.min() < 0 or y.max() > 9)):
+            raise DatasetError(
+                f"CIFAR-10: {f} holds {len(x)} images and {len(y)} labels in "
+                f"{y.min() if len(y) else 0}..{y.max() if len(y) else 0}: expected one label 0..9 each"
+            )
+        return x, y
 
     train = [batch(f"data_batch_{k}") for k in range(1, 6)]
     xte, yte = batch("test_batch")
@@ -181,10 +230,16 @@ DATASETS: dict[str, Callable[..., Dataset]] = {
 }
 
 
+BUILT_IN = ("mnist-subset", "digits", "kws")
+
+
 def load_dataset(name: str, path: str | Path | None = None) -> Dataset:
     """Load a dataset by name (``fashion-mnist``, ``mnist``, ``mnist-subset``, ``digits``, ``cifar10``,
     ``kws`` (synthesized keywords), ``speech-commands`` (the real corpus at a user path)).
     """
     if name not in DATASETS:
         raise ValueError(f"dataset = {name!r} is unknown: allowed is one of {', '.join(DATASETS)}")
+    if path and name in BUILT_IN:
+        raise ValueError(f"dataset = {name!r} is built in (shipped by a Python package): a data folder "
+                         f"({str(path)!r}) does not apply; drop --data-dir / job.data_dir")  # fmt: skip
     return DATASETS[name](path)

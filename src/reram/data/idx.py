@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import os
 import tempfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -29,11 +30,17 @@ def read_idx(path: str | Path) -> np.ndarray:
     """
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        data = f.read()
+    try:
+        with opener(path, "rb") as f:
+            data = f.read()
+    except (EOFError, OSError, zlib.error) as exc:  # truncated or corrupt gzip, unreadable file
+        raise ValueError(f"{path}: cannot be read as {'gzip-compressed ' if path.suffix == '.gz' else ''}IDX "
+                         f"({type(exc).__name__}: {exc or 'truncated'})") from None  # fmt: skip
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _DTYPES:
         raise ValueError(f"{path}: not an IDX file (magic bytes {data[:4]!r})")
     dtype, ndim = np.dtype(_DTYPES[data[2]]), data[3]  # type: ignore[call-overload]
+    if len(data) < 4 + 4 * ndim:
+        raise ValueError(f"{path}: IDX header of {ndim} dims is cut off ({len(data)} bytes)")
     dims = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     offset = 4 + 4 * ndim
     count = int(np.prod(dims)) if dims else 0

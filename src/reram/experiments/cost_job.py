@@ -40,6 +40,11 @@ def write_cost(out: Path, work: Workload, report: CostReport, title: str, stem: 
     """Write ``<stem>.json``, per-layer and per-component CSVs, two PNGs and an HTML report."""
     out.mkdir(parents=True, exist_ok=True)
     summary = summarize(work, report)
+    total_macs = sum(lw.macs for lw in work.layers) or 1.0
+    digital = [{"module": lw.name, "type": lw.type, "reason": lw.reason, "macs": lw.macs,
+                "share_of_macs": lw.macs / total_macs} for lw in work.layers if not lw.analog]  # fmt: skip
+    summary["digital_modules"] = digital
+    summary["unpriced_modules"] = list(work.unpriced)
     layers = summary["layers"]
     comps = [{"component": k, "energy_J": v} for k, v in summary["components_J"].items()]
     write_json(out / f"{stem}.json", summary)
@@ -54,6 +59,7 @@ def write_cost(out: Path, work: Workload, report: CostReport, title: str, stem: 
     peak = [{"figure": k, "value": v} for k, v in summary["peak_full_array"].items()]
     write_html_report(out / f"{stem}_report.html", title,
                       [("Metrics", metrics), ("Per layer (J per inference)", layers), ("Per component", comps),
+                       ("Modules that stay digital (priced as digital MACs)", digital),
                        ("Digital baselines", base), ("Full-array peak (core level)", peak)], pngs)  # fmt: skip
     return summary
 

@@ -27,6 +27,8 @@ from reram.config import load_job as _load_job
 from reram.core import EVENT_KINDS
 from reram.data import Dataset, load_dataset
 from reram.report import plots, write_csv, write_html_report, write_json
+from reram.report.explain import config_rows, layer_label, simulated
+from reram.report.manifest import manifested
 from reram.report.writers import write_atomic
 from reram.train import evaluate, fit, strip_hwa
 from reram.zoo import build
@@ -44,6 +46,33 @@ def load_job(path: str | Path | None, quick: bool = False) -> tuple[JobConfig, C
 def load_job_tables(path: str | Path | None, quick: bool = False) -> tuple[JobConfig, Config, dict[str, Any]]:
     """A run config file: its job, its system config and its ``[hwa]`` table (see :func:`reram.config.load_job`)."""
     return _load_job(path, quick)
+
+
+def check_job(job: JobConfig) -> None:
+    """Everything a job names, checked before any work starts: the dataset, the model, the data
+    folder (used as given) and the device.
+
+    Raises:
+        ConfigError: naming the field, the value and what is allowed.
+
+    """
+    from reram.data import DATASETS
+    from reram.data.datasets import BUILT_IN
+    from reram.zoo import MODELS
+
+    if job.dataset not in DATASETS:
+        raise ConfigError(f"job.dataset = {job.dataset!r} is invalid: allowed is one of {', '.join(DATASETS)}")
+    if job.model not in MODELS:
+        raise ConfigError(f"job.model = {job.model!r} is invalid: allowed is a zoo model ({', '.join(MODELS)})")
+    if job.data_dir:
+        if job.dataset in BUILT_IN:
+            raise ConfigError(f"job.data_dir = {job.data_dir!r} is invalid for the built-in dataset {job.dataset!r}: "
+                              "allowed is '' (no folder)")  # fmt: skip
+        if not Path(job.data_dir).is_dir():
+            raise ConfigError(f"job.data_dir = {job.data_dir!r} is invalid: it is not a folder; allowed is the "
+                              f"folder of the {job.dataset} files")  # fmt: skip
+    if job.device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"job.device = {job.device!r} is invalid here: torch sees no CUDA device; use 'cpu'")
 
 
 def age_label(t: float) -> str:
@@ -133,7 +162,7 @@ def _job_cost(
     from reram.cost import cost_of_model, cost_of_run, profile_of
     from reram.experiments.cost_job import write_cost
 
-    work, report = cost_of_run(analog)
+    work, report = cost_of_run(analog, tuple(shape))
     summary = write_cost(out, work, report, f"Cost of {job.model} on {config.name} (counted from the run)")
     e = report.total_energy_J
     analytic = {}
@@ -148,11 +177,14 @@ def _job_cost(
 def run_job(job: JobConfig, config: Config, out: Path, progress: Progress | None = None) -> dict[str, Any]:
     """Run the default job and write its results into ``out``; returns the summary dict."""
     t_start = time.perf_counter()
-    out.mkdir(parents=True, exist_ok=True)
+    check_job(job)
+    with manifested(out, "reram run", {"job": dataclasses.asdict(job), "config": config.to_dict()}):
+        return _run_job(job, config, out, progress, t_start)
+
+
+def _run_job(job: JobConfig, config: Config, out: Path, progress: Progress | None, t_start: float) -> dict[str, Any]:
     tick: Progress = progress or (lambda stage, done, total: None)
     dev = torch.device(job.device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("job.device = 'cuda' is invalid here: torch sees no CUDA device; use --device cpu")
     data = load_dataset(job.dataset, job.data_dir or None).subset(job.train_samples or None, job.test_samples or None)
     model = train_cached(job, config.seed, data, out, tick)
     float_acc = evaluate(model, data.x_test, data.y_test)
@@ -165,6 +197,7 @@ def run_job(job: JobConfig, config: Config, out: Path, progress: Progress | None
     reram.calibrate(analog, cal.split(500))
     reram.reset_events(analog)
     target_uS = _conductances_uS(analog, "target")
+    labels = {n: layer_label(n, m) for n, m in reram.analog_layers(analog)}
     snapshots: dict[str, np.ndarray] = {}
     acc_rows: list[dict[str, Any]] = [{"condition": "float", "age_s": 0.0, "accuracy_pct": float_acc}]
     err_rows: list[dict[str, Any]] = []
@@ -177,13 +210,14 @@ def run_job(job: JobConfig, config: Config, out: Path, progress: Progress | None
         acc = evaluate(analog, data.x_test, data.y_test)
         acc_rows.append({"condition": label, "age_s": t, "accuracy_pct": acc})
         for layer, e in layer_output_errors(analog, probe).items():
-            err_rows.append({"condition": label, "layer": layer, "rel_rms_error": e})
+            err_rows.append({"condition": label, "layer": labels[layer], "rel_rms_error": e})
         snapshots[label] = _conductances_uS(analog, "programmed")
         tick("analog eval", k + 1, len(job.ages_s))
 
     # 3. results
     place = reram.placement(analog)
     events = {n: {k: getattr(c, k) for k in EVENT_KINDS} for n, c in reram.events(analog).items()}
+    digital = [r.as_dict() for r in reram.digital_modules(analog)]
     place_row: dict[str, Any] = {
         "cores_used": place.cores_used,
         "chips": place.n_chips,
@@ -200,13 +234,14 @@ def run_job(job: JobConfig, config: Config, out: Path, progress: Progress | None
         "layer_rel_rms_error": err_rows,
         "mapping": place_row,
         "program_failures": failures,
+        "digital_modules": digital,
         "events": events,
         "cost": cost,
         "wall_time_s": time.perf_counter() - t_start,
     }
     write_csv(out / "accuracy.csv", acc_rows)
     write_csv(out / "layer_error.csv", err_rows)
-    write_csv(out / "events.csv", [{"layer": n, **c} for n, c in events.items()])
+    write_csv(out / "events.csv", [{"layer": n, "layer_type": labels[n], **c} for n, c in events.items()])
     pngs = [
         plots.accuracy_bars(acc_rows, out / "accuracy.png"),
         plots.conductance_histogram(target_uS, snapshots, out / "conductance_hist.png"),
@@ -216,12 +251,57 @@ def run_job(job: JobConfig, config: Config, out: Path, progress: Progress | None
     write_html_report(
         out / "report.html",
         f"reram run: {job.model} on {job.dataset}, preset {config.name!r}",
-        [("Accuracy", acc_rows), ("Per-layer output error", err_rows), ("Mapping", [place_row]),
-         ("Events", [{"layer": n, **c} for n, c in events.items()]),
-         ("Cost per inference (counted)", [{"metric": k, "value": v} for k, v in cost["metrics"].items()])],
+        _report_sections(summary, acc_rows, err_rows, {labels[n]: c for n, c in events.items()}, config, job),
         [*pngs, out / "cost_layers.png", out / "cost_components.png"],
-    )  # fmt: skip
+        intro=_report_intro(summary, config, job),
+    )
     return summary
+
+
+def _report_intro(summary: dict[str, Any], config: Config, job: JobConfig) -> list[str]:
+    """The report's opening: what ran, what was simulated, what to look for."""
+    ages = ", ".join(age_label(t) for t in job.ages_s)
+    failed = summary["program_failures"]
+    digital = ", ".join(f"{d['name']} ({d['type']})" for d in summary["digital_modules"])
+    diff = {k: v["energy_rel_diff"] for k, v in summary["cost"]["analytic_vs_counted"].items()}
+    return [
+        f"A {job.model} network trained in float on {job.dataset} ({job.epochs} epochs), converted onto the "
+        f"chip, programmed once, calibrated on {job.calibration_samples} training images and evaluated {ages} "
+        f"after programming at {job.temperature_K:g} K.",
+        "Simulated: " + "; ".join(simulated(config)) + ".",
+        f"Programming: {failed} cell(s) stayed outside their write-verify band after the iteration limit."
+        if failed
+        else "Programming: every cell reached its write-verify band.",
+        f"Digital (not on cores): {digital}; see the table." if digital else "Every weight matrix ran on cores.",
+        "Energy is given twice: counted (the events and cell joules of this very run) and analytic (the mapping "
+        "alone, with an assumed activity: half the row slots pulsed, the first layer's inputs signed). "
+        f"The analytic figure differs from the counted one by {diff['default_profile']:+.1%} with the assumed "
+        f"activity and by {diff['measured_profile']:+.1%} with the activity measured in this run: the difference "
+        "is the activity, not the model.",
+    ]
+
+
+def _report_sections(summary: dict[str, Any], acc_rows: list[dict[str, Any]], err_rows: list[dict[str, Any]],
+                     events: dict[str, Any], config: Config, job: JobConfig) -> list[tuple[Any, ...]]:  # fmt: skip
+    acc = [{"condition": r["condition"], "after programming": age_label(r["age_s"]) if r["age_s"] else "-",
+            "accuracy (%)": round(r["accuracy_pct"], 2)} for r in acc_rows]  # fmt: skip
+    err = [{**r, "rel_rms_error": round(r["rel_rms_error"], 4)} for r in err_rows]
+    cost = [{"metric": k, "value": v} for k, v in summary["cost"]["metrics"].items()]
+    return [
+        ("Accuracy", acc, "Test accuracy of the float model and of the chip at each age."),
+        (
+            "Per-layer output error",
+            err,
+            "Relative RMS error of each analog layer's output against the float "
+            "product on the same input (256 test images).",
+        ),  # fmt: skip
+        ("Mapping", [summary["mapping"]], "Cores holding a tile, chips, and the share of their cells in use."),
+        ("Modules left digital", summary["digital_modules"], "Weight-holding modules that run on the digital side."),
+        ("Events per layer", [{"layer": n, **c} for n, c in events.items()], "Counted over the whole evaluation."),
+        ("Cost per inference (counted)", cost, "From this run's events; the cost report has the breakdowns."),
+        ("Configuration", config_rows(config), f"Preset {config.name!r} with the job's overrides, in units."),
+        ("Job", config_rows(job), None),
+    ]
 
 
 __all__ = ["JobConfig", "layer_output_errors", "load_job", "run_job", "train_cached"]

@@ -20,6 +20,7 @@ from torch.nn.utils import parametrize
 from reram.config import Config, load_config, override
 from reram.core import EventCounts
 from reram.mapping import Placement, place
+from reram.nn import inventory
 from reram.nn.conv import AnalogConv1d, AnalogConv2d
 from reram.nn.layers import AnalogLayer, AnalogLinear
 
@@ -33,18 +34,13 @@ _ANALOG: dict[type[nn.Module], type[AnalogLayer]] = {
 
 
 def supported(m: nn.Module) -> bool:
-    """True if ``m`` can run on cores (Linear, Conv1d/2d with groups=1 and zero padding)."""
+    """True if ``m`` can run on cores (exactly Linear, Conv1d/2d with groups=1 and zero padding)."""
     if isinstance(m, tuple(_ANALOG)) and parametrize.is_parametrized(m):
         raise ValueError(
             f"{type(m).__name__} carries parametrizations (hardware-aware training?): call "
             "reram.train.strip_hwa(model) (or torch's remove_parametrizations) before convert()"
         )
-    if type(m) not in _ANALOG:
-        return False
-    if isinstance(m, (nn.Conv1d, nn.Conv2d)) and (m.groups != 1 or m.padding_mode != "zeros"):
-        log.warning("%s with groups=%d, padding_mode=%r stays digital", type(m).__name__, m.groups, m.padding_mode)
-        return False
-    return True
+    return type(m) in _ANALOG and inventory.why_digital(m) is None
 
 
 def analog_layers(model: nn.Module) -> list[tuple[str, AnalogLayer]]:
@@ -58,23 +54,41 @@ def convert(
     filter_fn: Callable[[nn.Module, str], bool] | None = None,
     per_layer: dict[str, Config | dict[str, Any]] | None = None,
     inplace: bool = False,
+    strict: bool = False,
 ) -> nn.Module:
     """Return ``model`` with its Linear, Conv1d and Conv2d layers running on simulated cores.
+
+    Every other module that holds a weight matrix stays digital and is reported: one warning per
+    module type, the table in :func:`digital_modules` (name, type, reason, share of the weights).
 
     Args:
         model: a float network.
         config: a Config, a preset name, a TOML path or a dict (default: the ``neurram`` preset).
         filter_fn: ``filter_fn(module, name) -> bool``; only layers it accepts are converted.
-        per_layer: {fnmatch pattern of module names: Config or dict of overrides} for some layers.
+        per_layer: {fnmatch pattern of module names: Config or dict of overrides} for some layers;
+            a pattern that matches no converted layer is an error.
         inplace: modify ``model`` itself instead of a deep copy.
+        strict: raise if any weight-holding module would stay digital.
 
     Raises:
         MappingError: the converted layers need more chips than ``chip.max_chips``.
+        ValueError: nothing to convert; ``strict`` and something stays digital; a ``per_layer``
+            pattern that matches nothing.
 
     """
     cfg = load_config(config)
     out = model if inplace else copy.deepcopy(model)
-    targets = [(n, m) for n, m in out.named_modules() if supported(m) and (filter_fn is None or filter_fn(m, n))]
+    parents = inventory.digital_parents(out)
+    candidates = [(n, m) for n, m in out.named_modules() if n not in parents and supported(m)]
+    targets = [(n, m) for n, m in candidates if filter_fn is None or filter_fn(m, n)]
+    filtered = {n for n, _ in candidates} - {n for n, _ in targets}
+    digital = inventory.inventory(out, {n for n, _ in targets}, filtered, parents)
+    if not targets:
+        raise ValueError("convert(): no layer to put on cores (Linear, Conv1d, Conv2d); what the model holds:\n"
+                         + (inventory.table(digital) or "  no weight matrices"))  # fmt: skip
+    if strict and digital:
+        raise ValueError("convert(strict=True): these modules would stay digital:\n" + inventory.table(digital))
+    _check_patterns(per_layer, [n for n, _ in targets])
     for index, (name, m) in enumerate(targets):
         layer_cfg = cfg
         for pattern, spec in (per_layer or {}).items():
@@ -90,13 +104,34 @@ def convert(
     placement = place({n: m.grid for n, m in layers}, cfg.chip, cfg.array.rows * cfg.array.cols)
     for n, m in layers:
         m.sites = placement.layer_sites(n)
+    fused = inventory.disable_fast_paths(out)
+    if fused:
+        log.info("fused fast path switched off in %s so that the converted layers are read", fused)
+    inventory.report(digital)
     out.reram_config = cfg  # type: ignore[assignment]
     out.reram_placement = placement  # type: ignore[assignment]
+    out.reram_digital = digital  # type: ignore[assignment]
     if not isinstance(out, AnalogLayer):  # a single layer has its own program/age
         for fn in (program, age, calibrate):
             setattr(out, fn.__name__, _ChipMethod(out, fn.__name__))
     log.info("converted %d layers onto %d cores (%d chip(s))", len(layers), placement.cores_used, placement.n_chips)
     return out
+
+
+def _check_patterns(per_layer: dict[str, Any] | None, names: list[str]) -> None:
+    for pattern in per_layer or {}:
+        if not any(fnmatch.fnmatchcase(n, pattern) for n in names):
+            listed = ", ".join(repr(n) for n in names)
+            raise ValueError(f"per_layer pattern {pattern!r} matches no converted layer: the layers are {listed} "
+                             "(fnmatch patterns, e.g. '0' or 'features.*')")  # fmt: skip
+
+
+def digital_modules(model: nn.Module) -> list[inventory.DigitalModule]:
+    """The weight-holding modules a conversion left digital, with the reason (see :mod:`reram.nn.inventory`)."""
+    rows = getattr(model, "reram_digital", None)
+    if rows is None:
+        raise ValueError("digital_modules(): the model was not made by reram.convert")
+    return list(rows)
 
 
 class _ChipMethod:
@@ -119,7 +154,7 @@ def revert(model: nn.Module, inplace: bool = False) -> nn.Module:
             return m.to_float()  # type: ignore[operator,no-any-return]
         parent_name, _, child = name.rpartition(".")
         setattr(out.get_submodule(parent_name), child, m.to_float())  # type: ignore[operator]
-    for attr in ("reram_config", "reram_placement", "program", "age", "calibrate"):
+    for attr in ("reram_config", "reram_placement", "reram_digital", "program", "age", "calibrate"):
         out.__dict__.pop(attr, None)
     return out
 
@@ -156,7 +191,7 @@ def calibrate(model: nn.Module, batches: Iterable[Any], recalibrate: bool = True
     for m in layers:
         if not bool(m.programmed):
             m.program()
-        m._calibrating, m._first_batch = True, True
+        m._calibrating, m._first_batch, m._read_since_calibration = True, True, False
     was_training = model.training
     model.eval()
     try:
@@ -171,8 +206,11 @@ def calibrate(model: nn.Module, batches: Iterable[Any], recalibrate: bool = True
         for m in layers:
             m._calibrating = False
         model.train(was_training)
+    unread = [n for n, m in analog_layers(model) if m in layers and not m._read_since_calibration]
+    if unread:  # a converted layer the model's forward never called (bypassed, or dead)
+        log.warning("calibrate(): the model's forward never read %s: these layers stay uncalibrated", unread)
     for m in layers:
-        m.calibrated.fill_(True)
+        m.calibrated.fill_(bool(m._read_since_calibration))
     return model
 
 

@@ -81,6 +81,7 @@ class AnalogLayer(nn.Module):
         self.input_elements = grid.in_features  # input elements per sample, seen at the last forward
         self._calibrating = False
         self._first_batch = False
+        self._read_since_calibration = False
         self._gens: dict[int, torch.Generator] = {}
         self._cache: dict[str, tuple[Any, torch.Tensor]] = {}
         self._pad_channels = (grid.n_row * grid.rows_pad - grid.in_features) // grid.kernel
@@ -198,6 +199,7 @@ class AnalogLayer(nn.Module):
             self.program()
         state = PeripheryState(self.x_range, self.adc_fs, self.gain, self.gsum_S, self._calibrating, self._first_batch)
         self._first_batch = False
+        self._read_since_calibration = True
         op, flat, unflat = self._op(x)
         positions = flat.shape[0] * self._positions_per_vector(flat)
         samples = x.shape[0] if x.dim() > 1 else 1

@@ -24,20 +24,29 @@ def _table(rows: list[dict[str, Any]]) -> str:
 
 
 def write_html_report(
-    path: Path, title: str, sections: list[tuple[str, list[dict[str, Any]]]], images: list[Path]
+    path: Path,
+    title: str,
+    sections: list[tuple[Any, ...]],
+    images: list[Path],
+    intro: list[str] | None = None,
 ) -> Path:
-    """Write ``report.html`` with tables (heading, rows) and PNG figures embedded as data URIs."""
+    """Write ``report.html``: an introduction (paragraphs), sections (heading, rows[, note]) as
+    tables that scroll instead of overflowing, and PNG figures embedded as data URIs.
+    """
     parts = [f"<h1>{html.escape(title)}</h1>"]
-    for heading, rows in sections:
-        parts.append(f"<h2>{html.escape(heading)}</h2>{_table(rows)}")
+    parts += [f"<p>{html.escape(t)}</p>" for t in intro or []]
+    for heading, rows, *note in sections:
+        text = f"<p class='note'>{html.escape(note[0])}</p>" if note and note[0] else ""
+        parts.append(f"<h2>{html.escape(heading)}</h2>{text}<div class='scroll'>{_table(rows)}</div>")
     for img in images:
         data = base64.b64encode(Path(img).read_bytes()).decode()
         parts.append(
             f'<figure><img src="data:image/png;base64,{data}"><figcaption>{html.escape(img.name)}</figcaption></figure>'
         )
     style = (
-        "body{font-family:sans-serif;max-width:960px;margin:2em auto}table{border-collapse:collapse}"
-        "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
+        "body{font-family:sans-serif;max-width:960px;margin:2em auto;line-height:1.4}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}.scroll{overflow-x:auto}"
+        ".note{color:#444}img{max-width:100%}"
     )
     head = f"<meta charset='utf-8'><title>{html.escape(title)}</title><style>{style}</style>"
     doc = f"<!doctype html><html><head>{head}</head><body>{''.join(parts)}</body></html>"

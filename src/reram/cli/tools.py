@@ -1,0 +1,217 @@
+"""``reram cost``, ``reram irdrop``, ``reram bench`` and ``reram presets``."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from reram.cli.app import app
+from reram.cli.common import CONFIG_RULE, clean_errors, config_file, fail, number_list, out_dir, progress
+from reram.config import ConfigError, available_presets, preset
+from reram.report.manifest import manifested
+from reram.report.writers import json_safe
+
+
+def _shape(text: str | None) -> tuple[int, ...] | None:
+    if not text:
+        return None
+    try:
+        dims = tuple(int(t) for t in text.split(","))
+    except ValueError:
+        dims = ()
+    if not dims or min(dims) < 1:
+        raise ConfigError(
+            f"--input-shape = {text!r} is invalid: allowed is positive integers separated by commas, e.g. 3,32,32"
+        )
+    return dims
+
+
+def versus(name: str, energy_ratio: float, latency_ratio: float) -> str:
+    """A baseline's ratios in words: which side is better, by how much."""
+    if energy_ratio >= 1:
+        energy = f"{name} needs {energy_ratio:.3g}× the energy"
+    else:
+        energy = f"analog needs {1 / energy_ratio:.3g}× the energy of {name}"
+    speed = (
+        f"analog is {latency_ratio:.3g}× faster" if latency_ratio >= 1 else f"analog is {1 / latency_ratio:.3g}× slower"
+    )
+    return f"{energy}; {speed}"
+
+
+@app.command(epilog=CONFIG_RULE)
+def cost(
+    model: str = typer.Argument(
+        ..., help="A zoo model (fashion_cnn, neurram_mnist_cnn, resnet50, ...) or module:factory."
+    ),
+    preset_name: str = typer.Option("neurram", "--preset", help="Chip preset (see `reram presets`)."),
+    config: Path | None = typer.Option(None, "--config", help="TOML chip config (overrides --preset)."),
+    input_shape: str | None = typer.Option(None, "--input-shape", help="One sample's shape, e.g. 3,32,32."),
+    as_json: bool = typer.Option(False, "--json", help="Print the whole result as one JSON object."),
+    out: Path = typer.Option(Path("results/cost"), "--out", help="Output folder (cost.json, CSVs, PNGs, report)."),
+) -> None:
+    """Energy, latency and area of MODEL on a chip, from its mapping alone: energy per
+    inference, latency, throughput, TOPS, TOPS/W, TOPS/mm², EDP; per-layer and per-component
+    breakdowns; digital SRAM and digital-ReRAM baselines on the same network and node; the
+    full-array peak. Modules that stay digital (LSTM, attention, ...) are priced as digital MACs.
+    Component values and their sources: reram/cost/nodes/*.toml.
+    """
+    from reram.config import load_config
+    from reram.experiments.cost_job import run_cost
+
+    with clean_errors():
+        cfg = load_config(config_file(config) if config else preset_name)
+        shape = _shape(input_shape)
+    out = out_dir(out)
+    with clean_errors(), manifested(out, "reram cost", {"model": model, "config": cfg.to_dict(), "shape": shape}):
+        summary = run_cost(model, cfg, out, shape)
+    if as_json:
+        print(json.dumps(json_safe(summary), indent=2, allow_nan=False))
+        return
+    m = summary["metrics"]
+    where = f"{summary['cores_used']} cores, {summary['chips']} chip(s)"
+    t = Table(title=f"{model} on {cfg.name} ({cfg.chip.node_nm} nm), {where}")
+    for col in ("layer", "energy (nJ)", "latency (µs)", "ADC share"):
+        t.add_column(col, justify="right")
+    for r in summary["layers"]:
+        t.add_row(r["layer"], f"{r['energy_J'] * 1e9:.3g}", f"{r['latency_s'] * 1e6:.3g}",
+                  f"{r['adc'] / r['energy_J']:.0%}" if r["energy_J"] else "-")  # fmt: skip
+    Console().print(t)
+    c = Table(title="energy by component")
+    c.add_column("component")
+    c.add_column("nJ / inference", justify="right")
+    for k, v in summary["components_J"].items():
+        if v:
+            c.add_row(k, f"{v * 1e9:.4g}")
+    Console().print(c)
+    for d in summary["digital_modules"]:
+        Console().print(f"digital: {d['module']} ({d['type']}, {d['share_of_macs']:.1%} of the MACs): {d['reason']}")
+    sram, dig = summary["baselines"]["digital_sram"], summary["baselines"]["digital_reram"]
+    p = summary["peak_full_array"]
+    Console().print(
+        f"energy {m['energy_per_inference_J'] * 1e6:.4g} µJ, latency {m['latency_s'] * 1e6:.4g} µs, "
+        f"{m['throughput_inferences_per_s']:.4g} inferences/s, {m['tops']:.3g} TOPS, {m['tops_per_w']:.3g} TOPS/W, "
+        f"{m['tops_per_mm2']:.3g} TOPS/mm², EDP {m['edp_J_s']:.3g} J·s, area {m['area_mm2']:.3g} mm²\n"
+        f"vs digital SRAM: {versus('digital SRAM', sram['energy_ratio'], sram['latency_ratio'])}\n"
+        f"vs digital ReRAM: {versus('digital ReRAM', dig['energy_ratio'], dig['latency_ratio'])}\n"
+        f"full-array peak: {p['energy_per_mac_J'] * 1e15:.3g} fJ/MAC, {p['tops_per_w']:.3g} TOPS/W; results in {out}/"
+    )
+
+
+@app.command(epilog=CONFIG_RULE)
+def irdrop(
+    config: Path | None = typer.Option(None, "--config", help="TOML: \\[job] table plus chip keys (neurram)."),
+    quick: bool = typer.Option(False, "--quick", help="Short variant: 64 and 256 arrays, 0/2/5 ohm, 2,000 images."),
+    sizes: str | None = typer.Option(None, "--sizes", help="Array sizes, e.g. 64,128,256."),
+    resistances: str | None = typer.Option(None, "--resistances", help="Segment ohms, e.g. 0,0.5,1,2,5."),
+    finetune_samples: int | None = typer.Option(None, "--finetune-samples", help="Chip-in-the-loop images (0: off)."),
+    out: Path = typer.Option(
+        Path("results/irdrop"), "--out", help="Output folder (irdrop_sweep.json/csv/png, report)."
+    ),
+) -> None:
+    """Accuracy against wire resistance with exact IR drop: the job's CNN on square arrays of
+    each size, voltage (the preset's) and current sensing, segment resistance swept, as trained
+    and with the IR drop in the training loop (chip-in-the-loop fine-tuning). Resumes from the
+    points already in OUT.
+    """
+    from reram.config import load_job
+    from reram.experiments.irdrop_sweep import run_irdrop_sweep
+    from reram.experiments.job import check_job
+
+    with clean_errors():
+        job, cfg, _ = load_job(config_file(config), quick)
+        check_job(job)
+    n = number_list(sizes, "--sizes", int, 2) or ([64, 256] if quick else [64, 128, 256])
+    r = number_list(resistances, "--resistances", float, 0) or ([0, 2, 5] if quick else [0, 0.5, 1, 2, 5])
+    if finetune_samples is not None and finetune_samples < 0:
+        fail(f"--finetune-samples = {finetune_samples} is invalid: allowed is an integer >= 0 (0: off)")
+    ft = finetune_samples if finetune_samples is not None else (2000 if quick else 5000)
+    out = out_dir(out)
+    what = {"job": asdict(job), "config": cfg.to_dict(), "finetune_samples": ft}  # points accumulate: not in it
+    with progress() as tick, clean_errors(), manifested(out, "reram irdrop", what):
+        summary = run_irdrop_sweep(
+            job, cfg, out, sizes=n, resistances_ohm=r, finetune_samples=ft, finetune_epochs=1, progress=tick
+        )
+    t = Table(title=f"{job.model} on {job.dataset}, preset {cfg.name!r}, float {summary['float_pct']:.2f} %")
+    for col in ("sensing", "array", "r wire (ohm)", "as trained (%)", "IR drop in loop (%)", "one-time s/tile"):
+        t.add_column(col, justify="right")
+    for p in summary["points"]:
+        t.add_row(p["sensing"], f"{p['array']}", f"{p['r_wire_ohm']:g}", f"{p['acc_plain_pct']:.2f}",
+                  f"{p['acc_in_loop_pct']:.2f}",
+                  f"{p['effective_s_per_tile']:.3f}")  # fmt: skip
+    Console().print(t)
+    Console().print(f"results in {out}/")
+
+
+BENCH_TASKS = ("mnist", "fashion", "cifar10", "kws", "rbm")
+
+
+@app.command()
+def bench(
+    suite: str = typer.Argument(..., help="Benchmark suite: neurram."),
+    quick: bool = typer.Option(False, "--quick", help="Short variant (under 10 minutes on 2 cores)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the whole result as one JSON object."),
+    cifar_dir: str | None = typer.Option(None, "--cifar-dir", help="cifar-10-batches-py folder (CIFAR-10 row)."),
+    tasks: str = typer.Option(",".join(BENCH_TASKS), "--tasks", help="Comma-separated rows to run."),
+    out: Path = typer.Option(Path("results/bench"), "--out", help="Output folder (JSON, CSV, figures, report)."),
+) -> None:
+    """A benchmark suite. ``neurram``: NeuRRAM's tasks (MNIST CNN, Fashion-MNIST CNN, ResNet-20 on
+    CIFAR-10 when --cifar-dir or RERAM_CIFAR10 is given, keyword spotting, RBM image recovery on
+    the transposable array): float software, 4-bit software, analog on the neurram preset with
+    hardware-aware training, and the published chip result. Resumes from what OUT already holds.
+    """
+    from reram.experiments.bench_neurram import run_neurram_bench
+
+    if suite != "neurram":
+        fail(f"suite = {suite!r} is unknown: allowed is 'neurram'")
+    names = tuple(t.strip() for t in tasks.split(",") if t.strip())
+    unknown = [t for t in names if t not in BENCH_TASKS]
+    if not names or unknown:
+        fail(f"--tasks = {tasks!r} is invalid: allowed is a comma-separated subset of {', '.join(BENCH_TASKS)}")
+    out = out_dir(out / suite)
+    with progress() as tick, clean_errors(), manifested(out, "reram bench neurram", {"quick": quick}):  # rows add up
+        summary = run_neurram_bench(out, quick, cifar_dir, tick, names)
+    if as_json:
+        print(json.dumps(json_safe(summary), indent=2, allow_nan=False))
+        return
+    t = Table(title=f"NeuRRAM suite{' (quick)' if quick else ''}: neurram preset")
+    for col in ("task", "metric", "float software", "4-bit software", "analog", "published chip"):
+        t.add_column(col, justify="right")
+    for r in summary["rows"]:
+        t.add_row(r["task"], r["metric"], f"{r['float_software']:.2f}", f"{r['software_4bit']:.2f}",
+                  f"{r['analog']:.2f} ± {r['analog_std']:.2f}", r["published_chip"])  # fmt: skip
+    Console().print(t)
+    for s in summary["skipped"]:
+        Console().print(f"skipped {s['task']}: {s['reason']}")
+    Console().print(f"results in {out}/")
+
+
+@app.command()
+def presets(
+    as_json: bool = typer.Option(False, "--json", help="Print every preset as one JSON object."),
+    show: str | None = typer.Option(None, "--show", help="Print one preset as TOML."),
+) -> None:
+    """List the named configurations (devices and chips from the literature)."""
+    if show:
+        with clean_errors():
+            print(preset(show).to_toml())
+        return
+    configs = {name: preset(name) for name in available_presets()}
+    if as_json:
+        print(json.dumps({n: c.to_dict() for n, c in configs.items()}, indent=2))
+        return
+    table = Table(title="reram presets")
+    for col in ("name", "window (µS)", "levels", "programming", "array", "DAC bits", "ADC bits", "sensing", "cores"):
+        table.add_column(col)
+    for n, c in configs.items():
+        d, a, p = c.device, c.array, c.periphery
+        table.add_row(
+            n, f"{d.g_min_S * 1e6:g}–{d.g_max_S * 1e6:g}", str(d.levels or "∞"), d.program_mode,
+            f"{a.rows}×{a.cols} ({a.differential})", f"{p.dac.bits}{' serial' if p.dac.bit_serial else ''}",
+            str(p.adc.bits), p.adc.sensing, str(c.chip.cores),
+        )  # fmt: skip
+    Console().print(table)
