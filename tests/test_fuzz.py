@@ -192,12 +192,33 @@ def _bad_cli_args(tmp: Any) -> list[list[str]]:
         ["bench", "neurram", "--tasks", ""],
         ["bench", "neurram", "--tasks", "mnist,nope"],
         ["presets", "--show", "nope"],
+        ["presets", "--show", ""],
+        ["run", "--config", str(tmp / "missing.toml")],
+        ["run", "--quick", "--device", "cuda:99"],
+        ["cost", "fashion_cnn", "--out", "/dev/null"],
+        ["cost", "fashion_cnn", "--input-shape", "0"],
+        ["cost", "fashion_cnn", "--input-shape", "2,2"],
+        ["irdrop", "--sizes", "1"],
+        ["irdrop", "--config", str(bad_toml)],
+        ["train", "--on-chip", "--batch-size", "0"],
+        ["train", "--on-chip", "--lr", "-1"],
+        ["train", "--on-chip", "--seeds", "0"],
+        ["train", "--on-chip", "--device", "cuda"],
+        ["train", "--config", str(inf)],
+        ["train", "--finetune-epochs", "-2"],
+        ["bench", "neurram", "--out", str(file)],
+        ["bench", "neurram", "--tasks", ",,"],
     ]
 
 
-def test_every_bad_argument_set_exits_2_with_one_error_line(tmp_path: Any) -> None:
+def test_every_bad_argument_set_exits_2_with_one_error_line(tmp_path: Any, monkeypatch: Any) -> None:
+    monkeypatch.chdir(tmp_path)  # default output folders land here
     for args in _bad_cli_args(tmp_path):
         r = runner.invoke(app, args)
         assert r.exit_code == 2, (args, r.output, r.exception)
         assert r.exception is None or isinstance(r.exception, SystemExit), (args, r.exception)
         assert "Traceback" not in r.output and "error" in r.output.lower(), (args, r.output)
+    import json
+
+    for f in (tmp_path / "results").rglob("*.json") if (tmp_path / "results").exists() else []:
+        assert f.name == "manifest.json" and json.loads(f.read_text())["status"] == "failed", f  # no results

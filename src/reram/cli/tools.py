@@ -61,11 +61,12 @@ def cost(
     Component values and their sources: reram/cost/nodes/*.toml.
     """
     from reram.config import load_config
-    from reram.experiments.cost_job import run_cost
+    from reram.experiments.cost_job import resolve_model, run_cost
 
     with clean_errors():
         cfg = load_config(config_file(config) if config else preset_name)
         shape = _shape(input_shape)
+        resolve_model(model, shape)  # a bad MODEL fails before anything is written
     out = out_dir(out)
     with clean_errors(), manifested(out, "reram cost", {"model": model, "config": cfg.to_dict(), "shape": shape}):
         summary = run_cost(model, cfg, out, shape)
@@ -196,7 +197,7 @@ def presets(
     show: str | None = typer.Option(None, "--show", help="Print one preset as TOML."),
 ) -> None:
     """List the named configurations (devices and chips from the literature)."""
-    if show:
+    if show is not None:
         with clean_errors():
             print(preset(show).to_toml())
         return
