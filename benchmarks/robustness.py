@@ -21,13 +21,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from test_data import DAMAGE, _damage, _fake_idx_folder  # noqa: E402
-from test_fuzz import LEAVES, _bad_cli_args, _finite_everywhere, _nest  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
 from reram.cli import app  # noqa: E402
 from reram.config import ConfigError, load_config  # noqa: E402
 from reram.data import DatasetError, DatasetMissing, load_dataset  # noqa: E402
+from test_data import DAMAGE, _damage, _fake_idx_folder  # noqa: E402
+from test_fuzz import LEAVES, _bad_cli_args, _finite_everywhere, _nest  # noqa: E402
 
 BAD = [math.nan, math.inf, -math.inf, 1e300, -1e300, -1, -1.5, 0, 2**62, 1e-300, True, "big", "", [], {"a": 1}]
 
