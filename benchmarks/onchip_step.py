@@ -6,7 +6,7 @@ after ``to_onchip`` with ``AnalogSGD``: DAC/ADC-quantised forward and transposed
 noise, the outer-product update by pulse coincidence and the device's response, for each pulse
 mode and scheme. Median of repeated steps, measured in the same process; ratio = analog / float.
 
-    python benchmarks/onchip_step.py [--threads 2] [--repeats 30] [--device cpu|cuda] [--preset hfo2]
+    python benchmarks/onchip_step.py [--threads 2] [--repeats 30] [--device cpu|cuda] [--preset hfo2] [--multi-level]
 """
 
 from __future__ import annotations
@@ -57,8 +57,14 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--preset", default="hfo2")
+    ap.add_argument("--multi-level", action="store_true",
+                    help="apply each input as one multi-level pulse (periphery.dac.bit_serial = false) "
+                         "instead of the preset's bit-serial planes")  # fmt: skip
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
+    chip_cfg: object = a.preset
+    if a.multi_level:
+        chip_cfg = {"base": a.preset, "periphery": {"dac": {"bit_serial": False}}}
     torch.set_num_threads(a.threads)
     dev = torch.device(a.device)
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
@@ -72,7 +78,7 @@ def main() -> None:
             if scheme == "mixed" and mode != "deterministic":
                 continue  # mixed precision sends whole pulses from its accumulator: no trains
             oc = OnChipConfig(scheme=scheme, pulse_mode=mode)
-            chip = to_onchip(mlp(), a.preset, oc.range_factor, oc.cells_per_weight, oc.carry_base).to(dev)
+            chip = to_onchip(mlp(), chip_cfg, oc.range_factor, oc.cells_per_weight, oc.carry_base).to(dev)
             analog_step = _step_timer(chip, AnalogSGD(chip.parameters(), oc), x, y, sync)
             for _ in range(3):  # warm-up
                 float_step(), analog_step()
@@ -83,7 +89,8 @@ def main() -> None:
     if a.json:
         print(json.dumps({"device": str(dev), "threads": a.threads, "batch": a.batch, "rows": rows}, indent=2))
         return
-    print(f"MLP 784-256-128-10, batch {a.batch}, {a.device}, {a.threads} threads, preset {a.preset}")
+    inputs = "multi-level inputs" if a.multi_level else "the preset's inputs"
+    print(f"MLP 784-256-128-10, batch {a.batch}, {a.device}, {a.threads} threads, preset {a.preset}, {inputs}")
     print(f"{'case':44s} {'ms/step':>9s} {'float ms':>9s} {'x float':>8s}")
     for r in rows:
         print(f"{r['case']:44s} {r['ms']:9.2f} {r['float_ms']:9.2f} {r['ratio']:8.1f}")

@@ -1,3 +1,4 @@
+import dataclasses
 import math
 
 import pytest
@@ -5,6 +6,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import reram
 from reram import device as cell
 from reram.config import DeviceConfig, preset
 
@@ -53,18 +55,71 @@ def test_relaxation_spread_matches_the_fitted_sigma(t_s):
     g0 = 20e-6
     target = torch.full((100000,), g0)
     res = cell.program(target, NEURRAM, gen())
-    g = cell.relax(res.g_S, res.stuck, 0.0, t_s, NEURRAM, gen(2))
+    g = cell.relax(res.g_S, res.g_S, res.stuck, 0.0, t_s, NEURRAM, gen(2))
     expected = float(cell.relaxation_sigma_S(torch.tensor([g0]), t_s, NEURRAM)[0])
     assert float((g - target).std()) == pytest.approx(expected, rel=0.05)
 
 
 def test_relaxation_in_steps_equals_one_step_in_distribution():
     target = torch.full((100000,), 10e-6)
-    one = cell.relax(target, torch.zeros_like(target, dtype=torch.bool), 0.0, 86400.0, NEURRAM, gen(1))
+    none = torch.zeros_like(target, dtype=torch.bool)
+    one = cell.relax(target, target, none, 0.0, 86400.0, NEURRAM, gen(1))
     g = target
     for a, b in [(0.0, 1.0), (1.0, 3600.0), (3600.0, 86400.0)]:
-        g = cell.relax(g, torch.zeros_like(g, dtype=torch.bool), a, b, NEURRAM, gen(int(b)))
+        g = cell.relax(g, target, none, a, b, NEURRAM, gen(int(b)))
     assert float(g.std()) == pytest.approx(float(one.std()), rel=0.05)
+
+
+YEAR_S = 365.25 * 86400
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.floats(1e-6, 40e-6),
+    st.lists(st.floats(1e-3, 10 * YEAR_S), min_size=1, max_size=6),
+    st.floats(233.0, 423.0),
+    st.sampled_from(["neurram", "hfox"]),
+)
+def test_relaxation_spread_grows_stays_bounded_and_ignores_how_an_age_is_split(g, ages, kelvin, name):
+    cfg = reram.preset(name).device
+    times = sorted(cell.equivalent_time_s(a, kelvin, cfg) for a in ages)
+    g0 = torch.tensor([g], dtype=torch.float64)
+    sig = [float(cell.relaxation_sigma_S(g0, t, cfg)[0]) for t in times]
+    assert all(b >= a for a, b in zip(sig, sig[1:], strict=False))  # non-decreasing in time
+    assert max(sig) <= (cfg.g_max_S - cfg.g_min_S) / 12**0.5 + 1e-18  # bounded by the window
+    # the walk's variance in steps adds up to the one-step variance (the increments are never clipped)
+    var = [s * s for s in [0.0, *sig]]
+    assert all(b >= a for a, b in zip(var, var[1:], strict=False))
+    f = [cell.relaxed_fraction(t, cfg) for t in [0.0, *times]]
+    assert all(0 <= a <= b < 1 for a, b in zip(f, f[1:], strict=False))
+
+
+def test_relaxation_after_the_fits_keeps_growing_and_acts_before_the_first():
+    g0 = torch.tensor([10e-6])
+    day = float(cell.relaxation_sigma_S(g0, 86400.0, NEURRAM)[0])
+    decade = float(cell.relaxation_sigma_S(g0, 10 * YEAR_S, NEURRAM)[0])
+    assert decade >= day  # was 2.97 uS at 10 years against 3.65 uS at 1 day
+    assert float(cell.relaxation_sigma_S(g0, 1e-3, NEURRAM)[0]) < float(cell.relaxation_sigma_S(g0, 1.0, NEURRAM)[0])
+    none = torch.zeros(20000, dtype=torch.bool)
+    target = torch.full((20000,), 10e-6, dtype=torch.float64)
+    two = cell.relax(target, target, none, 0.0, 86400.0, NEURRAM, gen(3))
+    two = cell.relax(two, target, none, 86400.0, 10 * YEAR_S, NEURRAM, gen(4))
+    one = cell.relax(target, target, none, 0.0, 10 * YEAR_S, NEURRAM, gen(5))
+    assert float(two.std()) == pytest.approx(float(one.std()), rel=0.04)  # split-invariant at 10 years too
+
+
+def test_mean_drift_relaxes_toward_the_center_in_any_number_of_steps():
+    cfg = dataclasses.replace(NEURRAM, relax_center_S=20e-6, relax_tau_s=10.0, relax_alpha=0.1, relax_times_s=(),
+                              relax_poly_uS=())  # fmt: skip
+    g0 = torch.tensor([5e-6, 35e-6], dtype=torch.float64)
+    none = torch.zeros(2, dtype=torch.bool)
+    one = cell.relax(g0, g0, none, 0.0, 1e6, cfg, gen())
+    g = g0
+    for a, b in [(0.0, 10.0), (10.0, 1e3), (1e3, 1e6)]:
+        g = cell.relax(g, g0, none, a, b, cfg, gen())
+    f = cell.relaxed_fraction(1e6, cfg)
+    assert torch.allclose(one, g0 + f * (20e-6 - g0)) and torch.allclose(g, one)
+    assert 0 < f < 1 and float(one[0]) > 5e-6 and float(one[1]) < 35e-6
 
 
 def test_published_polynomial_values():

@@ -19,7 +19,8 @@ import torch
 from reram.array import add_read_noise_
 from reram.config import Config, DACConfig
 from reram.periphery import adc_levels, encode_inputs, percentile_abs
-from reram.periphery.adc import to_codes_
+from reram.periphery.adc import max_abs, to_codes_
+from reram.periphery.dac import driven_values
 
 # per tile, per read: the kinds an inference read counts (the cost model's workload)
 EVENT_KINDS = (
@@ -238,11 +239,18 @@ def _input_range(x: torch.Tensor, state: PeripheryState, cfg: Config) -> torch.T
 def _set_adc_range(signal: torch.Tensor, state: PeripheryState, cfg: Config) -> None:
     """Calibration of the ADC full scale: the configured percentile of |signal| per column or layer."""
     adc = cfg.periphery.adc
-    flat = signal.detach().movedim(0, -1).reshape(*state.adc_fs.shape, -1)
-    if adc.range == "column":
-        fs = percentile_abs(flat, adc.percentile)
+    if adc.percentile >= 100:  # the maximum: one reduction over the signal as it lies, no copy
+        if adc.range == "column":
+            dims = (0, *range(3, signal.dim()))
+            fs = signal.detach().abs().amax(dim=dims)
+        else:
+            fs = torch.full_like(state.adc_fs, max_abs(signal))
     else:
-        fs = percentile_abs(flat.reshape(1, -1), adc.percentile).expand_as(state.adc_fs)
+        flat = signal.detach().movedim(0, -1).reshape(*state.adc_fs.shape, -1)
+        if adc.range == "column":
+            fs = percentile_abs(flat, adc.percentile)
+        else:
+            fs = percentile_abs(flat.reshape(1, -1), adc.percentile).expand_as(state.adc_fs)
     # a column that saw no signal (inputs always zero on its rows) takes the busiest column's range
     fs = torch.where(fs > 0, fs, fs.amax()).clamp_min(torch.finfo(signal.dtype).tiny)
     _running(state.adc_fs, fs, state.first_batch or state.auto_adc)
@@ -256,6 +264,7 @@ def analog_matmul(
     gen: torch.Generator | None,
     spatial: int,
     on_read: Callable[[int, torch.Tensor, torch.Tensor], None] | None = None,
+    driven: list[torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """Run inputs ``x`` (N, ...) through the tile stack as the chip would.
 
@@ -269,6 +278,7 @@ def analog_matmul(
         on_read: called as ``on_read(planes, read_pulses, cell_energy_J)`` for the event counts:
             the number of input planes, the non-zero row pulses per tile (tiles, 1) and the
             joules dissipated in the cells per array (tiles, column groups).
+        driven: if given, the inputs as the DAC drove them (input units) are appended to it.
 
     Returns:
         (N, cols, *spatial) outputs in output units (weights x inputs), before bias.
@@ -278,6 +288,8 @@ def analog_matmul(
     x_range = _input_range(x, state, cfg)
     # DAC: pulse planes, in volts
     planes = encode_inputs(x, x_range, dac, cfg.array.v_read_V)
+    if driven is not None:
+        driven.append(driven_values(planes, x_range, dac, cfg.array.v_read_V))
     n_planes = len(planes.weights)
     v = planes.planes.flatten(0, 1)
     # array: column currents (amperes), read noise in distribution

@@ -12,13 +12,19 @@ layer does (bit-serial or multi-level inputs, sensing mode, ADC bits, range and 
   columns of every output (K blocks of ``out``);
 - transposed (columns driven, rows sensed): for each cell k and each block of outputs of one
   array width, the rows' currents; the K cells are driven in K phases and combined digitally.
+
+The cells change at every update, so the stacks are rebuilt then: views of the cells' matrices
+where the layer fits one array, and the parts that do not depend on the cells (gains, layout)
+computed once per :class:`Layout`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
+import torch.nn.functional as F
 
 from reram.array.mvm import StackOp, repeated_grouping, row_grouping, transposed_stack
 from reram.config import Config
@@ -44,70 +50,78 @@ class ReadStack:
     blocks: int
 
 
-def grid_of(n_in: int, n_out: int, cells: int, cfg: Config) -> tuple[int, int, int]:
-    """(row tiles, rows per tile, outputs per array) of the layout."""
-    rows = min(cfg.array.rows, n_in)
-    return -(-n_in // rows), rows, max(1, cfg.array.cols // (cells + 1))
+class Layout:
+    """Where an (out, in) layer of K cells per weight sits on arrays, and what does not change
+    with the cells: row tiles (t of r rows), outputs per array (ct), the digital gains.
+    """
 
+    def __init__(self, n_in: int, n_out: int, significance: list[float], cfg: Config, like: torch.Tensor):
+        dev, arr = cfg.device, cfg.array
+        k = len(significance)
+        self.n_in, self.n_out, self.k, self.cfg = n_in, n_out, k, cfg
+        self.r = min(arr.rows, n_in)
+        self.t = -(-n_in // self.r)
+        self.ct = min(max(1, arr.cols // (k + 1)), n_out)
+        self.n_col = -(-n_out // self.ct)
+        self.span, self.g_ref = dev.g_max_S - dev.g_min_S, (dev.g_max_S + dev.g_min_S) / 2
+        unit = [s / (arr.v_read_V * self.span) for s in significance]
+        kw: dict[str, Any] = {"dtype": like.dtype, "device": like.device}
+        self.gain_f = torch.cat([torch.full((self.t, n_out), u, **kw) for u in unit], -1)
+        self.gain_t = torch.cat([torch.full((self.n_col, self.t * self.r), u, **kw) for u in unit])
+        self.rows_used = self.pack(torch.ones(n_in, 1, **kw)).sum(1)  # (t, 1)
+        self.voltage = cfg.periphery.adc.sensing == "voltage"
 
-def _pack(m: torch.Tensor, tiles: int, rows: int) -> torch.Tensor:
-    """(in, cols) -> (tiles, rows, cols), zero rows at the end."""
-    pad = tiles * rows - m.shape[0]
-    if pad:
-        m = torch.cat([m, m.new_zeros(pad, m.shape[1])])
-    return m.view(tiles, rows, m.shape[1])
+    def pack(self, m: torch.Tensor) -> torch.Tensor:
+        """(in, cols) -> (t, r, cols): zero rows at the end; a view when the layer fits one tile."""
+        pad = self.t * self.r - m.shape[0]
+        if pad:
+            m = torch.cat([m, m.new_zeros(pad, m.shape[1])])
+        return m.reshape(self.t, self.r, m.shape[1])
 
 
 def forward_stack(
-    cells_S: list[torch.Tensor], diffs_S: list[torch.Tensor], significance: list[float], cfg: Config
+    layout: Layout, cells_S: list[torch.Tensor], diffs_S: list[torch.Tensor], rows_S: list[torch.Tensor]
 ) -> ReadStack:
     """The forward reads' stack.
 
     Args:
+        layout: the layer's layout.
         cells_S: K (out, in) cell conductances (siemens), most significant first.
         diffs_S: K (out, in) what one row volt adds to each cell column's current against its
             reference (siemens): G_k - g_ref, or the wired arrays' effective difference.
-        significance: weight per unit normalised conductance of each cell.
-        cfg: the chip.
+        rows_S: K (in,) conductance of each cell array along each input row (siemens).
 
     """
-    dev, v_read = cfg.device, cfg.array.v_read_V
-    span, g_ref = dev.g_max_S - dev.g_min_S, (dev.g_max_S + dev.g_min_S) / 2
-    n_out, n_in = cells_S[0].shape
-    t, r, _ = grid_of(n_in, n_out, len(cells_S), cfg)
-    gdiff = torch.cat([_pack(d.T, t, r) for d in diffs_S], -1)  # (t, r, K out)
-    gain = torch.cat([torch.full((t, n_out), s / (v_read * span)) for s in significance], -1).to(gdiff)
-    rows_used = _pack(torch.ones(n_in, 1, dtype=gdiff.dtype, device=gdiff.device), t, r).sum(1)  # (t, 1)
-    gsum = torch.cat([_pack(g.T, t, r).sum(1) for g in cells_S], -1) + rows_used * g_ref
-    g_row = sum(_pack(g.sum(0, keepdim=True).T, t, r) for g in cells_S) + n_out * g_ref  # (t, r, 1)
-    g_row = g_row * _pack(torch.ones(n_in, 1, dtype=gdiff.dtype, device=gdiff.device), t, r)  # padded rows: none
-    return _stack(StackOp(gdiff, row_grouping(t, r), g_row), gain, gsum, n_out, len(cells_S), cfg)
+    lo = layout
+    gdiff = lo.pack(diffs_S[0].T if lo.k == 1 else torch.cat([d.T for d in diffs_S], -1))  # (t, r, K out)
+    g_line = torch.stack(rows_S).sum(0) + lo.n_out * lo.g_ref  # each row crosses K cells and a reference per output
+    g_row = lo.pack(g_line.unsqueeze(1))  # (t, r, 1); padded rows: 0
+    gain, gsum = lo.gain_f, lo.gain_f
+    if lo.voltage:  # conductance on each sensed column: its cells plus the reference, rows in the tile
+        gsum = torch.cat([lo.pack(g.T).sum(1) for g in cells_S], -1) + lo.rows_used * lo.g_ref
+        gain = gain * gsum
+    return ReadStack(StackOp(gdiff, row_grouping(lo.t, lo.r), g_row), gain, gsum.clamp_min(1e-30), lo.n_out, lo.k)
 
 
 def transposed_stack_of(
-    cells_S: list[torch.Tensor], diffs_S: list[torch.Tensor], significance: list[float], cfg: Config
+    layout: Layout, cells_S: list[torch.Tensor], diffs_S: list[torch.Tensor], cols_S: list[torch.Tensor]
 ) -> ReadStack:
-    """The transposed reads' stack (arguments as :func:`forward_stack`)."""
-    dev, v_read = cfg.device, cfg.array.v_read_V
-    span, g_ref = dev.g_max_S - dev.g_min_S, (dev.g_max_S + dev.g_min_S) / 2
-    n_out, n_in = cells_S[0].shape
-    t, r, ct = grid_of(n_in, n_out, len(cells_S), cfg)
-    n_col = -(-n_out // ct)
-    gt = torch.cat([transposed_stack(_pack(d.T, t, r), ct) for d in diffs_S])  # (K n_col, ct, t r)
-    gain = torch.cat([torch.full((n_col, t * r), s / (v_read * span)) for s in significance]).to(gt)
-    outs = torch.ones(1, 1, n_out, dtype=gt.dtype, device=gt.device)
-    per_block = transposed_stack(outs.expand(t, r, n_out), ct).sum(1)  # (n_col, t r): outputs in each array
-    gsum = torch.cat([transposed_stack(_pack(g.T, t, r), ct).sum(1) for g in cells_S]) + per_block * g_ref
-    lines = [g.sum(1) + n_in * g_ref for g in cells_S]  # (out,) conductance on each driven column line
-    g_col = torch.cat([torch.nn.functional.pad(x, (0, n_col * ct - n_out)).view(n_col, ct, 1) for x in lines])
-    group = repeated_grouping(row_grouping(n_col, ct), len(cells_S))
-    return _stack(StackOp(gt, group, g_col), gain, gsum, n_in, 1, cfg)
-
-
-def _stack(op: StackOp, gain: torch.Tensor, gsum: torch.Tensor, outputs: int, blocks: int, cfg: Config) -> ReadStack:
-    """The stack with its digital gain; voltage sensing reads sum(V G) / sum(G) per sensed line,
-    which the gain multiplies back by the line's conductance (the cells' present state).
+    """The transposed reads' stack (arguments as :func:`forward_stack`; ``cols_S``: K (out,)
+    conductance of each cell array along each output column).
     """
-    if cfg.periphery.adc.sensing == "voltage":
+    lo = layout
+    if lo.t * lo.r == lo.n_in and lo.n_col == 1:  # one array width: each cell array is one tile
+        gt = diffs_S[0].unsqueeze(0) if lo.k == 1 else torch.stack(diffs_S)  # (K, out, in)
+    else:
+        gt = torch.cat([transposed_stack(lo.pack(d.T), lo.ct) for d in diffs_S])  # (K n_col, ct, t r)
+    pad = lo.n_col * lo.ct - lo.n_out
+    lines = [c + lo.n_in * lo.g_ref for c in cols_S]  # each driven column: its cells and the reference
+    g_col = torch.cat([F.pad(x, (0, pad)).view(lo.n_col, lo.ct, 1) for x in lines])
+    gain, gsum = lo.gain_t, lo.gain_t
+    if lo.voltage:  # conductance on each sensed row within each array: its cells plus the references
+        outs = torch.ones(1, 1, lo.n_out, dtype=gt.dtype, device=gt.device)
+        per_block = transposed_stack(outs.expand(lo.t, lo.r, lo.n_out), lo.ct).sum(1)  # (n_col, t r)
+        gsum = torch.cat([transposed_stack(lo.pack(g.T), lo.ct).sum(1) for g in cells_S]) + per_block * lo.g_ref
         gain = gain * gsum
-    return ReadStack(op, gain, gsum.clamp_min(1e-30), outputs, blocks)
+    group = repeated_grouping(row_grouping(lo.n_col, lo.ct), lo.k)
+    return ReadStack(StackOp(gt, group, g_col), gain, gsum.clamp_min(1e-30), lo.n_in, 1)

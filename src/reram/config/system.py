@@ -106,6 +106,8 @@ class DeviceConfig:
         relax_times_s / relax_poly_uS: spread of conductance around target sigma(g, t) (uS),
             polynomial in x = g / relax_x_ref_S at each listed time; empty = no relaxation.
         relax_x_ref_S: normalising conductance of the relaxation polynomials (siemens).
+        relax_center_S, relax_tau_s, relax_alpha: mean drift toward relax_center_S (siemens):
+            E[g(t)] = g0 + f(t) (center - g0), f(t) = 1 - (1 + t / tau) ** -alpha (alpha = 0: none).
         activation_energy_eV: Arrhenius activation energy of relaxation (eV).
         t_ref_K: temperature at which the relaxation fits were measured (kelvin).
         stuck_low_rate / stuck_high_rate: fraction of cells stuck at g_min / g_max.
@@ -129,6 +131,9 @@ class DeviceConfig:
     relax_times_s: tuple[float, ...] = num((), 0, 1e10, "s", open_lo=True)
     relax_poly_uS: tuple[tuple[float, ...], ...] = ()
     relax_x_ref_S: float = num(40e-6, 1e-9, 0.01, "S")
+    relax_center_S: float = num(0.0, 0, 0.01, "S")
+    relax_tau_s: float = num(1.0, 1e-6, 1e10, "s")
+    relax_alpha: float = num(0.0, 0, 1)
     activation_energy_eV: float = num(1.2, 0.01, 10, "eV")
     t_ref_K: float = num(300.0, 1, 1000, "K")
     stuck_low_rate: float = num(0.0, 0, 1, "(a fraction of the cells)")

@@ -2,7 +2,7 @@
 
 from reram.device.faults import cell_windows, stuck_cells
 from reram.device.program import ProgramResult, program, quantize_levels, write_verify
-from reram.device.relax import equivalent_time_s, relax, relaxation_sigma_S
+from reram.device.relax import equivalent_time_s, relax, relaxation_sigma_S, relaxed_fraction
 
 __all__ = [
     "ProgramResult",
@@ -12,6 +12,7 @@ __all__ = [
     "quantize_levels",
     "relax",
     "relaxation_sigma_S",
+    "relaxed_fraction",
     "stuck_cells",
     "write_verify",
 ]

@@ -45,6 +45,7 @@ class AnalogLayer(nn.Module):
     """
 
     g_S: torch.Tensor
+    g_prog_S: torch.Tensor
     frozen: torch.Tensor
     gain: torch.Tensor
     gsum_S: torch.Tensor
@@ -65,6 +66,7 @@ class AnalogLayer(nn.Module):
         t, r, c = grid.n_row, grid.rows_pad, grid.out_features
         kw: dict[str, Any] = {"device": weight.device, "dtype": weight.dtype}
         self.register_buffer("g_S", torch.zeros(2, t, r, c, **kw))
+        self.register_buffer("g_prog_S", torch.zeros(2, t, r, c, **kw))  # as programmed: relaxation's origin
         self.register_buffer("frozen", torch.ones(2, t, r, c, dtype=torch.bool, device=weight.device))
         self.register_buffer("gain", torch.ones(t, c, **kw))
         self.register_buffer("gsum_S", torch.ones(t, c, **kw))
@@ -151,6 +153,7 @@ class AnalogLayer(nn.Module):
         tc, target = self.conductance_targets()
         res = cell.program(target, cfg.device, self._gen(0))
         self.g_S.copy_(torch.where(mask, res.g_S, torch.zeros_like(res.g_S)))
+        self.g_prog_S.copy_(self.g_S)
         self.frozen.copy_(res.stuck | ~mask)
         self.program_failures = int((res.failed & mask).sum())
         v_read = cfg.array.v_read_V
@@ -176,7 +179,7 @@ class AnalogLayer(nn.Module):
         dev = self.config.device
         t0 = float(self.age_eq_s)
         t1 = t0 + cell.equivalent_time_s(seconds, dev.t_ref_K if kelvin is None else kelvin, dev)
-        self.g_S.copy_(cell.relax(self.g_S, self.frozen, t0, t1, dev, self._gen(2)))
+        self.g_S.copy_(cell.relax(self.g_S, self.g_prog_S, self.frozen, t0, t1, dev, self._gen(2)))
         self.gsum_S.copy_(self.g_S.sum((0, 2)).clamp_min(1e-30))
         self.age_eq_s.fill_(t1)
 

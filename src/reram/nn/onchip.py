@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from reram.array.onchip_stack import ReadStack, forward_stack, transposed_stack_of
+from reram.array.onchip_stack import Layout, ReadStack, forward_stack, transposed_stack_of
 from reram.array.onchip_wires import effective_differences, update_efficiency
 from reram.array.outer import coincidences
 from reram.config import Config, load_config
@@ -93,6 +93,7 @@ class OnChipLinear(nn.Module):
         arr = config.array
         self._wired = arr.ir_drop != "off" and (arr.r_wire_ohm > 0 or arr.r_access_ohm > 0)
         self._stacks: dict[str, ReadStack] = {}
+        self._layout: Layout | None = None
         self.in_features, self.out_features = linear.in_features, linear.out_features
         w0 = linear.weight.detach()
         self.weight = nn.Parameter(w0.clone())
@@ -204,14 +205,22 @@ class OnChipLinear(nn.Module):
         key = "transposed" if transposed else "forward"
         stack = self._stacks.get(key)
         if stack is None:
-            cells = self.conductances_S()
+            dev, sig = self.config.device, self.significances()
+            lo = self._layout
+            if lo is None or lo.k != len(self.cells) or lo.gain_f.device != self.weight.device:
+                lo = self._layout = Layout(self.in_features, self.out_features, sig, self.config, self.weight)
+            wired_or_voltage = self._wired or lo.voltage
+            cells = self.conductances_S() if wired_or_voltage else []
             if self._wired:  # the arrays' resistor networks: what they realise (both directions)
                 diffs = effective_differences(cells, self.config)
+            else:  # G_k - g_ref, from the normalised states in one pass each
+                span, offset = dev.g_max_S - dev.g_min_S, (dev.g_min_S - dev.g_max_S) / 2
+                diffs = [torch.mul(c.u, span).add_(offset) for c in self.cells]
+            if transposed:
+                stack = transposed_stack_of(lo, cells, diffs, [lines[1] for lines in self._lines_S])
             else:
-                g_ref = (self.config.device.g_max_S + self.config.device.g_min_S) / 2
-                diffs = [g - g_ref for g in cells]
-            make = transposed_stack_of if transposed else forward_stack
-            stack = self._stacks[key] = make(cells, diffs, self.significances(), self.config)
+                stack = forward_stack(lo, cells, diffs, [lines[0] for lines in self._lines_S])
+            self._stacks[key] = stack
         return stack
 
     def read(self, v: torch.Tensor, transposed: bool) -> tuple[torch.Tensor, torch.Tensor]:
@@ -220,7 +229,7 @@ class OnChipLinear(nn.Module):
         the batch, the ADC full scale is set from this read's own signals (weights change every
         step). Returns the DAC's quantised inputs and the outputs in output units.
         """
-        vq, fs = self.dac(v)
+        fs = percentile_abs(v.reshape(1, -1), self.config.periphery.dac.percentile)[0]
         stack = self._stack(transposed)
         state = PeripheryState(fs, torch.empty_like(stack.gain), stack.gain, stack.gsum_S, auto_adc=True)
         n = v.shape[0]
@@ -238,7 +247,9 @@ class OnChipLinear(nn.Module):
             e.adc_conversions += n * planes * n_out * k
             e.cell_energy_J += float(joules.sum())
 
-        y = analog_matmul(v, stack.op, state, self.config, self.gen, 0, count)
+        driven: list[torch.Tensor] = []
+        y = analog_matmul(v, stack.op, state, self.config, self.gen, 0, count, driven)
+        vq = driven[0]
         if stack.blocks > 1:
             y = y.view(n, stack.blocks, stack.outputs).sum(1)
         return vq, y[:, : stack.outputs] if y.shape[1] != stack.outputs else y

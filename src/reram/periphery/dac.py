@@ -55,6 +55,17 @@ def encode_inputs(x: torch.Tensor, x_range: torch.Tensor | float, cfg: DACConfig
     return InputPlanes(torch.stack(planes_out).mul_(v_read_V), weights)
 
 
+def driven_values(planes: InputPlanes, x_range: torch.Tensor | float, cfg: DACConfig, v_read_V: float) -> torch.Tensor:
+    """The inputs as the DAC's codes drive them (input units): sum(weights * planes) read back
+    through the full scale, the same values as :func:`dac_quantize` at that full scale.
+    """
+    unit = x_range / (v_read_V * (2**cfg.bits - 1 if cfg.bit_serial else 1))
+    out = planes.planes[0] * (planes.weights[0] * unit)
+    for w, plane in zip(planes.weights[1:], planes.planes[1:], strict=True):
+        out.add_(plane, alpha=float(w * unit))
+    return out
+
+
 def dac_quantize(
     x: torch.Tensor, bits: int, full_scale: torch.Tensor | float | None = None
 ) -> tuple[torch.Tensor, float]:
