@@ -88,9 +88,9 @@ def program(target_S: torch.Tensor, cfg: DeviceConfig, gen: torch.Generator) -> 
     lo, hi = cell_windows(target.shape, cfg, gen, target.device)
     stuck_lo, stuck_hi = stuck_cells(target.shape, cfg, gen, target.device)
     iterations = 0
-    if cfg.program_mode == "exact":
-        g = target.clone()
-        failed = torch.zeros_like(g, dtype=torch.bool)
+    if cfg.program_mode == "exact":  # the target exactly, as far as each cell's own window reaches
+        g = torch.minimum(torch.maximum(target, lo), hi)
+        failed = (target < lo) | (target > hi)
     elif cfg.program_mode == "gaussian":
         noise = cfg.program_sigma_S * torch.randn(target.shape, generator=gen, device=target.device)
         g = torch.minimum(torch.maximum(target + noise, lo), hi)

@@ -164,7 +164,7 @@ class AnalogLayer(nn.Module):
             gain = gain * gsum_target
             bound = bound / gsum_target.clamp_min(1e-30)
         self.gain.copy_(gain)
-        self.gsum_S.copy_(self.g_S.sum((0, 2)).clamp_min(1e-30))
+        self.gsum_S.copy_(self.branch_S().sum((0, 2)).clamp_min(1e-30))
         if not bool(self.calibrated):
             fill = bound.amax() if cfg.periphery.adc.range == "layer" else bound
             self.adc_fs.copy_(torch.broadcast_to(fill, self.adc_fs.shape).clamp_min(1e-30))
@@ -180,7 +180,7 @@ class AnalogLayer(nn.Module):
         t0 = float(self.age_eq_s)
         t1 = t0 + cell.equivalent_time_s(seconds, dev.t_ref_K if kelvin is None else kelvin, dev)
         self.g_S.copy_(cell.relax(self.g_S, self.g_prog_S, self.frozen, t0, t1, dev, self._gen(2)))
-        self.gsum_S.copy_(self.g_S.sum((0, 2)).clamp_min(1e-30))
+        self.gsum_S.copy_(self.branch_S().sum((0, 2)).clamp_min(1e-30))
         self.age_eq_s.fill_(t1)
 
     # ----- compute -----
@@ -232,13 +232,23 @@ class AnalogLayer(nn.Module):
         p = pulses.detach().double().expand(-1, self.grid.n_col).reshape(-1).cpu().numpy().round()
         self.events.add_measured(p * self.grid.cells_per_weight_row, joules.detach().reshape(-1).cpu().numpy())
 
+    def branch_S(self) -> torch.Tensor:
+        """(2, tiles, rows, cols) conductance of each cell's branch (siemens): the cell in series
+        with its access transistor, G / (1 + G r_access), with ideal wires; the cells themselves
+        when the resistor network is solved (``array.ir_drop`` on: it holds r_access).
+        """
+        arr = self.config.array
+        if arr.r_access_ohm == 0 or arr.ir_drop != "off":
+            return self.g_S
+        return self.cached("branch", lambda: self.g_S / (1 + self.g_S * arr.r_access_ohm))
+
     def gdiff(self) -> torch.Tensor:
-        """(row tiles, rows, cols) what each weight contributes per volt (siemens): G+ - G-, or,
-        with ``array.ir_drop`` on, the effective matrix of every array's resistor network.
+        """(row tiles, rows, cols) what each weight contributes per volt (siemens): G+ - G- of the
+        branches, or, with ``array.ir_drop`` on, the effective matrix of every array's network.
         """
         arr = self.config.array
         if arr.ir_drop == "off" or arr.r_wire_ohm == 0 and arr.r_access_ohm == 0:
-            return self.cached("gdiff", lambda: self.g_S[0] - self.g_S[1])
+            return self.cached("gdiff", lambda: self.branch_S()[0] - self.branch_S()[1])
         return self.cached("gdiff_ir", self._effective_gdiff)
 
     def _effective_gdiff(self) -> torch.Tensor:
@@ -276,7 +286,8 @@ class AnalogLayer(nn.Module):
         """
 
         def make() -> torch.Tensor:
-            g = self.g_S[0] + self.g_S[1]  # (t, r, c)
+            b = self.branch_S()
+            g = b[0] + b[1]  # (t, r, c)
             return self.col_tile_sums(g.flatten(0, 1)).view(g.shape[0], g.shape[1], self.grid.n_col)
 
         return self.cached("g_row", make)
