@@ -75,3 +75,16 @@ def test_placement_spills_onto_chips_or_fails_clearly():
     assert p.cores_used == 24 and p.n_chips == 3
     with pytest.raises(MappingError, match="max_chips"):
         place(grids, ChipConfig(cores=10, max_chips=2), 256 * 256)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 300), st.integers(1, 5), st.floats(0.5, 1.0), st.integers(0, 2**31))
+def test_upper_quantile_equals_torch_nanquantile(n, groups, q, seed):
+    from reram.array.conductance import upper_quantile
+
+    g = torch.Generator().manual_seed(seed)
+    values = torch.rand(groups, n, generator=g, dtype=torch.float64)
+    valid = torch.rand(groups, n, generator=g) < 0.8
+    valid[:, 0] = True
+    want = torch.nanquantile(torch.where(valid, values, torch.nan), q, dim=-1)
+    assert torch.allclose(upper_quantile(values, valid, q), want, rtol=0, atol=1e-12)

@@ -32,21 +32,43 @@ class TileConductances:
     s_per_weight: torch.Tensor
 
 
+def upper_quantile(values: torch.Tensor, valid: torch.Tensor, q: float) -> torch.Tensor:
+    """The q-quantile (0.5 <= q <= 1, linear interpolation, as ``torch.nanquantile``) along the
+    last axis over the ``valid`` entries, from the top (1 - q) share alone (one ``topk``, several
+    times faster than sorting every group). A group with no valid entry gives -inf.
+    """
+    n = valid.sum(-1)
+    pos = q * (n - 1).clamp_min(0).to(torch.float64)
+    lo = pos.floor()
+    frac = (pos - lo).to(values.dtype)
+    k = int((n - lo.long()).max().clamp_min(1)) if n.numel() else 1
+    masked = values if bool(valid.all()) else torch.where(valid, values, torch.full_like(values, -torch.inf))
+    top = masked.topk(min(k, values.shape[-1]), dim=-1).values
+    i_lo = (n - 1 - lo.long()).clamp(0, top.shape[-1] - 1).unsqueeze(-1)  # the lo-th smallest, counted from the top
+    v_lo = top.gather(-1, i_lo).squeeze(-1)
+    v_hi = top.gather(-1, (i_lo - 1).clamp_min(0)).squeeze(-1)
+    return torch.where(frac > 0, v_lo + frac * (v_hi - v_lo), v_lo)
+
+
 def _clip_value(abs_w: torch.Tensor, row_mask: torch.Tensor, cfg: ArrayConfig, col_tile: int) -> torch.Tensor:
     """|W| percentile per tile (or column), as a (tiles, cols) tensor."""
     t, r, c = abs_w.shape
-    masked = torch.where(row_mask[:, :, None], abs_w, torch.full_like(abs_w, float("nan")))
+    valid = row_mask[:, :, None].expand(t, r, c)
     if cfg.scale == "column":
-        groups = masked.transpose(1, 2)  # (t, c, r): one group per column
+        groups, ok = abs_w.transpose(1, 2), valid.transpose(1, 2)  # (t, c, r): one group per column
     else:
         n_c = -(-c // col_tile)
         pad = n_c * col_tile - c
-        padded = torch.nn.functional.pad(masked, (0, pad), value=float("nan"))
-        groups = padded.view(t, r, n_c, col_tile).permute(0, 2, 1, 3).reshape(t, n_c, r * col_tile)
+
+        def grouped(a: torch.Tensor) -> torch.Tensor:
+            a = torch.nn.functional.pad(a, (0, pad))
+            return a.view(t, r, n_c, col_tile).permute(0, 2, 1, 3).reshape(t, n_c, r * col_tile)
+
+        groups, ok = grouped(abs_w), grouped(valid.to(abs_w.dtype)) > 0
     if cfg.clip_percentile >= 100:
-        clip = groups.nan_to_num(0.0).amax(-1)
+        clip = torch.where(ok, groups, torch.zeros_like(groups)).amax(-1)
     else:
-        clip = torch.nanquantile(groups.float(), cfg.clip_percentile / 100, dim=-1)
+        clip = upper_quantile(groups.float(), ok, cfg.clip_percentile / 100).to(abs_w.dtype)
     clip = torch.where(torch.isfinite(clip) & (clip > 0), clip, torch.ones_like(clip))
     if cfg.scale == "tile":
         clip = clip.repeat_interleave(col_tile, dim=1)[:, :c]
@@ -70,12 +92,12 @@ def weights_to_conductances(
     clip = _clip_value(w.abs(), row_mask, arr, col_tile)  # (t, c)
     span = dev.g_max_S - dev.g_min_S
     u = (w.abs() / clip[:, None, :]).clamp(max=1.0)
-    on = dev.g_min_S + u * span
-    g_pos = torch.where(w > 0, on, torch.full_like(on, dev.g_min_S))
-    g_neg = torch.where(w < 0, on, torch.full_like(on, dev.g_min_S))
-    m = row_mask[:, :, None]
-    g_pos = torch.where(m, g_pos, torch.zeros_like(g_pos))
-    g_neg = torch.where(m, g_neg, torch.zeros_like(g_neg))
+    on = u * span  # above g_min
+    g_pos = torch.addcmul(torch.full_like(on, dev.g_min_S), on, (w > 0).to(on.dtype))
+    g_neg = torch.addcmul(torch.full_like(on, dev.g_min_S), on, (w < 0).to(on.dtype))
+    if not bool(row_mask.all()):  # padding rows are not connected
+        m = row_mask[:, :, None].to(on.dtype)
+        g_pos, g_neg = g_pos * m, g_neg * m
     return TileConductances(g_pos_S=g_pos, g_neg_S=g_neg, s_per_weight=span / clip)
 
 
@@ -90,4 +112,6 @@ def target_conductances(
     """
     tc = weights_to_conductances(w, row_mask, arr, dev, col_tile)
     target = quantize_levels(torch.stack([tc.g_pos_S, tc.g_neg_S]), dev)
-    return tc, torch.where(row_mask[None, :, :, None], target, torch.zeros_like(target))
+    if bool(row_mask.all()):
+        return tc, target
+    return tc, target * row_mask[None, :, :, None].to(target.dtype)
