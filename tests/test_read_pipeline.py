@@ -80,12 +80,57 @@ def test_ideal_preset_equals_float_for_any_shape_and_core_size(
     m = nn.Linear(n_in, n_out).double()
     chip = reram.convert(m, cfg).double()
     x = torch.randn(3, n_in, dtype=torch.float64)
+    # two floating bit lines per output (differential columns; an on-chip cell column and its
+    # reference) normalise each line by its own conductance: no longer the product (tested below)
+    one_line = sensing == "current" or differential == "rows"
     with torch.no_grad():
         ref = m(x)
         tol = 1e-4 * float(ref.abs().max())  # 24-bit converters, partial sums of many arrays
-        assert torch.allclose(chip(x), ref, rtol=0, atol=tol)
-        on = OnChipLinear(m, cfg).double()
-        assert torch.allclose(on(x), ref, rtol=0, atol=tol)
+        if one_line:
+            assert torch.allclose(chip(x), ref, rtol=0, atol=tol)
+        if sensing == "current":
+            on = OnChipLinear(m, cfg).double()
+            assert torch.allclose(on(x), ref, rtol=0, atol=tol)
+
+
+def _two_lines(v, g_a, g_b):  # type: ignore[no-untyped-def]
+    """Floating bit lines a and b (each sum V G / sum G), their difference."""
+    return v @ g_a / g_a.sum(0) - v @ g_b / g_b.sum(0)
+
+
+def test_voltage_sensing_on_differential_columns_is_two_floating_bit_lines() -> None:
+    from reram.array.circuit import Topology, Wires, solve_crossbar
+
+    torch.manual_seed(0)
+    cfg = {"base": "ideal", "device": {"g_min_S": 1e-6}, "array": {"differential": "columns", "rows": 16, "cols": 16},
+           "periphery": {"adc": {"sensing": "voltage"}}}  # fmt: skip
+    m = nn.Linear(12, 3, bias=False).double()
+    chip = reram.convert(m, cfg).double()
+    chip.program()
+    v = torch.rand(5, 12, dtype=torch.float64) * 0.2
+    gp, gn = chip.g_S[0, 0, :12], chip.g_S[1, 0, :12]
+    want = _two_lines(v, gp, gn)  # (5, 3) volts
+    lines = torch.stack([gp, gn], 2).reshape(12, 6)  # G+ and G- columns interleaved
+    sol = solve_crossbar(lines, v, Wires(r_row=1e-6, r_col=1e-6), Topology(sensing="voltage"))  # ~ideal wires
+    assert torch.allclose(
+        sol.sense_V[:, 0::2] - sol.sense_V[:, 1::2], want, atol=1e-5
+    )  # the circuit (1e-6 ohm segments, a leak)
+    got = chip.gdiff()[0, :12] / chip.gsum_S[0]  # what the core reads per volt, before the ADC
+    assert torch.allclose(v @ got, want, atol=1e-12)
+    naive = v @ (gp - gn) / (gp + gn).sum(0)  # the former model: one line for the pair
+    assert not torch.allclose(naive, want, rtol=0.05)
+
+
+def test_on_chip_voltage_sensing_reads_a_cell_column_against_its_reference_column() -> None:
+    torch.manual_seed(0)
+    cfg = override(load_config("ideal"), {"device": {"g_min_S": 1e-6}, "periphery": {"adc": {"sensing": "voltage"}}})
+    layer = OnChipLinear(nn.Linear(10, 4), cfg).double()
+    v = torch.rand(6, 10, dtype=torch.float64)
+    g = layer.conductances_S()[0].double().T  # (in, out)
+    g_ref = torch.full_like(g, (cfg.device.g_min_S + cfg.device.g_max_S) / 2)
+    stack = layer._stack(transposed=False)
+    got = v @ stack.op.gdiff[0] / stack.gsum_S[0]  # per input volt, before the ADC
+    assert torch.allclose(got, _two_lines(v, g, g_ref), atol=1e-12)
 
 
 def test_inference_adc_rounds_its_codes() -> None:
@@ -142,6 +187,10 @@ def test_the_presets_periphery_changes_the_on_chip_read(change: dict) -> None:
     if "percentile" in str(change):  # a 60th-percentile full scale clips: the largest outputs saturate
         bias = lin.bias.detach()
         assert float((b - bias).abs().max()) < 0.9 * float((ref - bias).abs().max())
+    elif "voltage" in str(change):  # cell and reference on separate floating lines: each column's mean weight drops out
+        w = lin.weight.detach()
+        ref_v = x @ (w - w.mean(1, keepdim=True)).T + lin.bias.detach()
+        assert torch.allclose(b, ref_v, atol=0.3 * float(ref_v.abs().max()))
     else:
         assert torch.allclose(b, ref, atol=0.3 * float(ref.abs().max()))
 

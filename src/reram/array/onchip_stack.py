@@ -79,6 +79,20 @@ class Layout:
         return m.reshape(self.t, self.r, m.shape[1])
 
 
+def floating_differences(layout: Layout, cells_S: list[torch.Tensor]) -> list[torch.Tensor]:
+    """Voltage sensing of a forward read: each cell column and its reference column are separate
+    floating bit lines, V_k = sum V G_k / sum G_k and V_ref = sum V g_ref / (rows g_ref) = mean V;
+    V_k - V_ref = sum_i V_i (G_ki - mean_i G_k) / sum G_k. Returns K (out, in) G_k minus its
+    column's mean over the rows of its array (siemens): the core's division by sum G_k gives
+    V_k - V_ref exactly. The reference is in effect the column's own mean, not g_ref.
+    """
+    lo, out = layout, []
+    for g in cells_S:
+        mean = lo.pack(g.T).sum(1) / lo.rows_used  # (t, out)
+        out.append(g - mean.repeat_interleave(lo.r, 0)[: lo.n_in].T)
+    return out
+
+
 def forward_stack(
     layout: Layout, cells_S: list[torch.Tensor], diffs_S: list[torch.Tensor], rows_S: list[torch.Tensor]
 ) -> ReadStack:
@@ -97,8 +111,8 @@ def forward_stack(
     g_line = torch.stack(rows_S).sum(0) + lo.n_out * lo.g_ref  # each row crosses K cells and a reference per output
     g_row = lo.pack(g_line.unsqueeze(1))  # (t, r, 1); padded rows: 0
     gain, gsum = lo.gain_f, lo.gain_f
-    if lo.voltage:  # conductance on each sensed column: its cells plus the reference, rows in the tile
-        gsum = torch.cat([lo.pack(g.T).sum(1) for g in cells_S], -1) + lo.rows_used * lo.g_ref
+    if lo.voltage:  # conductance on each sensed cell column (its own floating line, apart from the reference)
+        gsum = torch.cat([lo.pack(g.T).sum(1) for g in cells_S], -1)
         gain = gain * gsum
     return ReadStack(StackOp(gdiff, row_grouping(lo.t, lo.r), g_row), gain, gsum.clamp_min(1e-30), lo.n_out, lo.k)
 

@@ -248,8 +248,20 @@ class AnalogLayer(nn.Module):
         """
         arr = self.config.array
         if arr.ir_drop == "off" or arr.r_wire_ohm == 0 and arr.r_access_ohm == 0:
-            return self.cached("gdiff", lambda: self.branch_S()[0] - self.branch_S()[1])
+            return self.cached("gdiff", self._ideal_gdiff)
         return self.cached("gdiff_ir", self._effective_gdiff)
+
+    def _ideal_gdiff(self) -> torch.Tensor:
+        """G+ - G- of the branches; for voltage sensing on differential columns, two floating bit
+        lines give sum(V G+) / sum(G+) - sum(V G-) / sum(G-), which the core's division by the
+        pair's sum(G+) + sum(G-) returns exactly from G+ S / S+ - G- S / S- (S: column sums).
+        """
+        b = self.branch_S()
+        if self.config.periphery.adc.sensing != "voltage" or self.config.array.differential != "columns":
+            return b[0] - b[1]
+        s_pos, s_neg = b[0].sum(1, keepdim=True).clamp_min(1e-30), b[1].sum(1, keepdim=True).clamp_min(1e-30)
+        total = s_pos + s_neg
+        return b[0] * (total / s_pos) - b[1] * (total / s_neg)
 
     def _effective_gdiff(self) -> torch.Tensor:
         arr, g = self.config.array, self.grid
@@ -267,10 +279,9 @@ class AnalogLayer(nn.Module):
                     eff = eff * (gp + gn).sum(0)
             else:  # G+ and G- columns interleaved, subtracted after sensing
                 a = effective_matrix(torch.stack([gp, gn], 2).reshape(rows, 2 * cols), wires, sensing, method)
-                if sensing == "voltage":
-                    eff = a[:, 0::2] * gp.sum(0) - a[:, 1::2] * gn.sum(0)
-                else:
-                    eff = a[:, 0::2] - a[:, 1::2]
+                eff = a[:, 0::2] - a[:, 1::2]  # current: amperes per volt; voltage: the two lines' volts per volt
+                if sensing == "voltage":  # the core divides by the pair's sum G
+                    eff = eff * (gp + gn).sum(0)
             out[r, :rows, cs] = eff.to(out.dtype)
         return out
 

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from reram.array.onchip_stack import Layout, ReadStack, forward_stack, transposed_stack_of
+from reram.array.onchip_stack import Layout, ReadStack, floating_differences, forward_stack, transposed_stack_of
 from reram.array.onchip_wires import effective_differences, update_efficiency
 from reram.array.outer import coincidences
 from reram.config import Config, load_config
@@ -213,6 +213,8 @@ class OnChipLinear(nn.Module):
             cells = self.conductances_S() if wired_or_voltage else []
             if self._wired:  # the arrays' resistor networks: what they realise (both directions)
                 diffs = effective_differences(cells, self.config)
+            elif lo.voltage and not transposed:  # the cell's and the reference's floating bit lines
+                diffs = floating_differences(lo, cells)
             else:  # G_k - g_ref, from the normalised states in one pass each
                 span, offset = dev.g_max_S - dev.g_min_S, (dev.g_min_S - dev.g_max_S) / 2
                 diffs = [torch.mul(c.u, span).add_(offset) for c in self.cells]
