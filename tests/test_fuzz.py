@@ -222,3 +222,39 @@ def test_every_bad_argument_set_exits_2_with_one_error_line(tmp_path: Any, monke
 
     for f in (tmp_path / "results").rglob("*.json") if (tmp_path / "results").exists() else []:
         assert f.name == "manifest.json" and json.loads(f.read_text())["status"] == "failed", f  # no results
+
+
+TEXT = st.text(alphabet=string.printable, max_size=12)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.sampled_from(["show", "cost-model", "cost-shape", "bench-suite", "bench-tasks", "sizes", "resistances",
+                        "device", "seeds", "pulse-mode"]), TEXT)  # fmt: skip
+def test_generated_argument_values_exit_cleanly(tmp_path: Any, monkeypatch: Any, where: str, text: str) -> None:
+    from reram.cli.tools import BENCH_TASKS
+    from reram.config.jobs import _DEVICE, PULSE_MODES
+    from reram.zoo import MODELS
+
+    monkeypatch.chdir(tmp_path)
+    names = {t.strip() for t in text.split(",") if t.strip()}
+    if where == "bench-tasks" and names and names <= set(BENCH_TASKS):
+        return  # a valid task list would run the suite
+    numbers = [t for t in text.split(",") if t.strip()]
+    if where in ("sizes", "resistances") and numbers and all(t.strip().replace(".", "", 1).isdigit() for t in numbers):
+        return  # valid numbers would run the sweep
+    if where == "device" and _DEVICE.match(text) or where == "cost-model" and (text in MODELS or ":" in text):
+        return  # a valid device runs the job; module:factory would call an arbitrary function
+    if where == "pulse-mode" and text in PULSE_MODES or where == "seeds" and text.strip().lstrip("+").isdigit():
+        return
+    args = {
+        "show": ["presets", "--show", text], "cost-model": ["cost", text],
+        "cost-shape": ["cost", "lenet5", "--input-shape", text], "bench-suite": ["bench", text],
+        "bench-tasks": ["bench", "neurram", "--tasks", text], "sizes": ["irdrop", "--sizes", text],
+        "resistances": ["irdrop", "--resistances", text], "device": ["run", "--device", text],
+        "seeds": ["train", "--seeds", text], "pulse-mode": ["train", "--on-chip", "--pulse-mode", text],
+    }[where]  # fmt: skip
+    r = runner.invoke(app, args)
+    assert r.exit_code in (0, 2), (args, r.output, r.exception)
+    assert r.exception is None or isinstance(r.exception, SystemExit), (args, r.exception)
+    if r.exit_code == 2:
+        assert "Traceback" not in r.output, (args, r.output)

@@ -265,6 +265,7 @@ def analog_matmul(
     spatial: int,
     on_read: Callable[[int, torch.Tensor, torch.Tensor], None] | None = None,
     driven: list[torch.Tensor] | None = None,
+    count_pulses: bool = True,
 ) -> torch.Tensor:
     """Run inputs ``x`` (N, ...) through the tile stack as the chip would.
 
@@ -279,6 +280,8 @@ def analog_matmul(
             the number of input planes, the non-zero row pulses per tile (tiles, 1) and the
             joules dissipated in the cells per array (tiles, column groups).
         driven: if given, the inputs as the DAC drove them (input units) are appended to it.
+        count_pulses: count the non-zero row pulses for ``on_read`` (False: zeros, for callers
+            whose cost model prices every drive slot alike).
 
     Returns:
         (N, cols, *spatial) outputs in output units (weights x inputs), before bias.
@@ -302,8 +305,11 @@ def analog_matmul(
     if on_read is not None:  # cell energy with the bit lines held at 0 V: sum V^2 G t
         g_row = op.g_row_S
         joules = op.row_totals(v_sq, g_row).double()
-        nonzero = torch.count_nonzero(v, dim=0).unsqueeze(0).to(v.dtype)  # pulsed slots, summed over inputs
-        pulses = op.row_totals(nonzero, torch.ones_like(g_row[..., :1]))
+        if count_pulses:
+            nonzero = torch.count_nonzero(v, dim=0).unsqueeze(0).to(v.dtype)  # pulsed slots, summed over inputs
+            pulses = op.row_totals(nonzero, torch.ones_like(g_row[..., :1]))
+        else:
+            pulses = torch.zeros(g_row.shape[0], 1, dtype=v.dtype, device=v.device)
     if adc.sensing == "voltage":  # floating bit line: V = sum(V G) / sum(G)
         i.div_(state.gsum_S.view(view))
         if on_read is not None:  # sum G (V - V_bl)^2 = sum G V^2 - V_bl^2 sum G, per column

@@ -250,7 +250,8 @@ class OnChipLinear(nn.Module):
             e.cell_energy_J += float(joules.sum())
 
         driven: list[torch.Tensor] = []
-        y = analog_matmul(v, stack.op, state, self.config, self.gen, 0, count, driven)
+        # the training-step cost prices every drive slot (dac_conversions): no pulse count needed
+        y = analog_matmul(v, stack.op, state, self.config, self.gen, 0, count, driven, count_pulses=False)
         vq = driven[0]
         if stack.blocks > 1:
             y = y.view(n, stack.blocks, stack.outputs).sum(1)
