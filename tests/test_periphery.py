@@ -42,3 +42,44 @@ def test_bit_planes_recombine_to_the_quantised_input(bits, serial):
 def test_unsigned_inputs_use_one_phase_and_clip():
     p = encode_inputs(torch.tensor([0.0, 0.5, 2.0]), 1.0, DACConfig(bits=4), v_read_V=0.2)
     assert len(p.weights) == 1 and float(p.planes.max()) == pytest.approx(0.2)
+
+
+def test_adc_mismatch_is_a_seeded_fixed_pattern_that_correction_removes() -> None:
+    from torch import nn
+
+    import reram
+
+    torch.manual_seed(0)
+    lin = nn.Linear(64, 32, bias=False)
+    x = torch.rand(256, 64)
+    base = {"base": "ideal", "periphery": {"adc": {"bits": 8}}}
+    errors = {}
+    for corr in ("none", "offset", "offset_gain"):
+        cfg = {**base, "periphery": {"adc": {"bits": 8, "offset_sigma_lsb": 2.0, "gain_sigma": 0.05,
+                                             "correction": corr}}}  # fmt: skip
+        chip = reram.convert(lin, cfg)
+        chip.program(seed=3)
+        with torch.no_grad():
+            errors[corr] = float((chip(x) - lin(x)).pow(2).mean().sqrt())
+        pattern = chip.adc_pattern.clone()
+        chip.program(seed=3)
+        assert torch.equal(chip.adc_pattern, pattern)  # fixed pattern: the same chip, the same converters
+    ideal = reram.convert(lin, base)
+    ideal.program(seed=3)
+    with torch.no_grad():
+        e0 = float((ideal(x) - lin(x)).pow(2).mean().sqrt())
+    assert errors["none"] > errors["offset"] > errors["offset_gain"] and errors["none"] > 3 * e0
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(3, 10), st.floats(0.0, 1.0))
+def test_adc_with_inl_stays_monotone(bits: int, frac: float) -> None:
+    from reram.config import ADCConfig
+    from reram.periphery.adc import distort_, to_codes_
+
+    cfg = ADCConfig(bits=bits, inl_lsb=min(63.0, frac * 0.99 * (2 ** (bits - 1) - 1) / 27**0.5))
+    fs = torch.tensor([1.0])
+    x = torch.linspace(-1.2, 1.2, 4001)
+    step = (fs / (2 ** (bits - 1) - 1)).view(1, 1)
+    codes = to_codes_(distort_(x.clone().view(-1, 1), fs, None, cfg, (1, 1)), step, bits)
+    assert bool((codes.flatten().diff() >= 0).all())

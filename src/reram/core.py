@@ -19,7 +19,7 @@ import torch
 from reram.array import add_read_noise_
 from reram.config import Config, DACConfig
 from reram.periphery import adc_levels, encode_inputs, percentile_abs
-from reram.periphery.adc import max_abs, to_codes_
+from reram.periphery.adc import correct_, distort_, max_abs, to_codes_
 from reram.periphery.dac import driven_values
 
 # per tile, per read: the kinds an inference read counts (the cost model's workload)
@@ -210,6 +210,7 @@ class PeripheryState:
         first_batch: True on the first calibration batch (replaces instead of max).
         auto_adc: set the ADC full scale from this read's own signals (``periphery.adc.range``
             and ``percentile``), every read: on-chip training, whose weights change every step.
+        adc_pattern: (2, tiles, cols) the converters' gain and offset fixed pattern, or None.
 
     """
 
@@ -220,6 +221,7 @@ class PeripheryState:
     calibrating: bool = False
     first_batch: bool = False
     auto_adc: bool = False
+    adc_pattern: torch.Tensor | None = None
 
 
 def _running(buf: torch.Tensor, value: torch.Tensor, first: bool) -> None:
@@ -319,7 +321,9 @@ def analog_matmul(
         _set_adc_range(i, state, cfg)
     # ADC: integer codes; the step size is folded into the digital scale below
     step = state.adc_fs / adc_levels(adc.bits)
-    codes = to_codes_(i, step.view(view), adc.bits)
+    if adc.inl_lsb or state.adc_pattern is not None:
+        distort_(i, state.adc_fs, state.adc_pattern, adc, view)
+    codes = correct_(to_codes_(i, step.view(view), adc.bits), state.adc_pattern, adc, view)
     if on_read is not None:
         on_read(n_planes, pulses, joules * cfg.array.t_pulse_s)
     return _digital_sum(codes, planes.weights, step * state.gain, x_range, dac, view)

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 
 from reram.array.mvm import StackOp, repeated_grouping, row_grouping, transposed_stack
 from reram.config import Config
+from reram.periphery.adc import mismatch
 
 
 @dataclass
@@ -48,6 +49,7 @@ class ReadStack:
     gsum_S: torch.Tensor
     outputs: int
     blocks: int
+    pattern: torch.Tensor | None = None
 
 
 class Layout:
@@ -55,7 +57,8 @@ class Layout:
     with the cells: row tiles (t of r rows), outputs per array (ct), the digital gains.
     """
 
-    def __init__(self, n_in: int, n_out: int, significance: list[float], cfg: Config, like: torch.Tensor):
+    def __init__(self, n_in: int, n_out: int, significance: list[float], cfg: Config, like: torch.Tensor,
+                 gen: torch.Generator | None = None):  # fmt: skip
         dev, arr = cfg.device, cfg.array
         k = len(significance)
         self.n_in, self.n_out, self.k, self.cfg = n_in, n_out, k, cfg
@@ -70,6 +73,9 @@ class Layout:
         self.gain_t = torch.cat([torch.full((self.n_col, self.t * self.r), u, **kw) for u in unit])
         self.rows_used = self.pack(torch.ones(n_in, 1, **kw)).sum(1)  # (t, 1)
         self.voltage = cfg.periphery.adc.sensing == "voltage"
+        adc = cfg.periphery.adc  # each direction's converters and their fixed pattern
+        self.pattern_f = mismatch(tuple(self.gain_f.shape), adc, gen, like) if gen is not None else None
+        self.pattern_t = mismatch(tuple(self.gain_t.shape), adc, gen, like) if gen is not None else None
 
     def pack(self, m: torch.Tensor) -> torch.Tensor:
         """(in, cols) -> (t, r, cols): zero rows at the end; a view when the layer fits one tile."""
@@ -114,7 +120,8 @@ def forward_stack(
     if lo.voltage:  # conductance on each sensed cell column (its own floating line, apart from the reference)
         gsum = torch.cat([lo.pack(g.T).sum(1) for g in cells_S], -1)
         gain = gain * gsum
-    return ReadStack(StackOp(gdiff, row_grouping(lo.t, lo.r), g_row), gain, gsum.clamp_min(1e-30), lo.n_out, lo.k)
+    op = StackOp(gdiff, row_grouping(lo.t, lo.r), g_row)
+    return ReadStack(op, gain, gsum.clamp_min(1e-30), lo.n_out, lo.k, lo.pattern_f)
 
 
 def transposed_stack_of(
@@ -138,4 +145,4 @@ def transposed_stack_of(
         gsum = torch.cat([transposed_stack(lo.pack(g.T), lo.ct).sum(1) for g in cells_S]) + per_block * lo.g_ref
         gain = gain * gsum
     group = repeated_grouping(row_grouping(lo.n_col, lo.ct), lo.k)
-    return ReadStack(StackOp(gt, group, g_col), gain, gsum.clamp_min(1e-30), lo.n_in, 1)
+    return ReadStack(StackOp(gt, group, g_col), gain, gsum.clamp_min(1e-30), lo.n_in, 1, lo.pattern_t)

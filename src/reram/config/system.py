@@ -248,6 +248,12 @@ class ADCConfig:
         range: "column" (full scale per column) or "layer" (one full scale per tile stack).
         percentile: |output| percentile set as full scale at calibration; before calibration the
             full scale is the worst-case bound, so nothing clips.
+        offset_sigma_lsb: per-converter input-referred offset, fixed pattern, std in LSB.
+        gain_sigma: per-converter relative gain error, fixed pattern, std.
+        inl_lsb: integral nonlinearity, the largest deviation of a cubic bow from the ideal
+            transfer (LSB; below (2**(bits-1) - 1) / sqrt(27) the transfer stays monotone).
+        correction: digital correction of the measured mismatch after conversion: "none",
+            "offset", or "offset_gain" (the fixed pattern measured once, e.g. with known inputs).
 
     """
 
@@ -256,11 +262,22 @@ class ADCConfig:
     sensing: str = "current"
     range: str = "layer"
     percentile: float = num(99.99, 50, 100, "percent")
+    offset_sigma_lsb: float = num(0.0, 0, 64, "LSB")
+    gain_sigma: float = num(0.0, 0, 0.5)
+    inl_lsb: float = num(0.0, 0, 64, "LSB")
+    correction: str = "none"
 
     def __post_init__(self) -> None:
         check(self)
         choice(self, "sensing", ("current", "voltage"))
         choice(self, "range", ("layer", "column"))
+        choice(self, "correction", ("none", "offset", "offset_gain"))
+        if self.inl_lsb >= 2 ** (self.bits - 1) / 3:
+            fail(
+                "periphery.adc.inl_lsb",
+                self.inl_lsb,
+                f"LSB < 2**(bits-1) / 3 = {2 ** (self.bits - 1) / 3:g} (monotone)",
+            )
 
 
 @dataclass(frozen=True)

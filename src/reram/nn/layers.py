@@ -24,6 +24,7 @@ from reram.array.circuit import Wires, effective_matrix
 from reram.config import Config
 from reram.core import PeripheryState, TileEvents, analog_matmul
 from reram.mapping import TileGrid, TileSite, tile_matrix
+from reram.periphery.adc import mismatch
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ class AnalogLayer(nn.Module):
     gain: torch.Tensor
     gsum_S: torch.Tensor
     adc_fs: torch.Tensor
+    adc_pattern: torch.Tensor
     x_range: torch.Tensor
     age_eq_s: torch.Tensor
     programmed: torch.Tensor
@@ -71,6 +73,7 @@ class AnalogLayer(nn.Module):
         self.register_buffer("gain", torch.ones(t, c, **kw))
         self.register_buffer("gsum_S", torch.ones(t, c, **kw))
         self.register_buffer("adc_fs", torch.ones(t, c, **kw))
+        self.register_buffer("adc_pattern", torch.stack([torch.ones(t, c, **kw), torch.zeros(t, c, **kw)]))
         self.register_buffer("x_range", torch.zeros((), **kw))
         self.register_buffer("age_eq_s", torch.zeros((), dtype=torch.float64, device=weight.device))
         self.register_buffer("programmed", torch.zeros((), dtype=torch.bool, device=weight.device))
@@ -168,6 +171,9 @@ class AnalogLayer(nn.Module):
         if not bool(self.calibrated):
             fill = bound.amax() if cfg.periphery.adc.range == "layer" else bound
             self.adc_fs.copy_(torch.broadcast_to(fill, self.adc_fs.shape).clamp_min(1e-30))
+        pattern = mismatch(tuple(self.adc_fs.shape), cfg.periphery.adc, self._gen(4), self.adc_fs)
+        if pattern is not None:  # the converters' fixed pattern, one draw per chip (seeded)
+            self.adc_pattern.copy_(pattern)
         self.age_eq_s.zero_()
         self.programmed.fill_(True)
 
@@ -200,7 +206,11 @@ class AnalogLayer(nn.Module):
         if not bool(self.programmed):
             log.debug("layer %d not programmed: programming with seed %d", self.index, self.config.seed)
             self.program()
-        state = PeripheryState(self.x_range, self.adc_fs, self.gain, self.gsum_S, self._calibrating, self._first_batch)
+        adc = self.config.periphery.adc
+        pattern = self.adc_pattern if adc.gain_sigma or adc.offset_sigma_lsb else None
+        state = PeripheryState(
+            self.x_range, self.adc_fs, self.gain, self.gsum_S, self._calibrating, self._first_batch, adc_pattern=pattern
+        )
         self._first_batch = False
         self._read_since_calibration = True
         op, flat, unflat = self._op(x)

@@ -208,7 +208,8 @@ class OnChipLinear(nn.Module):
             dev, sig = self.config.device, self.significances()
             lo = self._layout
             if lo is None or lo.k != len(self.cells) or lo.gain_f.device != self.weight.device:
-                lo = self._layout = Layout(self.in_features, self.out_features, sig, self.config, self.weight)
+                lo = Layout(self.in_features, self.out_features, sig, self.config, self.weight, self.gen)
+                self._layout = lo
             wired_or_voltage = self._wired or lo.voltage
             cells = self.conductances_S() if wired_or_voltage else []
             if self._wired:  # the arrays' resistor networks: what they realise (both directions)
@@ -233,7 +234,8 @@ class OnChipLinear(nn.Module):
         """
         fs = percentile_abs(v.reshape(1, -1), self.config.periphery.dac.percentile)[0]
         stack = self._stack(transposed)
-        state = PeripheryState(fs, torch.empty_like(stack.gain), stack.gain, stack.gsum_S, auto_adc=True)
+        state = PeripheryState(fs, torch.empty_like(stack.gain), stack.gain, stack.gsum_S, auto_adc=True,
+                               adc_pattern=stack.pattern)  # fmt: skip
         n = v.shape[0]
 
         def count(planes: int, pulses: torch.Tensor, joules: torch.Tensor) -> None:

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from reram.array import StackOp, row_grouping, transposed_stack
 from reram.core import PeripheryState, TileEvents, analog_matmul
 from reram.nn.layers import AnalogLinear
+from reram.periphery.adc import mismatch
 
 
 def _transposed_op(layer: AnalogLinear) -> StackOp:
@@ -79,6 +80,7 @@ class TransposedRead:
             self.gain, self.gsum_S = gain.to(**kw).contiguous(), gsum.to(**kw)
         self._calibrating = False
         self._first = False
+        self.adc_pattern = mismatch(tuple(self.adc_fs.shape), cfg.periphery.adc, layer._gen(5), self.adc_fs)
         # events: the arrays read the other way, (column tile, row tile) order, lines swapped
         tiles = [(c, r, cols, rows) for c in range(g.n_col) for r, cc, rows, cols in g.tiles() if cc == c]
         self.events = TileEvents(tiles, g.cells_per_weight_col, g.cells_per_weight_row)
@@ -102,7 +104,8 @@ class TransposedRead:
         g = self.layer.grid
         if y.dim() != 2 or y.shape[1] != g.out_features:
             raise ValueError(f"input has shape {tuple(y.shape)}: a transposed read takes (N, {g.out_features})")
-        state = PeripheryState(self.x_range, self.adc_fs, self.gain, self.gsum_S, self._calibrating, self._first)
+        state = PeripheryState(self.x_range, self.adc_fs, self.gain, self.gsum_S, self._calibrating, self._first,
+                               adc_pattern=self.adc_pattern)  # fmt: skip
         self._first = False
         out = analog_matmul(y, self._op, state, self.layer.config, self.layer._gen(3), 0, self._count(y.shape[0]))
         return g.unpack(out.view(y.shape[0], g.n_row, g.rows_pad).permute(1, 2, 0)).T

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import torch
 
+from reram.config import ADCConfig
+
 
 def adc_levels(bits: int) -> int:
     """Largest output code of a signed ``bits``-bit converter: 2**(bits-1) - 1."""
@@ -51,3 +53,39 @@ def percentile_abs(values: torch.Tensor, percentile: float) -> torch.Tensor:
     if a.shape[-1] > limit:
         a = a[..., :: -(-a.shape[-1] // limit)]
     return torch.quantile(a.float(), percentile / 100, dim=-1).to(values.dtype)
+
+
+def mismatch(shape: tuple[int, ...], cfg: ADCConfig, gen: torch.Generator, like: torch.Tensor) -> torch.Tensor | None:
+    """The converters' fixed pattern, drawn once per set of converters: (2, *shape) relative gain
+    (1 + N(0, gain_sigma)) and offset (N(0, offset_sigma_lsb) LSB), or None for ideal converters.
+    """
+    if cfg.gain_sigma == 0 and cfg.offset_sigma_lsb == 0:
+        return None
+    n = torch.randn((2, *shape), generator=gen, device=like.device, dtype=like.dtype)
+    return torch.stack([1 + cfg.gain_sigma * n[0], cfg.offset_sigma_lsb * n[1]])
+
+
+def distort_(signal: torch.Tensor, full_scale: torch.Tensor, pattern: torch.Tensor | None, cfg: ADCConfig,
+             view: tuple[int, ...]) -> torch.Tensor:  # fmt: skip
+    """What the converter sees, in place: its gain and offset error and its INL bow,
+    x (1 + g) + o step + inl step (c u - c u^3), u = x / full_scale clipped to [-1, 1] (beyond
+    full scale the converter saturates), c = 3 sqrt(3) / 2: the bow's largest deviation is
+    ``inl_lsb`` LSB at |u| = 1 / sqrt(3).
+    """
+    step = (full_scale / adc_levels(cfg.bits)).view(view)
+    if cfg.inl_lsb:
+        u = (signal / full_scale.view(view)).clamp_(-1.0, 1.0)
+        signal.addcmul_(u - u**3, step, value=cfg.inl_lsb * 3 * 3**0.5 / 2)
+    if pattern is not None:
+        signal.mul_(pattern[0].view(view)).addcmul_(pattern[1].view(view), step)
+    return signal
+
+
+def correct_(codes: torch.Tensor, pattern: torch.Tensor | None, cfg: ADCConfig, view: tuple[int, ...]) -> torch.Tensor:
+    """The digital side's correction of the measured fixed pattern (codes in LSB), in place."""
+    if pattern is None or cfg.correction == "none":
+        return codes
+    codes.sub_(pattern[1].view(view))
+    if cfg.correction == "offset_gain":
+        codes.div_(pattern[0].view(view))
+    return codes
