@@ -162,3 +162,34 @@ def test_programming_is_deterministic_and_bounded(g, seed):
     b = cell.program(t, NEURRAM, gen(seed)).g_S
     assert torch.equal(a, b)
     assert bool((a >= NEURRAM.g_min_S).all() and (a <= NEURRAM.g_max_S).all())
+
+
+def test_a_read_temperature_shifts_conductances_and_narrows_the_window_when_hot():
+    cfg = NEURRAM
+    g = torch.tensor([cfg.g_min_S, 20e-6, cfg.g_max_S])
+    assert torch.equal(cell.at_read_temperature(g, cfg.t_ref_K, cfg), g)
+    hot = cell.at_read_temperature(g, 358.0, cfg)
+    assert hot[0] > g[0] and hot[2] < g[2]  # low states rise, high states fall: the window narrows
+    assert float(hot[2] - hot[0]) < float(g[2] - g[0])
+    cold = cell.at_read_temperature(g, 233.0, cfg)
+    assert cold[0] < g[0] and cold[2] > g[2]
+
+
+def test_a_chip_reads_at_a_temperature_apart_from_ageing():
+    from torch import nn
+
+    torch.manual_seed(0)
+    chip = reram.convert(nn.Sequential(nn.Linear(16, 8)), {"base": "neurram", "device": {"read_noise_rel": 0.0}})
+    chip.program(seed=0)
+    x = torch.rand(4, 16)
+    with torch.no_grad():
+        y0 = chip(x)
+        g0 = chip[0].g_S.clone()
+        chip.read_temperature(358.0)
+        y_hot = chip(x)
+        assert torch.equal(chip[0].g_S, g0)  # reading hot does not age the cells
+        chip.read_temperature(None)
+        assert torch.equal(chip(x), y0)
+    assert not torch.equal(y_hot, y0)
+    with pytest.raises(ValueError, match="read temperature"):
+        chip.read_temperature(-3.0)

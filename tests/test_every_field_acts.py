@@ -102,6 +102,8 @@ def _signature(cfg: Config, training: bool) -> list[torch.Tensor]:
         chip.age(86400.0, 330.0)
         with torch.no_grad():
             out.append(chip(X))
+            chip.read_temperature(340.0)  # read hot: the conductances' temperature coefficients
+            out.append(chip(X))
         ev = reram.events(chip)
         out.append(torch.tensor([sum(e.cell_energy_J for e in ev.values())], dtype=torch.float64))
         work, rep = cost_of_model(model, cfg, (24,))

@@ -20,6 +20,7 @@ from reram.nn import (
     events_per_core,
     placement,
     program,
+    read_temperature,
     reset_events,
     revert,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "placement",
     "preset",
     "program",
+    "read_temperature",
     "reset_events",
     "revert",
 ]

@@ -106,6 +106,10 @@ class DeviceConfig:
         relax_times_s / relax_poly_uS: spread of conductance around target sigma(g, t) (uS),
             polynomial in x = g / relax_x_ref_S at each listed time; empty = no relaxation.
         relax_x_ref_S: normalising conductance of the relaxation polynomials (siemens).
+        tcr_low_per_K, tcr_high_per_K: temperature coefficient of a cell's conductance at read,
+            for a cell at g_min_S (high-resistance state: semiconducting, > 0) and at g_max_S
+            (filamentary, metallic: < 0), linear in g between; a cell programmed at t_ref_K and
+            read at T conducts g (1 + tcr(g) (T - t_ref_K)), so the window narrows when hot.
         relax_center_S, relax_tau_s, relax_alpha: mean drift toward relax_center_S (siemens):
             E[g(t)] = g0 + f(t) (center - g0), f(t) = 1 - (1 + t / tau) ** -alpha (alpha = 0: none).
         activation_energy_eV: Arrhenius activation energy of relaxation (eV).
@@ -131,6 +135,8 @@ class DeviceConfig:
     relax_times_s: tuple[float, ...] = num((), 0, 1e10, "s", open_lo=True)
     relax_poly_uS: tuple[tuple[float, ...], ...] = ()
     relax_x_ref_S: float = num(40e-6, 1e-9, 0.01, "S")
+    tcr_low_per_K: float = num(0.0, -0.05, 0.05, "1/K")
+    tcr_high_per_K: float = num(0.0, -0.05, 0.05, "1/K")
     relax_center_S: float = num(0.0, 0, 0.01, "S")
     relax_tau_s: float = num(1.0, 1e-6, 1e10, "s")
     relax_alpha: float = num(0.0, 0, 1)

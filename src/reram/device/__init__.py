@@ -2,10 +2,11 @@
 
 from reram.device.faults import cell_windows, stuck_cells
 from reram.device.program import ProgramResult, program, quantize_levels, write_verify
-from reram.device.relax import equivalent_time_s, relax, relaxation_sigma_S, relaxed_fraction
+from reram.device.relax import at_read_temperature, equivalent_time_s, relax, relaxation_sigma_S, relaxed_fraction
 
 __all__ = [
     "ProgramResult",
+    "at_read_temperature",
     "cell_windows",
     "equivalent_time_s",
     "program",

@@ -129,3 +129,18 @@ def relax(
     if df:
         out = out + df * (cfg.relax_center_S - g0_S)
     return torch.where(frozen, g_S, out.clamp_min(0.0))
+
+
+def at_read_temperature(g_S: torch.Tensor, kelvin: float | None, cfg: DeviceConfig) -> torch.Tensor:
+    """Conductances read at ``kelvin`` of cells programmed (and relaxed) at ``t_ref_K``:
+    g (1 + tcr(g) (T - t_ref_K)), tcr linear in g from ``tcr_low_per_K`` at g_min to
+    ``tcr_high_per_K`` at g_max; never below zero. ``None`` or the reference temperature: unchanged.
+    """
+    if kelvin is None or kelvin == cfg.t_ref_K or not (cfg.tcr_low_per_K or cfg.tcr_high_per_K):
+        return g_S
+    if not (math.isfinite(kelvin) and kelvin > 0):
+        raise ValueError(f"read temperature = {kelvin!r} is invalid: allowed is a finite temperature > 0 K")
+    x = ((g_S - cfg.g_min_S) / (cfg.g_max_S - cfg.g_min_S)).clamp(0.0, 1.0)
+    tcr = cfg.tcr_low_per_K + x * (cfg.tcr_high_per_K - cfg.tcr_low_per_K)
+    out = g_S * (1 + tcr * (kelvin - cfg.t_ref_K))
+    return torch.where(g_S > 0, out.clamp_min(0.0), g_S)

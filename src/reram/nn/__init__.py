@@ -11,6 +11,7 @@ from reram.nn.convert import (
     events_per_core,
     placement,
     program,
+    read_temperature,
     reset_events,
     revert,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "events_per_core",
     "placement",
     "program",
+    "read_temperature",
     "reset_events",
     "revert",
 ]

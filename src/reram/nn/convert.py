@@ -112,7 +112,7 @@ def convert(
     out.reram_placement = placement  # type: ignore[assignment]
     out.reram_digital = digital  # type: ignore[assignment]
     if not isinstance(out, AnalogLayer):  # a single layer has its own program/age
-        for fn in (program, age, calibrate):
+        for fn in (program, age, calibrate, read_temperature):
             setattr(out, fn.__name__, _ChipMethod(out, fn.__name__))
     log.info("converted %d layers onto %d cores (%d chip(s))", len(layers), placement.cores_used, placement.n_chips)
     return out
@@ -154,7 +154,7 @@ def revert(model: nn.Module, inplace: bool = False) -> nn.Module:
             return m.to_float()  # type: ignore[operator,no-any-return]
         parent_name, _, child = name.rpartition(".")
         setattr(out.get_submodule(parent_name), child, m.to_float())  # type: ignore[operator]
-    for attr in ("reram_config", "reram_placement", "reram_digital", "program", "age", "calibrate"):
+    for attr in ("reram_config", "reram_placement", "reram_digital", "program", "age", "calibrate", "read_temperature"):
         out.__dict__.pop(attr, None)
     return out
 
@@ -170,6 +170,18 @@ def age(model: nn.Module, seconds: float, kelvin: float | None = None) -> nn.Mod
     """Let every analog layer relax for ``seconds`` at ``kelvin`` (default: the device's t_ref_K)."""
     for _, m in analog_layers(model):
         m.age(seconds, kelvin)
+    return model
+
+
+def read_temperature(model: nn.Module, kelvin: float | None) -> nn.Module:
+    """Read every analog layer's cells at ``kelvin`` from now on (None: at the device's t_ref_K).
+
+    Programming and relaxation happen at the temperatures ``program``/``age`` are given; this
+    only sets the temperature of the reads: each cell's conductance shifts by its temperature
+    coefficient (``device.tcr_low_per_K`` / ``tcr_high_per_K``).
+    """
+    for _, m in analog_layers(model):
+        m.set_read_temperature(kelvin)
     return model
 
 
@@ -234,7 +246,8 @@ def reset_events(model: nn.Module) -> None:
         m.events.reset()
 
 
-_METHODS: dict[str, Callable[..., Any]] = {"program": program, "age": age, "calibrate": calibrate}
+_METHODS: dict[str, Callable[..., Any]] = {"program": program, "age": age, "calibrate": calibrate,
+                                           "read_temperature": read_temperature}  # fmt: skip
 
 
 def placement(model: nn.Module) -> Placement:

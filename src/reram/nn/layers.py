@@ -10,6 +10,7 @@ Gradients pass straight through the analog forward (the float product's gradient
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import replace
 from typing import Any
 
@@ -87,6 +88,7 @@ class AnalogLayer(nn.Module):
         self._calibrating = False
         self._first_batch = False
         self._read_since_calibration = False
+        self.read_K: float | None = None  # temperature at read (None: the device's t_ref_K)
         self._gens: dict[int, torch.Generator] = {}
         self._cache: dict[str, tuple[Any, torch.Tensor]] = {}
         self._pad_channels = (grid.n_row * grid.rows_pad - grid.in_features) // grid.kernel
@@ -98,7 +100,7 @@ class AnalogLayer(nn.Module):
 
     def cached(self, name: str, make: Any) -> torch.Tensor:
         """A tensor derived from the conductances, rebuilt only when they change (program, age, load, move)."""
-        key = (self.g_S._version, self.g_S.data_ptr(), self.g_S.device, self.g_S.dtype)
+        key = (self.g_S._version, self.g_S.data_ptr(), self.g_S.device, self.g_S.dtype, self.read_K)
         hit = self._cache.get(name)
         if hit is None or hit[0] != key:
             hit = (key, make())
@@ -189,6 +191,18 @@ class AnalogLayer(nn.Module):
         self.gsum_S.copy_(self.branch_S().sum((0, 2)).clamp_min(1e-30))
         self.age_eq_s.fill_(t1)
 
+    def set_read_temperature(self, kelvin: float | None) -> None:
+        """Read the cells at ``kelvin`` from now on (None: at the device's t_ref_K, where they
+        were programmed); ageing is separate (``age``).
+        """
+        if kelvin is not None and not (
+            isinstance(kelvin, int | float) and math.isfinite(kelvin) and 1 <= kelvin <= 1000
+        ):
+            raise ValueError(f"read temperature = {kelvin!r} is invalid: allowed is a temperature in [1, 1000] K")
+        self.read_K = None if kelvin is None else float(kelvin)
+        if bool(self.programmed):
+            self.gsum_S.copy_(self.branch_S().sum((0, 2)).clamp_min(1e-30))
+
     # ----- compute -----
     def _op(self, x: torch.Tensor) -> Any:
         raise NotImplementedError
@@ -242,15 +256,23 @@ class AnalogLayer(nn.Module):
         p = pulses.detach().double().expand(-1, self.grid.n_col).reshape(-1).cpu().numpy().round()
         self.events.add_measured(p * self.grid.cells_per_weight_row, joules.detach().reshape(-1).cpu().numpy())
 
-    def branch_S(self) -> torch.Tensor:
-        """(2, tiles, rows, cols) conductance of each cell's branch (siemens): the cell in series
-        with its access transistor, G / (1 + G r_access), with ideal wires; the cells themselves
-        when the resistor network is solved (``array.ir_drop`` on: it holds r_access).
+    def read_S(self) -> torch.Tensor:
+        """(2, tiles, rows, cols) the cells' conductances as read at ``read_K`` (siemens): their
+        temperature coefficient shifts them from the programmed state (``reram.read_temperature``).
         """
-        arr = self.config.array
-        if arr.r_access_ohm == 0 or arr.ir_drop != "off":
+        if self.read_K is None:
             return self.g_S
-        return self.cached("branch", lambda: self.g_S / (1 + self.g_S * arr.r_access_ohm))
+        return self.cached("read", lambda: cell.at_read_temperature(self.g_S, self.read_K, self.config.device))
+
+    def branch_S(self) -> torch.Tensor:
+        """(2, tiles, rows, cols) conductance of each cell's branch (siemens): the cell as read, in
+        series with its access transistor, G / (1 + G r_access), with ideal wires; the cells
+        themselves when the resistor network is solved (``array.ir_drop`` on: it holds r_access).
+        """
+        arr, g = self.config.array, self.read_S()
+        if arr.r_access_ohm == 0 or arr.ir_drop != "off":
+            return g
+        return self.cached("branch", lambda: g / (1 + g * arr.r_access_ohm))
 
     def gdiff(self) -> torch.Tensor:
         """(row tiles, rows, cols) what each weight contributes per volt (siemens): G+ - G- of the
@@ -281,7 +303,8 @@ class AnalogLayer(nn.Module):
         out = torch.zeros_like(self.g_S[0])
         for r, c, rows, cols in g.tiles():
             cs = slice(c * g.col_tile, c * g.col_tile + cols)
-            gp, gn = self.g_S[0, r, :rows, cs], self.g_S[1, r, :rows, cs]
+            g_read = self.read_S()
+            gp, gn = g_read[0, r, :rows, cs], g_read[1, r, :rows, cs]
             if arr.differential == "rows":  # G+ and G- rows interleaved, driven with +V and -V
                 a = effective_matrix(torch.stack([gp, gn], 1).reshape(2 * rows, cols), wires, sensing, method)
                 eff = a[0::2] - a[1::2]

@@ -69,7 +69,7 @@ class TransposedRead:
             s = tc.s_per_weight[:, :: g.col_tile]  # (row tiles, col tiles): one scale per tile
             gain = (1.0 / (v_read * s)).T[:, :, None].expand(-1, -1, g.rows_pad).reshape(g.n_col, -1)
             bound = v_read * per_row((target[0] - target[1]).abs())
-            gsum = per_row(layer.g_S.sum(0)).clamp_min(1e-30)
+            gsum = per_row(layer.branch_S().sum(0)).clamp_min(1e-30)
             if cfg.periphery.adc.sensing == "voltage":
                 gsum_t = per_row(target.sum(0)).clamp_min(1e-30)
                 gain, bound = gain * gsum_t, bound / gsum_t
