@@ -2,8 +2,8 @@
 
 Result files are readable by the group and others (mode 0644 under the usual umask, not
 mkstemp's 0600). JSON is always valid JSON: a non-finite number (NaN, Infinity) is written as
-null and listed with its path under ``"_null_values"``; floats keep 15 significant digits, so
-arithmetic noise such as 1.0500000000000114 reads 1.05.
+null and listed with its path under ``"_null_values"``; floats keep 12 significant digits (far
+beyond any measured figure), so arithmetic noise such as 1.0500000000000114 reads 1.05.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ _UMASK = _read_umask()
 
 def json_safe(obj: Any, nulls: list[dict[str, str]] | None = None, path: str = "") -> Any:
     """``obj`` with every non-finite float as None (recorded in ``nulls`` as {"path", "was"}),
-    floats at 15 significant digits, numpy and torch scalars as Python numbers, tuples as lists.
+    floats at 12 significant digits, numpy and torch scalars as Python numbers, tuples as lists.
     """
     if isinstance(obj, dict):
         return {k: json_safe(v, nulls, f"{path}.{k}" if path else str(k)) for k, v in obj.items()}
@@ -55,7 +55,7 @@ def json_safe(obj: Any, nulls: list[dict[str, str]] | None = None, path: str = "
             if nulls is not None:
                 nulls.append({"path": path, "was": repr(obj)})
             return None
-        return float(f"{obj:.15g}")
+        return float(f"{obj:.12g}")
     return obj
 
 
