@@ -258,3 +258,26 @@ def test_counted_and_analytic_workloads_agree_on_every_zoo_model(name: str) -> N
         la = by_name[lc.name]
         for kind in SHAPE_KINDS:
             assert la.total(kind) == pytest.approx(lc.total(kind), rel=1e-12, abs=0), (lc.name, kind)
+
+
+@pytest.mark.parametrize("name", ["fashion_cnn", "mlp", "lenet5"])
+def test_activity_estimated_from_the_model_prices_like_the_simulated_run(name: str) -> None:
+    from reram.cost.activity import estimate_profile
+
+    torch.manual_seed(0)
+    model, shape = zoo.build(name)
+    model.eval()
+    cfg = preset("neurram")
+    chip = reram.convert(model, cfg)
+    chip.program()
+    gen = torch.Generator().manual_seed(1)
+    reram.calibrate(chip, [torch.rand(64, *shape, generator=gen)])
+    reram.reset_events(chip)
+    with torch.no_grad():
+        chip(torch.rand(64, *shape, generator=gen))
+    _, counted = cost_of_run(chip, shape)
+    _, estimated = cost_of_model(model, cfg, shape, estimate_profile(model, cfg, shape))
+    _, assumed = cost_of_model(model, cfg, shape)
+    est = estimated.total_energy_J / counted.total_energy_J
+    assert abs(est - 1) < 0.05, est  # the same inputs' activity: within 5 %
+    assert abs(est - 1) < abs(assumed.total_energy_J / counted.total_energy_J - 1)

@@ -65,7 +65,26 @@ def write_cost(out: Path, work: Workload, report: CostReport, title: str, stem: 
 
 
 def run_cost(spec: str, config: Config, out: Path, input_shape: tuple[int, ...] | None = None) -> dict[str, Any]:
-    """Price a model from its mapping alone and write the results into ``out``."""
+    """Price a model from its mapping alone and write the results into ``out``.
+
+    The activity (planes, pulse density, pulse energy per layer) is estimated from the model on
+    generated image-like inputs; the same on signed Gaussian inputs and the fixed assumption of
+    :func:`reram.cost.default_profile` bracket how much the energy depends on it.
+    """
+    from reram.cost.activity import activity_spread
+
     model, shape = resolve_model(spec, input_shape)
-    work, report = cost_of_model(model, config, shape)
-    return write_cost(out, work, report, f"Cost of {spec} on {config.name} ({config.chip.node_nm} nm)")
+    images, signed = activity_spread(model, config, shape)
+    work, report = cost_of_model(model, config, shape, images)
+    summary = write_cost(out, work, report, f"Cost of {spec} on {config.name} ({config.chip.node_nm} nm)")
+    e = report.total_energy_J
+    alt = {"signed Gaussian inputs": signed, "assumed (half the slots pulsed)": None}
+    spread = {k: cost_of_model(model, config, shape, prof)[1].total_energy_J for k, prof in alt.items()}
+    summary["activity"] = {
+        "source": "estimated from 8 generated image-like inputs, U[0, 1)",
+        "energy_per_inference_J": e,
+        **{f"energy_J, {k}": v for k, v in spread.items()},
+        "relative_range": [min(spread.values()) / e - 1, max(spread.values()) / e - 1],
+    }
+    write_json(out / "cost.json", summary)
+    return summary
