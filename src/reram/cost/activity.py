@@ -66,6 +66,8 @@ def estimate_profile(
     try:
         with torch.no_grad():
             m(inputs.to(p.device))
+    except Exception as err:  # a shape the model does not take: the caller's error, named
+        raise ValueError(f"input_shape = {tuple(input_shape)!r} does not fit the model: {err}") from err
     finally:
         for h in hooks:
             h.remove()
