@@ -14,7 +14,8 @@ normalised conductance of ``reram.device.update``. On the chip:
 - **update**: :meth:`OnChipLinear.pulse_update` turns the recorded (x, d) of the batch into pulse
   coincidences (``reram.array.outer``) and the cells respond (``reram.device.update``).
 
-Each matrix's partial sums are not quantised per array. With ``array.ir_drop`` on, the reads
+The layout is K cells and a reference column per output (``reram.array.onchip_stack``), not
+the differential pairs of inference layers: ``array.differential`` does not apply here. With ``array.ir_drop`` on, the reads
 see each array's resistor network and the update pulses lose voltage along the lines
 (``reram.array.onchip_wires``: the arrays' layout, exact or first-order reads, first-order
 update drops); per-cell programming (carry transfers, mixed precision's pulses, write-verify)
