@@ -15,8 +15,8 @@ normalised conductance of ``reram.device.update``. On the chip:
   coincidences (``reram.array.outer``) and the cells respond (``reram.device.update``).
 
 The layout is K cells and a reference column per output (``reram.array.onchip_stack``), not
-the differential pairs of inference layers: ``array.differential`` does not apply here. With ``array.ir_drop`` on, the reads
-see each array's resistor network and the update pulses lose voltage along the lines
+the differential pairs of inference layers: ``array.differential`` does not apply here. With
+``array.ir_drop`` on, the reads see each array's resistor network and the update pulses lose voltage along the lines
 (``reram.array.onchip_wires``: the arrays' layout, exact or first-order reads, first-order
 update drops); per-cell programming (carry transfers, mixed precision's pulses, write-verify)
 sees the nominal voltage. Every kernel counts its events in ``OnChipLinear.events`` for the cost
