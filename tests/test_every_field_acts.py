@@ -209,3 +209,25 @@ def test_ages_below_the_first_fit_time_act() -> None:
         chip.age(t)
         spreads.append(float((chip.g_S - before).std()))
     assert 0 < spreads[0] < spreads[1]
+
+
+def test_on_chip_reads_see_the_access_transistor_with_ideal_wires() -> None:
+    from reram.nn.onchip import OnChipLinear
+
+    torch.manual_seed(0)
+    lin = nn.Linear(12, 4, bias=False)
+    x = torch.rand(8, 12)
+    base = {"base": "ideal", "periphery": {"adc": {"bits": 16}, "dac": {"bits": 16}}}
+    with torch.no_grad():
+        plain = OnChipLinear(lin, load_config(base))(x)
+        series = OnChipLinear(lin, load_config({**base, "array": {"r_access_ohm": 5000.0}}))(x)
+    assert not torch.allclose(plain, series) and float(series.abs().sum()) < float(plain.abs().sum())
+
+
+def test_on_chip_wired_voltage_sensing_is_rejected_by_name() -> None:
+    from reram.nn.onchip import OnChipLinear
+
+    cfg = load_config({"base": "ideal", "array": {"ir_drop": "exact", "r_wire_ohm": 1.0},
+                       "periphery": {"adc": {"sensing": "voltage"}}})  # fmt: skip
+    with pytest.raises(ValueError, match="not modelled for on-chip"):
+        OnChipLinear(nn.Linear(4, 2), cfg)

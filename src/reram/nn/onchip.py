@@ -45,21 +45,19 @@ from reram.device import update as cellupd
 from reram.periphery.adc import percentile_abs
 from reram.periphery.dac import dac_quantize
 
-TrainingEvents = EventCounts  # the events of the three kernels (one vocabulary for every kernel)
-
 
 class _Kernels(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, x: torch.Tensor, weight: torch.Tensor, layer: OnChipLinear) -> torch.Tensor:  # noqa: D102
         xq, y = layer.read(x, transposed=False)
         ctx.layer = layer
-        ctx.save_for_backward(xq, weight)
+        ctx.save_for_backward(xq)
         return y
 
     @staticmethod
     def backward(ctx: Any, gy: torch.Tensor) -> Any:  # noqa: D102
         layer: OnChipLinear = ctx.layer
-        xq, weight = ctx.saved_tensors
+        (xq,) = ctx.saved_tensors
         if ctx.needs_input_grad[0]:
             dq, gx = layer.read(gy, transposed=True)
         else:
@@ -93,6 +91,9 @@ class OnChipLinear(nn.Module):
         self.config, self.index = config, index
         arr = config.array
         self._wired = arr.ir_drop != "off" and (arr.r_wire_ohm > 0 or arr.r_access_ohm > 0)
+        if self._wired and config.periphery.adc.sensing == "voltage":
+            raise ValueError("array.ir_drop = 'exact' with periphery.adc.sensing = 'voltage' is not modelled "
+                             "for on-chip layers (their wired reads are current-sensed): use 'current'")  # fmt: skip
         self._stacks: dict[str, ReadStack] = {}
         self._layout: Layout | None = None
         self.in_features, self.out_features = linear.in_features, linear.out_features
@@ -211,12 +212,17 @@ class OnChipLinear(nn.Module):
             if lo is None or lo.k != len(self.cells) or lo.gain_f.device != self.weight.device:
                 lo = Layout(self.in_features, self.out_features, sig, self.config, self.weight, self.gen)
                 self._layout = lo
-            wired_or_voltage = self._wired or lo.voltage
-            cells = self.conductances_S() if wired_or_voltage else []
+            r_acc = 0.0 if self._wired else self.config.array.r_access_ohm  # wired: the network holds it
+            cells = self.conductances_S() if self._wired or lo.voltage or r_acc else []
+            if r_acc:  # each branch is a cell in series with its access transistor: G / (1 + G r)
+                cells = [g / (1 + g * r_acc) for g in cells]
+            g_ref = lo.g_ref / (1 + lo.g_ref * r_acc)
             if self._wired:  # the arrays' resistor networks: what they realise (both directions)
                 diffs = effective_differences(cells, self.config)
             elif lo.voltage and not transposed:  # the cell's and the reference's floating bit lines
                 diffs = floating_differences(lo, cells)
+            elif r_acc:
+                diffs = [g - g_ref for g in cells]
             else:  # G_k - g_ref, from the normalised states in one pass each
                 span, offset = dev.g_max_S - dev.g_min_S, (dev.g_min_S - dev.g_max_S) / 2
                 diffs = [torch.mul(c.u, span).add_(offset) for c in self.cells]
