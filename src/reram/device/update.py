@@ -26,6 +26,7 @@ import torch
 from reram.config import DeviceConfig, UpdateConfig
 from reram.device.faults import cell_windows, stuck_cells
 from reram.device.program import write_verify
+from reram.rng import gaussian_like
 
 
 @dataclass
@@ -148,10 +149,10 @@ def apply_pulses(
     if cfg.model == "linear":
         du = drive
     else:  # du = (drive - k u) (1 - exp(-k)) / k, the factor -> 1 as k -> 0; m = -k
-        m = torch.addcmul(n_up * cells.lam_up.neg(), n_down, cells.lam_down.neg()).clamp_max_(-1e-30)
+        m = torch.addcmul(n_up * cells.lam_up, n_down, cells.lam_down).neg_().clamp_max_(-1e-30)
         du = torch.addcmul(drive, m, u).mul_(torch.expm1(m).div_(m))
     if cfg.c2c_sigma > 0:  # std c2c_sigma (fraction of the window) per pulse, independent pulses
-        noise = torch.randn(u.shape, generator=gen, device=u.device, dtype=u.dtype)
+        noise = gaussian_like(u, gen)
         root_n = torch.add(n_up, n_down).sqrt_()
         width = cells.hi - cells.lo
         if width.dim() == 0:  # one window for all cells
