@@ -21,7 +21,13 @@ import reram
 from reram.zoo import build
 
 MODES = {
-    "multi-level": {"base": "neurram", "periphery": {"dac": {"bit_serial": False}, "adc": {"sensing": "current"}}},
+    "multi-level": {
+        "base": "neurram",
+        "periphery": {
+            "dac": {"bit_serial": False, "accumulate": "digital", "split_bits": 0},
+            "adc": {"sensing": "current"},
+        },
+    },
     "bit-serial": {"base": "neurram", "periphery": {"dac": {"bit_serial": True}, "adc": {"sensing": "current"}}},
 }
 

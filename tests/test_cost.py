@@ -40,7 +40,9 @@ def _small(sensing: str, bit_serial: bool, rows: int = 16, cols: int = 8) -> rer
     return reram.override(
         preset("neurram"),
         {"device": {"read_noise_rel": 0.0}, "array": {"rows": rows, "cols": cols},
-         "periphery": {"adc": {"sensing": sensing}, "dac": {"bits": 4, "bit_serial": bit_serial}}},
+         "periphery": {"adc": {"sensing": sensing},
+                       "dac": {"bits": 4, "bit_serial": bit_serial, "accumulate": "analog" if bit_serial else "digital",
+                               "split_bits": 5 if bit_serial else 0}}},
     )  # fmt: skip
 
 
@@ -203,18 +205,29 @@ def test_marinella2018_mac_energy_and_ratios() -> None:
     assert 540 / 2 <= cmp["latency_ratio"] <= 540 * 2
 
 
-def test_neurram_tops_per_w_and_bit_trends() -> None:
-    cfg = preset("neurram")
-    assert peak(cfg)["tops_per_w"] == pytest.approx(16.0, rel=0.30)  # Nature 2022, 4b in / 6b out
+def test_neurram_precision_table_against_the_published_chip() -> None:
+    """Wan et al. 2022 at every published precision: calibrated at 4b/6b only (word-line share,
+    neuron bias), every other efficiency a held-out check; the fall from 1/3 to 8/10 is ~7x.
+    """
+    from reram.experiments.validation import NEURRAM_PRECISIONS, neurram_at
 
-    def eff(i: int, o: int) -> float:
-        return peak(reram.override(cfg, {"periphery": {"dac": {"bits": i}, "adc": {"bits": o}}}))["tops_per_w"]
+    eff = {k: peak(neurram_at(*k))["tops_per_w"] for k in NEURRAM_PRECISIONS}
+    for k, (_tops, published, _parts) in NEURRAM_PRECISIONS.items():
+        assert eff[k] == pytest.approx(published, rel=0.15), k
+    fall = eff[(1, 3)] / eff[(8, 10)]
+    assert 5 < fall < 10  # published 6.7x (the first model: 94x)
+    values = list(eff.values())
+    assert all(a > b for a, b in zip(values, values[1:], strict=False))
 
-    ins = [eff(i, 6) for i in range(1, 9)]
-    outs = [eff(4, o) for o in range(2, 9)]
-    assert all(a > b for a, b in zip(ins, ins[1:], strict=False))  # one plane per input bit
-    assert all(a > b for a, b in zip(outs, outs[1:], strict=False))  # 2**(b-1) neuron steps
-    assert ins[0] / ins[-1] > 4  # energy nearly linear in input bits
+
+def test_neuron_energy_follows_its_time_and_conversions_count_slices() -> None:
+    from reram.experiments.validation import neurram_at
+
+    one, two = peak(neurram_at(4, 6)), peak(neurram_at(5, 6))  # 5 bits: two-phase, two conversions
+    assert two["adc_J_per_mac"] == pytest.approx(2 * one["adc_J_per_mac"], rel=1e-9)
+    slow = peak(reram.override(neurram_at(4, 6), {"cost": {"sample_cycles": 20}}))
+    assert slow["integrator_J_per_mac"] > 1.9 * one["integrator_J_per_mac"]  # the bias draws over the time
+    assert slow["latency_per_mvm_s"] > one["latency_per_mvm_s"]
 
 
 # ----- CLI -----

@@ -20,7 +20,8 @@ from reram.array import add_read_noise_
 from reram.config import Config, DACConfig
 from reram.periphery import adc_levels, encode_inputs, percentile_abs
 from reram.periphery.adc import correct_, distort_, max_abs, to_codes_
-from reram.periphery.dac import driven_values
+from reram.periphery.dac import InputPlanes, driven_values
+from reram.periphery.neuron import integrate
 
 # per tile, per read: the kinds an inference read counts (the cost model's workload)
 EVENT_KINDS = (
@@ -31,6 +32,9 @@ EVENT_KINDS = (
     "dac_conversions",
     "read_pulses",
     "adc_conversions",
+    "slices",
+    "timesteps",
+    "integrations",
     "shift_adds",
     "psum_adds",
     "cell_energy_J",
@@ -50,7 +54,12 @@ class EventCounts:
         cell_reads: cells read (cells x planes x input vectors).
         dac_conversions: line drive slots of the reads (driven lines x planes x input vectors).
         read_pulses: read drive slots with a non-zero pulse (the slots a driver actually switches).
-        adc_conversions: conversions of sensed lines (lines x planes x input vectors).
+        adc_conversions: conversions of sensed lines (lines x conversions x input vectors; a
+            conversion per plane, or per slice when the neuron integrates the planes).
+        slices: conversion rounds of an array (conversions x input vectors): the latency's.
+        timesteps: sample-and-integrate steps of an array (planes' repeats x input vectors): the
+            settled line of bit j of an integrated slice is sampled 2**j times.
+        integrations: sample-and-integrate steps of sensed lines (lines x timesteps x vectors).
         shift_adds: digital shift-add operations that recombine input planes.
         psum_adds: digital additions accumulating partial sums across tiles.
         cell_energy_J: energy the reads dissipated in the cells: the sum over pulses and cells of
@@ -78,6 +87,9 @@ class EventCounts:
     dac_conversions: float = 0
     read_pulses: float = 0
     adc_conversions: float = 0
+    slices: float = 0
+    timesteps: float = 0
+    integrations: float = 0
     shift_adds: float = 0
     psum_adds: float = 0
     cell_energy_J: float = 0.0
@@ -121,6 +133,9 @@ class TileEvents:
         "cell_reads",
         "dac_conversions",
         "adc_conversions",
+        "slices",
+        "timesteps",
+        "integrations",
         "shift_adds",
         "psum_adds",
     )
@@ -129,18 +144,25 @@ class TileEvents:
         unit = []
         for r, _c, rows, cols in tiles:
             cr, cc = rows * cells_per_row, cols * cells_per_col
-            unit.append([1, 1, rows * cols, cr * cc, cr, cols, cols, cols if r > 0 else 0])
+            unit.append([1, 1, rows * cols, cr * cc, cr, cols, 1, 1, cols, cols, cols if r > 0 else 0])
         # float64 holds every integer count exactly (to 2**53) and the analytic path's mean planes
         self.unit = np.asarray(unit, dtype=np.float64)
         self.counts = np.zeros_like(self.unit)
         self.read_pulses = np.zeros(len(tiles), dtype=np.float64)
         self.cell_energy_J = np.zeros(len(tiles), dtype=np.float64)
 
-    def add(self, vectors: float, planes: float) -> None:
-        """Count one read of every tile by ``vectors`` input vectors of ``planes`` planes (the
-        counted path: whole numbers; the analytic path: an activity profile's mean planes).
+    def add(
+        self, vectors: float, planes: float, conversions: float | None = None, timesteps: float | None = None
+    ) -> None:
+        """Count one read of every tile by ``vectors`` input vectors of ``planes`` planes, each
+        vector ``conversions`` conversions per line and ``timesteps`` drive timesteps (both
+        default: one per plane) (the counted path: whole numbers; the analytic path: an activity
+        profile's means).
         """
-        mult = np.asarray([1, planes, 1, planes, planes, planes, planes - 1, 1], dtype=np.float64) * vectors
+        conv = planes if conversions is None else conversions
+        steps = planes if timesteps is None else timesteps
+        mult = [1, planes, 1, planes, planes, conv, conv, steps, steps, conv - 1, 1]
+        mult = np.asarray(mult, dtype=np.float64) * vectors
         self.counts += self.unit * mult
 
     def add_measured(self, read_pulses: np.ndarray, cell_energy_J: np.ndarray) -> None:
@@ -265,7 +287,7 @@ def analog_matmul(
     cfg: Config,
     gen: torch.Generator | None,
     spatial: int,
-    on_read: Callable[[int, torch.Tensor, torch.Tensor], None] | None = None,
+    on_read: Callable[[InputPlanes, torch.Tensor, torch.Tensor], None] | None = None,
     driven: list[torch.Tensor] | None = None,
     count_pulses: bool = True,
 ) -> torch.Tensor:
@@ -279,7 +301,8 @@ def analog_matmul(
         gen: generator for read noise.
         spatial: number of spatial dims after (tiles, cols) in the op's output.
         on_read: called as ``on_read(planes, read_pulses, cell_energy_J)`` for the event counts:
-            the number of input planes, the non-zero row pulses per tile (tiles, 1) and the
+            the input planes (their count, conversions and timesteps), the non-zero row pulses
+            per tile (tiles, 1) and the
             joules dissipated in the cells per array (tiles, column groups).
         driven: if given, the inputs as the DAC drove them (input units) are appended to it.
         count_pulses: count the non-zero row pulses for ``on_read`` (False: zeros, for callers
@@ -295,7 +318,6 @@ def analog_matmul(
     planes = encode_inputs(x, x_range, dac, cfg.array.v_read_V)
     if driven is not None:
         driven.append(driven_values(planes, x_range, dac, cfg.array.v_read_V))
-    n_planes = len(planes.weights)
     v = planes.planes.flatten(0, 1)
     # array: column currents (amperes), read noise in distribution
     i = op.currents(v)
@@ -304,7 +326,7 @@ def analog_matmul(
     if sigma > 0:
         add_read_noise_(i, op.square_sums(v_sq), sigma, gen)
     view = (1, *state.adc_fs.shape) + (1,) * spatial
-    if on_read is not None:  # cell energy with the bit lines held at 0 V: sum V^2 G t
+    if on_read is not None:  # cell energy with the bit lines held at 0 V: sum V^2 G t, one pulse per plane
         g_row = op.g_row_S
         joules = op.row_totals(v_sq, g_row).double()
         if count_pulses:
@@ -317,6 +339,9 @@ def analog_matmul(
         if on_read is not None:  # sum G (V - V_bl)^2 = sum G V^2 - V_bl^2 sum G, per column
             bl = (i * i).sum(0).flatten(2).sum(-1) if spatial else (i * i).sum(0)
             joules = joules - op.col_tile_sums(bl * state.gsum_S).double()
+    weights = planes.weights
+    if planes.slices is not None:  # the neuron integrates the planes' charge, then converts once per slice
+        i, weights = integrate(i, planes)
     if state.calibrating or state.auto_adc:
         _set_adc_range(i, state, cfg)
     # ADC: integer codes; the step size is folded into the digital scale below
@@ -325,8 +350,8 @@ def analog_matmul(
         distort_(i, state.adc_fs, state.adc_pattern, adc, view)
     codes = correct_(to_codes_(i, step.view(view), adc.bits), state.adc_pattern, adc, view)
     if on_read is not None:
-        on_read(n_planes, pulses, joules * cfg.array.t_pulse_s)
-    return _digital_sum(codes, planes.weights, step * state.gain, x_range, dac, view)
+        on_read(planes, pulses, joules * cfg.array.t_pulse_s)
+    return _digital_sum(codes, weights, step * state.gain, x_range, dac, view)
 
 
 def _digital_sum(
@@ -351,8 +376,8 @@ def _digital_sum(
         for p in range(1, n_planes):
             y.add_(codes[p], alpha=weights[p])
     scale = (unit * (x_range * weights[0] if n_planes == 1 else x_range)).view(view)
-    if dac.bit_serial:  # plane weights 2**j count input codes; codes / (2**bits - 1) = x / x_range
-        scale = scale / (2**dac.bits - 1)
+    if dac.bit_serial:  # plane weights 2**j count input codes; codes / (2**m - 1) = x / x_range
+        scale = scale / (2**dac.magnitude_bits - 1)
     out = y[:, 0] * scale[:, 0]
     for t in range(1, y.shape[1]):  # partial sums of the tiles, accumulated digitally
         out.addcmul_(y[:, t], scale[:, t])

@@ -1,4 +1,4 @@
-"""``reram cost``, ``reram irdrop``, ``reram bench`` and ``reram presets``."""
+"""``reram cost``, ``reram irdrop``, ``reram bench``, ``reram presets`` and ``reram validate``."""
 
 from __future__ import annotations
 
@@ -216,3 +216,35 @@ def presets(
             str(p.adc.bits), p.adc.sensing, str(c.chip.cores),
         )  # fmt: skip
     Console().print(table)
+
+
+@app.command()
+def validate(
+    as_json: bool = typer.Option(False, "--json", help="Print the table as one JSON object."),
+    out: Path = typer.Option(Path("results/validate"), "--out", help="Output folder (validation.json, .csv)."),
+) -> None:
+    """Every published figure the cost model reproduces, against the model: NeuRRAM's efficiency,
+    throughput and energy breakdown at each published bit-precision, Marinella et al.'s MAC
+    energy and ratios. Each row says whether its constants were chosen to match it
+    ("calibration") or it checks the model ("held-out"), with model / published.
+    """
+    from reram.experiments.validation import all_checks, as_rows
+    from reram.report.writers import write_csv, write_json
+
+    out = out_dir(out)
+    with clean_errors():
+        rows = as_rows(all_checks())
+        write_json(out / "validation.json", {"checks": rows})
+        write_csv(out / "validation.csv", rows)
+    if as_json:
+        print(json.dumps(json_safe({"checks": rows}), indent=2, allow_nan=False))
+        return
+    t = Table(title="published figures: model vs paper")
+    for col in ("figure", "published", "model", "model / published", "role"):
+        t.add_column(col, justify="right" if col != "figure" else "left")
+    for r in rows:
+        t.add_row(r["figure"], f"{r['published']:.4g}", f"{r['model']:.4g}", f"{r['ratio']:.2f}", r["role"])
+    Console().print(t)
+    held = [r["ratio"] for r in rows if r["role"] == "held-out"]
+    Console().print(f"held-out checks: {len(held)}, model/published from {min(held):.2f} to {max(held):.2f}; "
+                    f"results in {out}/")  # fmt: skip

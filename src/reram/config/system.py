@@ -14,6 +14,7 @@ from typing import Any
 import tomli_w
 
 from reram.config.check import check, choice, fail, num
+from reram.config.cost import CostConfig
 
 # NeuRRAM relaxation fits (Wan et al., Nature 2022, authors' repository): sigma(g) in uS,
 # x = g / 40 uS, at 1 s, 1 day and 2 days after write-verify. Polynomial coefficients c0..c4.
@@ -222,13 +223,24 @@ class ArrayConfig:
 
 @dataclass(frozen=True)
 class DACConfig:
-    """Input drivers.
+    """Input drivers and the input scheme.
 
     Attributes:
-        bits: magnitude bits of an input per phase (signed inputs add a second phase, no bit).
-        bit_serial: apply one binary pulse plane per bit, each converted by the ADC and
-            shift-added digitally; otherwise one multi-level pulse per input.
+        bits: input bits. With ``sign = "phases"`` the magnitude bits of each phase (signed
+            inputs add a second phase, no bit); with ``"polarity"`` the bits of a signed input,
+            sign included (magnitude bits max(1, bits - 1), as NeuRRAM counts them).
+        bit_serial: apply one binary pulse plane per magnitude bit; otherwise one multi-level
+            pulse per input.
         percentile: |x| percentile set as the input full scale at calibration.
+        sign: "phases" (positive and negative inputs in two phases, each read and converted) or
+            "polarity" (the sign sets the pulse polarity, V_ref +- V_read, in one phase:
+            NeuRRAM's drivers).
+        accumulate: how bit-serial planes combine: "digital" (each plane converted, shift-added)
+            or "analog" (the neuron integrates bit j for 2**j timesteps on its capacitor and
+            converts once per slice: NeuRRAM's scheme; needs ``bit_serial``).
+        split_bits: with analog accumulation, inputs of at least this many ``bits`` are
+            integrated in two slices (high and low magnitude bits), each converted and the
+            two shift-added (NeuRRAM's two-phase mode, from 5 bits); 0 = always one slice.
 
     """
 
@@ -236,11 +248,27 @@ class DACConfig:
     bits: int = num(8, 1, 24, "bits")
     bit_serial: bool = False
     percentile: float = num(99.99, 50, 100, "percent")
+    sign: str = "phases"
+    accumulate: str = "digital"
+    split_bits: int = num(0, 0, 24, "bits")
 
     def __post_init__(self) -> None:
         check(self)
         if not isinstance(self.bit_serial, bool):
             fail("periphery.dac.bit_serial", self.bit_serial, "true or false")
+        choice(self, "sign", ("phases", "polarity"))
+        choice(self, "accumulate", ("digital", "analog"))
+        if self.accumulate == "analog" and not self.bit_serial:
+            fail("periphery.dac.accumulate", "analog", '"digital" unless periphery.dac.bit_serial = true')
+        if self.split_bits and self.accumulate != "analog":
+            fail("periphery.dac.split_bits", self.split_bits, '0 unless periphery.dac.accumulate = "analog"')
+        if self.split_bits == 1:
+            fail("periphery.dac.split_bits", 1, "0 (one slice) or >= 2")
+
+    @property
+    def magnitude_bits(self) -> int:
+        """Bits of an input's magnitude: codes 0 .. 2**magnitude_bits - 1 per sign."""
+        return self.bits if self.sign == "phases" else max(1, self.bits - 1)
 
 
 @dataclass(frozen=True)
@@ -313,55 +341,6 @@ class ChipConfig:
 
     def __post_init__(self) -> None:
         check(self)
-
-
-@dataclass(frozen=True)
-class CostConfig:
-    """Circuit choices the cost model needs beyond the array (per-node constants live in
-    ``reram/cost/nodes``).
-
-    Attributes:
-        cell_area_F2: area of one 1T1R cell in F^2 (sets the line pitch, hence line capacitance).
-        wl_voltage_V: word-line swing that turns an access transistor on for a pulse (volts).
-        access_gate_F: gate capacitance of one access transistor on a word line (farads).
-        adc: "sar" (successive approximation, ``bits`` clock cycles) or "integrate_fire"
-            (NeuRRAM's neuron: integrate, then count charge-decrement steps, up to 2**(bits-1)).
-        neuron_cap_F: charge-decrement capacitor of an integrate-and-fire neuron (farads).
-        cols_per_adc: columns sharing one ADC/neuron through a multiplexer (serialises conversions).
-        clock_Hz: periphery and digital clock (ADC steps, shift-add, buffers).
-        act_bits: bits of an activation in buffers and on the interconnect.
-        accumulator_bits: width of the shift-add and partial-sum adders.
-        buffer_kB: on-chip SRAM buffer per chip (kilobytes).
-        pipeline: layers on different cores work on successive inputs at once (throughput =
-            1 / slowest layer); otherwise one input at a time.
-        digital_mac_units: 8-bit MAC units of the digital baselines (their parallelism).
-        digital_sram_kB: weight SRAM of the digital SRAM baseline; larger models stream weights
-            from DRAM every inference.
-        digital_reram_sense_share: bit lines per sense amplifier of the digital-ReRAM baseline.
-
-    """
-
-    _section = "cost"
-    cell_area_F2: float = num(60.0, 1, 1e4, "F^2")
-    wl_voltage_V: float = num(1.2, 0.01, 20, "V")
-    access_gate_F: float = num(0.5e-15, 1e-18, 1e-12, "F")
-    adc: str = "sar"
-    neuron_cap_F: float = num(20e-15, 1e-18, 1e-9, "F")
-    cols_per_adc: int = num(1, 1, 65536, "columns")
-    clock_Hz: float = num(1e9, 1e3, 1e11, "Hz")
-    act_bits: int = num(8, 1, 32, "bits")
-    accumulator_bits: int = num(16, 4, 64, "bits")
-    buffer_kB: float = num(256.0, 1e-3, 1e7, "kB")
-    pipeline: bool = True
-    digital_mac_units: int = num(256, 1, 10_000_000, "units")
-    digital_sram_kB: float = num(2048.0, 1e-3, 1e8, "kB")
-    digital_reram_sense_share: int = num(8, 1, 65536, "bit lines")
-
-    def __post_init__(self) -> None:
-        check(self)
-        choice(self, "adc", ("sar", "integrate_fire"))
-        if not isinstance(self.pipeline, bool):
-            fail("cost.pipeline", self.pipeline, "true or false")
 
 
 @dataclass(frozen=True)

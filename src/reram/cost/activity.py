@@ -60,7 +60,8 @@ def estimate_profile(
             slots = v[0].numel() * len(planes.weights)
             density = float((v != 0).sum()) / slots
             energy = float((v / v_read).square().sum()) / slots
-            found[name] = LayerProfile(float(len(planes.weights)), density, energy)
+            found[name] = LayerProfile(float(len(planes.weights)), density, energy, float(planes.conversions),
+                                       float(planes.timesteps))  # fmt: skip
 
         hooks.append(mod.register_forward_pre_hook(hook))
     try:

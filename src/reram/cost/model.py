@@ -4,13 +4,16 @@ Energy per component (per inference):
 
 - ``cell``: the joules the cells dissipated, sum of (V_row - V_col)^2 G t_pulse (counted in the
   MVM itself, or derived from the target conductances on the analytic path);
-- ``wordline``: each row pulse switches an access-transistor word line and charges the input
-  line, C_wl V_wl^2 + C_line v_read^2, with C from the line length (cells x pitch x wire
-  capacitance) and the gates on it;
+- ``wordline``: each row pulse (each input plane of a row) switches an access-transistor word
+  line from its low to its high level and charges the input line, C_wl (V_hi - V_lo) V_hi +
+  C_line v_read^2, with C from the line length (cells x pitch x wire capacitance) and the gates;
 - ``bitline``: each converted column's line charged to v_read;
-- ``adc``: one conversion per column per plane: a SAR ADC from the Murmann-survey fit
-  (FOM_W 2^b plus the thermal limit), or NeuRRAM's integrate-and-fire neuron (2^(b-1)
-  charge-decrement steps of C V_dd^2 plus a comparator decision);
+- ``adc``: one conversion per column per plane (or per slice when the neuron integrates the
+  planes): a SAR ADC from the Murmann-survey fit at its ENOB (FOM_W 2^ENOB plus the thermal
+  limit), or NeuRRAM's neuron: ``bits`` charge-decrement steps, each C_step V_dd^2 and a
+  comparator decision, plus the reset/precharge/control floor C_reset V_dd^2 per conversion;
+- ``integrator``: the neuron's sample-and-integrate timesteps, C_sample V_dd^2 per line and
+  timestep (bit j of a slice takes 2^j timesteps);
 - ``shift_add``/``psum``: digital additions of ``accumulator_bits``;
 - ``buffer``: SRAM reads of the layer's inputs and writes of its outputs (``act_bits`` each);
 - ``interconnect``: outputs moved to the next layer's cores and partial sums between cores,
@@ -19,10 +22,11 @@ Energy per component (per inference):
 - ``dram``: the input sample read and the result written off chip;
 - ``digital_layers``: layers that stay digital, at the digital baseline's energy per MAC.
 
-Latency: a plane takes t_pulse plus the conversions of its columns, serialised
-``cols_per_adc`` deep; a layer's tiles run in parallel (one tile per core) and its vectors one
-after another; layers add up per inference, and with ``pipeline`` the throughput is set by the
-slowest layer. Area: cells (F^2), drivers, ADCs (~2^bits), per-core registers, SRAM buffers.
+Latency: each plane takes t_pulse, each of the neuron's samples its cycles, each conversion its
+steps and reset cycles, serialised ``cols_per_adc`` deep; a layer's tiles run in parallel (one
+tile per core) and its vectors one after another; layers add up per inference, and with
+``pipeline`` the throughput is set by the slowest layer. Area: cells (F^2), drivers, ADCs
+(~2^bits), per-core registers, SRAM buffers.
 """
 
 from __future__ import annotations
@@ -34,12 +38,14 @@ from typing import Any
 from reram.config import Config
 from reram.cost.library import NodeParams, node_params
 from reram.cost.workload import LayerWork, Workload
+from reram.periphery.dac import plane_counts
 
 COMPONENTS = (
     "cell",
     "wordline",
     "bitline",
     "adc",
+    "integrator",
     "shift_add",
     "psum",
     "buffer",
@@ -48,7 +54,7 @@ COMPONENTS = (
     "dram",
     "digital_layers",
 )
-CORE_COMPONENTS = ("cell", "wordline", "bitline", "adc", "shift_add", "psum")
+CORE_COMPONENTS = ("cell", "wordline", "bitline", "adc", "integrator", "shift_add", "psum")
 
 
 @dataclass(frozen=True)
@@ -58,10 +64,13 @@ class CircuitCosts:
     node: NodeParams
     pitch_m: float
     row_pulse_J: float
+    wl_toggle_J: float
     bitline_J: float
     conversion_J: float
+    sample_J: float
     add_J: float
     t_conversion_s: float
+    t_sample_s: float
     adcs_per_core: int
     core_area_m2: float
     core_area_parts_m2: dict[str, float] = field(default_factory=dict)
@@ -75,14 +84,17 @@ class CircuitCosts:
         pitch = math.sqrt(cc.cell_area_F2) * f_m
         c_seg = pitch * node.wire_cap_F_per_m
         c_wl = arr.cols * (c_seg + cc.access_gate_F)
-        row_pulse = c_wl * cc.wl_voltage_V**2 + arr.cols * c_seg * arr.v_read_V**2
+        wl_toggle = c_wl * (cc.wl_voltage_V - cc.wl_low_V) * cc.wl_voltage_V  # from the supply at V_hi
+        row_pulse = wl_toggle + arr.cols * c_seg * arr.v_read_V**2
         bitline = arr.rows * c_seg * arr.v_read_V**2
+        t_conv = (adc.bits * cc.cycles_per_bit + cc.reset_cycles) / cc.clock_Hz
         if cc.adc == "sar":
-            conv, t_conv = node.adc_energy_J(adc.bits), adc.bits / cc.clock_Hz
-        else:
-            steps = 2 ** (adc.bits - 1)
-            conv = steps * (cc.neuron_cap_F * node.vdd_V**2 + node.comparator_J)
-            t_conv = steps / cc.clock_Hz
+            conv, sample, t_sample = node.adc_energy_J(max(1.0, adc.bits - cc.adc_enob_loss_bits)), 0.0, 0.0
+        else:  # bits charge-decrement steps (a comparator decision each), the amplifiers' bias over the time
+            vdd = cc.neuron_vdd_V or node.vdd_V
+            t_sample = cc.sample_cycles / cc.clock_Hz
+            conv = adc.bits * (cc.neuron_cap_F * vdd**2 + node.comparator_J) + cc.neuron_bias_A * vdd * t_conv
+            sample = cc.neuron_sample_cap_F * vdd**2 + cc.neuron_bias_A * vdd * t_sample
         adcs = max(1, arr.weight_cols // cc.cols_per_adc)
         parts = {
             "cells": arr.rows * arr.cols * cc.cell_area_F2 * f_m**2,
@@ -94,10 +106,13 @@ class CircuitCosts:
             node=node,
             pitch_m=pitch,
             row_pulse_J=row_pulse,
+            wl_toggle_J=wl_toggle,
             bitline_J=bitline,
             conversion_J=conv,
+            sample_J=sample,
             add_J=node.add_energy_J(cc.accumulator_bits),
             t_conversion_s=t_conv,
+            t_sample_s=t_sample,
             adcs_per_core=adcs,
             core_area_m2=sum(parts.values()),
             core_area_parts_m2=parts,
@@ -227,9 +242,12 @@ def price(work: Workload) -> CostReport:
         else:
             e["cell"] = layer.total("cell_energy_J")
             e["wordline"] = layer.total("read_pulses") * cc.row_pulse_J
+            if cfg.cost.wl_switching == "every_plane":  # every word line toggles, pulsed or not
+                e["wordline"] += (layer.total("dac_conversions") - layer.total("read_pulses")) * cc.wl_toggle_J
             phys_cols = (layer.grid.cells_per_weight_col if layer.grid else 1) * layer.total("adc_conversions")
             e["bitline"] = phys_cols * cc.bitline_J
             e["adc"] = layer.total("adc_conversions") * cc.conversion_J
+            e["integrator"] = layer.total("integrations") * cc.sample_J
             e["shift_add"] = layer.total("shift_adds") * cc.add_J
             e["psum"] = layer.total("psum_adds") * cc.add_J
             e["interconnect"] = layer.total("psum_adds") * cfg.cost.accumulator_bits * core_pitch * wire_J_per_bit_m
@@ -238,9 +256,11 @@ def price(work: Workload) -> CostReport:
                 dist, crosses = _distance_m(layer, nxt, core_pitch, cfg.chip.cores)
                 moved = layer.output_elements * bits
                 e["interconnect"] += moved * (node.chip_link_J_per_bit if crosses else dist * wire_J_per_bit_m)
-            # every tile has its own core, so a layer takes one tile's planes one after another
+            # every tile has its own core, so a layer takes one tile's timesteps and conversions in turn
             rounds = math.ceil(max(_tile_cols(layer)) / cc.adcs_per_core)
-            latency[layer.name] = layer.events[0]["mvms"] * (cfg.array.t_pulse_s + rounds * cc.t_conversion_s)
+            first = layer.events[0]
+            latency[layer.name] = (first["mvms"] * cfg.array.t_pulse_s + first["timesteps"] * cc.t_sample_s
+                                   + first["slices"] * rounds * cc.t_conversion_s)  # fmt: skip
         if k == 0:
             e["dram"] += layer.input_elements * bits * node.dram_J_per_bit
         if k == len(work.layers) - 1:
@@ -275,20 +295,22 @@ def peak(cfg: Config, pulse_density: float = 0.5, g_mean_S: float | None = None)
     cc = CircuitCosts.of(cfg)
     arr, dac, dev = cfg.array, cfg.periphery.dac, cfg.device
     g = (dev.g_min_S + dev.g_max_S) / 2 if g_mean_S is None else g_mean_S
-    planes = dac.bits if dac.bit_serial else 1
+    planes, conv, steps = plane_counts(dac)
     v2 = 1.0 if dac.bit_serial else 1.0 / 3.0
     macs = arr.weight_rows * arr.weight_cols
     slots = arr.rows * planes
     per = {
         "cell": slots * pulse_density * v2 * arr.v_read_V**2 * g * arr.cols * arr.t_pulse_s,
-        "wordline": slots * pulse_density * cc.row_pulse_J,
-        "bitline": arr.cols * planes * cc.bitline_J,
-        "adc": arr.weight_cols * planes * cc.conversion_J,
-        "shift_add": arr.weight_cols * (planes - 1) * cc.add_J,
+        "wordline": slots * pulse_density * cc.row_pulse_J
+        + (slots * (1 - pulse_density) * cc.wl_toggle_J if cfg.cost.wl_switching == "every_plane" else 0.0),
+        "bitline": arr.cols * conv * cc.bitline_J,
+        "adc": arr.weight_cols * conv * cc.conversion_J,
+        "integrator": arr.weight_cols * steps * cc.sample_J,
+        "shift_add": arr.weight_cols * (conv - 1) * cc.add_J,
     }
     energy = sum(per.values())
     rounds = math.ceil(arr.weight_cols / cc.adcs_per_core)
-    t = planes * (arr.t_pulse_s + rounds * cc.t_conversion_s)
+    t = planes * arr.t_pulse_s + steps * cc.t_sample_s + conv * rounds * cc.t_conversion_s
     out = {f"{k}_J_per_mac": v / macs for k, v in per.items()}
     out.update({
         "energy_per_mac_J": energy / macs,

@@ -48,6 +48,8 @@ def _events(stored: dict[str, float]) -> dict[str, float]:
         out[_RENAMED.get(k, k)] = v
     if "mvms" not in stored and "read_planes" not in stored:  # older records: one plane per read
         out["mvms"] = out["vectors"] + out["transposed_vectors"]
+    if "timesteps" not in stored:  # records before integrating neurons: a timestep and a conversion per plane
+        out["timesteps"] = out["slices"] = out["mvms"]
     return out
 
 
@@ -77,12 +79,14 @@ def training_step_cost(
     weights = sum(i * o for i, o in shapes)
     rows = sum(i for i, _ in shapes) / max(1, len(shapes))
     cols = sum(o for _, o in shapes) / max(1, len(shapes))
-    c_row = cols * (c_seg + cfg.cost.access_gate_F)
+    c_row, wl = cols * (c_seg + cfg.cost.access_gate_F), cfg.cost
     parts = {
         "read_drivers": events["dac_conversions"] * cc.row_pulse_J,
-        "read_bitlines_adc": events["adc_conversions"] * (cc.bitline_J + cc.conversion_J),
+        "read_bitlines_adc": events["adc_conversions"] * (cc.bitline_J + cc.conversion_J)
+        + events["integrations"] * cc.sample_J,
         "read_cells": events["cell_energy_J"],
-        "update_lines": events["update_row_pulses"] * (c_row * cfg.cost.wl_voltage_V**2 + cols * c_seg * half**2)
+        "update_lines": events["update_row_pulses"]
+        * (c_row * (wl.wl_voltage_V - wl.wl_low_V) * wl.wl_voltage_V + cols * c_seg * half**2)
         + events["update_col_pulses"] * rows * c_seg * half**2,
         "update_cells": events["update_cell_J"],  # counted cell by cell
         "write_verify": events["programmed_cells"] * WRITE_VERIFY_PULSES * upd.v_write_V**2 * g_mid * upd.t_write_s,
@@ -95,10 +99,10 @@ def training_step_cost(
     sram = macs * digital_mac_J(node, cfg) + write_back_bits * node.sram_J_per_bit
     reram = macs * digital_reram_mac_J(cfg) + write_back_bits * upd.v_write_V**2 * g_mid * upd.t_write_s
     t_conv = cc.t_conversion_s * math.ceil(max(1.0, cols) / max(1, cc.adcs_per_core))
-    # one array activation per input plane (bit-serial planes, a transposed read's K phases)
-    reads = events["mvms"]
+    # each array activation's timesteps (bit-serial planes, a transposed read's K phases), then its conversions
+    t_reads = events["mvms"] * arr.t_pulse_s + events["timesteps"] * cc.t_sample_s + events["slices"] * t_conv
     programming = events.get("program_slots", 0.0) + events.get("verify_rows", 0.0) * WRITE_VERIFY_PULSES
-    t_analog = reads * (arr.t_pulse_s + t_conv) + (events["update_samples"] * slots + programming) * upd.t_write_s
+    t_analog = t_reads + (events["update_samples"] * slots + programming) * upd.t_write_s
     t_analog += events["digital_macs"] / (cfg.cost.digital_mac_units * cfg.cost.clock_Hz)  # mixed precision's sums
     t_digital = macs / (cfg.cost.digital_mac_units * cfg.cost.clock_Hz)
     # digital ReRAM: weights read bit by bit through shared sense amplifiers, written back row by row

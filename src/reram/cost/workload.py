@@ -29,6 +29,7 @@ from reram.core import EVENT_KINDS, TileEvents
 from reram.mapping import Placement, TileGrid, TileSite, place, tile_matrix
 from reram.nn import analog_layers, inventory, revert
 from reram.nn.convert import supported
+from reram.periphery.dac import plane_counts
 
 COUNT_KINDS = EVENT_KINDS  # per tile, per inference
 
@@ -117,12 +118,16 @@ class LayerProfile:
         energy_factor: cell energy relative to every row slot pulsed at full v_read on the
             target conductances (pulse density x mean (V / v_read)^2 per pulse x the floating
             bit-line reduction in voltage mode).
+        conversions: conversions per sensed line per input vector (default: one per plane).
+        timesteps: drive timesteps per input vector (default: one per plane).
 
     """
 
     planes: float
     pulse_density: float
     energy_factor: float
+    conversions: float | None = None
+    timesteps: float | None = None
 
 
 def default_profile(config: Config, first_layer: bool) -> LayerProfile:
@@ -131,10 +136,10 @@ def default_profile(config: Config, first_layer: bool) -> LayerProfile:
     (mean square 1/3 of full scale).
     """
     dac = config.periphery.dac
-    phases = 2 if first_layer else 1
-    planes = phases * (dac.bits if dac.bit_serial else 1)
+    planes, conversions, timesteps = plane_counts(dac, 2 if first_layer else 1)
     density = 0.5
-    return LayerProfile(planes, density, density * (1.0 if dac.bit_serial else 1.0 / 3.0))
+    energy = density * (1.0 if dac.bit_serial else 1.0 / 3.0)
+    return LayerProfile(planes, density, energy, conversions, timesteps)
 
 
 def target_row_conductance(weight_matrix: torch.Tensor, grid: TileGrid, config: Config) -> np.ndarray:
@@ -212,11 +217,13 @@ def profile_of(work: Workload, model: nn.Module) -> dict[str, LayerProfile]:
             continue
         vectors = layer.events[0]["vectors"]
         planes = layer.events[0]["mvms"] / vectors
+        conversions, timesteps = layer.events[0]["slices"] / vectors, layer.events[0]["timesteps"] / vectors
         density = layer.total("read_pulses") / max(layer.total("dac_conversions"), 1e-30)
         wm = _weight_matrix(mods[layer.name])
         g = target_row_conductance(wm, layer.grid, cfg).sum()
         full = cfg.array.t_pulse_s * cfg.array.v_read_V**2 * vectors * planes * g
-        prof[layer.name] = LayerProfile(planes, density, layer.total("cell_energy_J") / max(full, 1e-300))
+        energy = layer.total("cell_energy_J") / max(full, 1e-300)
+        prof[layer.name] = LayerProfile(planes, density, energy, conversions, timesteps)
     return prof
 
 
@@ -313,7 +320,7 @@ def analytic_workload(
         g_rows = target_row_conductance(_weight_matrix(mods[name]), grid, cfg)
         scale = cfg.array.t_pulse_s * cfg.array.v_read_V**2 * prof.energy_factor
         counts = TileEvents(grid.tiles(), grid.cells_per_weight_row, grid.cells_per_weight_col)
-        counts.add(positions, prof.planes)  # the same shape counts a simulated read adds
+        counts.add(positions, prof.planes, prof.conversions, prof.timesteps)  # the counts a simulated read adds
         slots = counts.counts[:, TileEvents.SHAPE_KINDS.index("dac_conversions")]  # rows x planes x vectors
         counts.add_measured(prof.pulse_density * slots, scale * positions * prof.planes * g_rows)
         ev = [t.as_dict() for t in counts.per_tile()]

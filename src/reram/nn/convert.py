@@ -195,10 +195,13 @@ def calibrate(model: nn.Module, batches: Iterable[Any], recalibrate: bool = True
 
     Args:
         model: a converted model.
-        batches: calibration inputs.
+        batches: calibration inputs: an iterable of batches (a DataLoader, a list), or one tensor
+            taken as one batch (iterating a tensor would feed its samples one by one, unbatched).
         recalibrate: also calibrate layers calibrated before (False: only new ones).
 
     """
+    if isinstance(batches, torch.Tensor):
+        batches = [batches]
     layers = [m for _, m in analog_layers(model) if not m.digital and (recalibrate or not bool(m.calibrated))]
     for m in layers:
         if not bool(m.programmed):

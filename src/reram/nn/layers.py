@@ -26,6 +26,7 @@ from reram.config import Config
 from reram.core import PeripheryState, TileEvents, analog_matmul
 from reram.mapping import TileGrid, TileSite, tile_matrix
 from reram.periphery.adc import mismatch
+from reram.periphery.dac import InputPlanes
 
 log = logging.getLogger(__name__)
 
@@ -251,8 +252,8 @@ class AnalogLayer(nn.Module):
     def _positions_per_vector(self, flat: torch.Tensor) -> int:
         return 1
 
-    def _count(self, vectors: int, planes: int, pulses: torch.Tensor, joules: torch.Tensor) -> None:
-        self.events.add(vectors, planes)
+    def _count(self, vectors: int, planes: InputPlanes, pulses: torch.Tensor, joules: torch.Tensor) -> None:
+        self.events.add(vectors, len(planes.weights), planes.conversions, planes.timesteps)
         p = pulses.detach().double().expand(-1, self.grid.n_col).reshape(-1).cpu().numpy().round()
         self.events.add_measured(p * self.grid.cells_per_weight_row, joules.detach().reshape(-1).cpu().numpy())
 

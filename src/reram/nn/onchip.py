@@ -43,7 +43,7 @@ from reram.config import Config, load_config
 from reram.core import EventCounts, PeripheryState, analog_matmul
 from reram.device import update as cellupd
 from reram.periphery.adc import percentile_abs
-from reram.periphery.dac import dac_quantize
+from reram.periphery.dac import InputPlanes, dac_quantize
 
 
 class _Kernels(torch.autograd.Function):
@@ -201,7 +201,7 @@ class OnChipLinear(nn.Module):
         """
         dac = self.config.periphery.dac
         fs = percentile_abs(v.reshape(1, -1), dac.percentile)[0]
-        return dac_quantize(v, dac.bits, fs)[0], fs
+        return dac_quantize(v, dac.magnitude_bits, fs)[0], fs
 
     def _stack(self, transposed: bool) -> ReadStack:
         key = "transposed" if transposed else "forward"
@@ -245,8 +245,9 @@ class OnChipLinear(nn.Module):
                                adc_pattern=stack.pattern)  # fmt: skip
         n = v.shape[0]
 
-        def count(planes: int, pulses: torch.Tensor, joules: torch.Tensor) -> None:
+        def count(shape: InputPlanes, pulses: torch.Tensor, joules: torch.Tensor) -> None:
             e, n_in, n_out, k = self.events, v.shape[1], stack.outputs, len(self.cells)
+            planes, conv, steps = len(shape.weights), shape.conversions, shape.timesteps
             if transposed:
                 e.transposed_vectors += n
                 e.transposed_macs += float(n * n_in * n_out)
@@ -255,7 +256,10 @@ class OnChipLinear(nn.Module):
                 e.macs += float(n * n_in * n_out)
             e.mvms += n * planes * (k if transposed else 1)
             e.dac_conversions += n * planes * n_in * (k if transposed else 1)
-            e.adc_conversions += n * planes * n_out * k
+            e.adc_conversions += n * conv * n_out * k
+            e.slices += n * conv * (k if transposed else 1)
+            e.timesteps += n * steps * (k if transposed else 1)
+            e.integrations += n * steps * n_out * k
             e.cell_energy_J += float(joules.sum())
 
         driven: list[torch.Tensor] = []

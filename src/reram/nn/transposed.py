@@ -22,6 +22,7 @@ from reram.array import StackOp, row_grouping, transposed_stack
 from reram.core import PeripheryState, TileEvents, analog_matmul
 from reram.nn.layers import AnalogLinear
 from reram.periphery.adc import mismatch
+from reram.periphery.dac import InputPlanes
 
 
 def _transposed_op(layer: AnalogLinear) -> StackOp:
@@ -111,8 +112,8 @@ class TransposedRead:
         return g.unpack(out.view(y.shape[0], g.n_row, g.rows_pad).permute(1, 2, 0)).T
 
     def _count(self, vectors: int) -> Any:
-        def count(planes: int, pulses: torch.Tensor, joules: torch.Tensor) -> None:
-            self.events.add(vectors, planes)
+        def count(planes: InputPlanes, pulses: torch.Tensor, joules: torch.Tensor) -> None:
+            self.events.add(vectors, len(planes.weights), planes.conversions, planes.timesteps)
             n_row, cells = self.layer.grid.n_row, self.layer.grid.cells_per_weight_col
             p = pulses.detach().double().expand(-1, n_row).reshape(-1).cpu().numpy().round()
             self.events.add_measured(p * cells, joules.detach().reshape(-1).cpu().numpy())
