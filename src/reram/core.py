@@ -161,8 +161,8 @@ class TileEvents:
         """
         conv = planes if conversions is None else conversions
         steps = planes if timesteps is None else timesteps
-        mult = [1, planes, 1, planes, planes, conv, conv, steps, steps, conv - 1, 1]
-        mult = np.asarray(mult, dtype=np.float64) * vectors
+        mult = np.asarray([1, planes, 1, planes, planes, conv, conv, steps, steps, conv - 1, 1], dtype=np.float64)
+        mult *= vectors
         self.counts += self.unit * mult
 
     def add_measured(self, read_pulses: np.ndarray, cell_energy_J: np.ndarray) -> None:

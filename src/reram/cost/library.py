@@ -64,8 +64,8 @@ class NodeParams:
     mac8_area_m2: float
     sources: tuple[tuple[str, str], ...] = ()
 
-    def adc_energy_J(self, bits: int) -> float:
-        """Energy of one ``bits``-bit conversion: Walden term FOM_W 2**bits plus the thermal
+    def adc_energy_J(self, bits: float) -> float:
+        """Energy of one conversion at ``bits`` effective bits: Walden term FOM_W 2**bits plus the thermal
         limit of the Schreier FOM, 2**-1 10**((6.02 bits + 1.76 - FOM_S) / 10) (Murmann survey).
         """
         thermal = 0.5 * 10 ** ((6.02 * bits + 1.76 - self.adc_fom_schreier_dB) / 10)
