@@ -294,3 +294,18 @@ def test_activity_estimated_from_the_model_prices_like_the_simulated_run(name: s
     est = estimated.total_energy_J / counted.total_energy_J
     assert abs(est - 1) < 0.05, est  # the same inputs' activity: within 5 %
     assert abs(est - 1) < abs(assumed.total_energy_J / counted.total_energy_J - 1)
+
+
+def test_line_settling_makes_latency_grow_with_the_array() -> None:
+    from reram.cost.model import CircuitCosts, settling_s
+
+    def t_plane(n: int, **array: float) -> float:
+        return CircuitCosts.of(reram.override(preset("hfo2"), {"array": {"rows": n, "cols": n, **array}})).t_plane_s
+
+    assert t_plane(64) == preset("hfo2").array.t_pulse_s  # short lines settle within the pulse
+    assert t_plane(8192) > 4 * t_plane(64)  # Elmore RC grows as n^2
+    assert t_plane(8192, r_wire_ohm=4.0) > 3 * t_plane(8192, r_wire_ohm=1.0)
+    cfg = reram.override(preset("neurram"), {"array": {"r_wire_ohm": 0.0}})
+    assert settling_s(cfg, 1e-16) > 0  # a floating bit line charges through its cells
+    cur = reram.override(cfg, {"periphery": {"adc": {"sensing": "current"}}})
+    assert settling_s(cur, 1e-16) == 0.0  # virtual ground, ideal wires

@@ -22,10 +22,11 @@ Energy per component (per inference):
 - ``dram``: the input sample read and the result written off chip;
 - ``digital_layers``: layers that stay digital, at the digital baseline's energy per MAC.
 
-Latency: each plane takes t_pulse, each of the neuron's samples its cycles, each conversion its
-steps and reset cycles, serialised ``cols_per_adc`` deep; a layer's tiles run in parallel (one
-tile per core) and its vectors one after another; layers add up per inference, and with
-``pipeline`` the throughput is set by the slowest layer. Area: cells (F^2), drivers, ADCs
+Latency: each plane takes t_pulse or the lines' RC settling if longer (:func:`settling_s`),
+each of the neuron's samples its cycles, each conversion its steps and reset cycles, serialised
+``cols_per_adc`` deep; a layer's tiles run in parallel (one tile per core) and its vectors one
+after another; layers add up per inference, and with ``pipeline`` the throughput is set by the
+slowest layer. Area: cells (F^2), drivers, ADCs
 (~2^bits), per-core registers, SRAM buffers.
 """
 
@@ -71,6 +72,7 @@ class CircuitCosts:
     add_J: float
     t_conversion_s: float
     t_sample_s: float
+    t_plane_s: float
     adcs_per_core: int
     core_area_m2: float
     core_area_parts_m2: dict[str, float] = field(default_factory=dict)
@@ -87,6 +89,7 @@ class CircuitCosts:
         wl_toggle = c_wl * (cc.wl_voltage_V - cc.wl_low_V) * cc.wl_voltage_V  # from the supply at V_hi
         row_pulse = wl_toggle + arr.cols * c_seg * arr.v_read_V**2
         bitline = arr.rows * c_seg * arr.v_read_V**2
+        t_plane = max(arr.t_pulse_s, settling_s(cfg, c_seg))
         t_conv = (adc.bits * cc.cycles_per_bit + cc.reset_cycles) / cc.clock_Hz
         if cc.adc == "sar":
             conv, sample, t_sample = node.adc_energy_J(max(1.0, adc.bits - cc.adc_enob_loss_bits)), 0.0, 0.0
@@ -113,10 +116,29 @@ class CircuitCosts:
             add_J=node.add_energy_J(cc.accumulator_bits),
             t_conversion_s=t_conv,
             t_sample_s=t_sample,
+            t_plane_s=t_plane,
             adcs_per_core=adcs,
             core_area_m2=sum(parts.values()),
             core_area_parts_m2=parts,
         )
+
+
+def settling_s(cfg: Config, c_seg_F: float) -> float:
+    """Time a read's lines take to settle to half an ADC step (seconds).
+
+    The driven row is a distributed RC line, tau_row = r_wire c_seg cols^2 / 2 (Elmore); the
+    sensed column too, and in voltage mode its floating bit line charges through the cells in
+    parallel, tau_col = rows c_seg (r_wire rows / 2 + 1 / sum G), sum G ~ rows x the window's
+    middle; current sensing holds the column at virtual ground (only its wire RC). Settling to
+    half an LSB of a ``bits``-bit conversion takes ln(2**(bits + 1)) time constants.
+    """
+    arr, dev = cfg.array, cfg.device
+    tau_row = arr.r_wire_ohm * c_seg_F * arr.cols**2 / 2
+    c_col = arr.rows * c_seg_F
+    tau_col = arr.r_wire_ohm * c_col * arr.rows / 2
+    if cfg.periphery.adc.sensing == "voltage":
+        tau_col += c_col / (arr.rows * (dev.g_min_S + dev.g_max_S) / 2)
+    return (tau_row + tau_col) * math.log(2 ** (cfg.periphery.adc.bits + 1))
 
 
 @dataclass
@@ -259,7 +281,7 @@ def price(work: Workload) -> CostReport:
             # every tile has its own core, so a layer takes one tile's timesteps and conversions in turn
             rounds = math.ceil(max(_tile_cols(layer)) / cc.adcs_per_core)
             first = layer.events[0]
-            latency[layer.name] = (first["mvms"] * cfg.array.t_pulse_s + first["timesteps"] * cc.t_sample_s
+            latency[layer.name] = (first["mvms"] * cc.t_plane_s + first["timesteps"] * cc.t_sample_s
                                    + first["slices"] * rounds * cc.t_conversion_s)  # fmt: skip
         if k == 0:
             e["dram"] += layer.input_elements * bits * node.dram_J_per_bit
@@ -310,7 +332,7 @@ def peak(cfg: Config, pulse_density: float = 0.5, g_mean_S: float | None = None)
     }
     energy = sum(per.values())
     rounds = math.ceil(arr.weight_cols / cc.adcs_per_core)
-    t = planes * arr.t_pulse_s + steps * cc.t_sample_s + conv * rounds * cc.t_conversion_s
+    t = planes * cc.t_plane_s + steps * cc.t_sample_s + conv * rounds * cc.t_conversion_s
     out = {f"{k}_J_per_mac": v / macs for k, v in per.items()}
     out.update({
         "energy_per_mac_J": energy / macs,

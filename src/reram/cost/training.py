@@ -100,7 +100,7 @@ def training_step_cost(
     reram = macs * digital_reram_mac_J(cfg) + write_back_bits * upd.v_write_V**2 * g_mid * upd.t_write_s
     t_conv = cc.t_conversion_s * math.ceil(max(1.0, cols) / max(1, cc.adcs_per_core))
     # each array activation's timesteps (bit-serial planes, a transposed read's K phases), then its conversions
-    t_reads = events["mvms"] * arr.t_pulse_s + events["timesteps"] * cc.t_sample_s + events["slices"] * t_conv
+    t_reads = events["mvms"] * cc.t_plane_s + events["timesteps"] * cc.t_sample_s + events["slices"] * t_conv
     programming = events.get("program_slots", 0.0) + events.get("verify_rows", 0.0) * WRITE_VERIFY_PULSES
     t_analog = t_reads + (events["update_samples"] * slots + programming) * upd.t_write_s
     t_analog += events["digital_macs"] / (cfg.cost.digital_mac_units * cfg.cost.clock_Hz)  # mixed precision's sums
