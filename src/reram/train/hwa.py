@@ -147,7 +147,7 @@ def prepare_hwa(
     """
     hwa = hwa or HWAConfig()
     cfg = load_config(config)
-    in_bits = cfg.periphery.dac.bits if hwa.input_bits is None else hwa.input_bits
+    in_bits = cfg.periphery.dac.magnitude_bits if hwa.input_bits is None else hwa.input_bits
     for name, m in model.named_modules():
         if not isinstance(m, _LAYERS) or (filter_fn is not None and not filter_fn(m, name)):
             continue
