@@ -309,3 +309,13 @@ def test_line_settling_makes_latency_grow_with_the_array() -> None:
     assert settling_s(cfg, 1e-16) > 0  # a floating bit line charges through its cells
     cur = reram.override(cfg, {"periphery": {"adc": {"sensing": "current"}}})
     assert settling_s(cur, 1e-16) == 0.0  # virtual ground, ideal wires
+
+
+def test_cli_validate_marks_calibration_and_held_out(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    r = CliRunner().invoke(app, ["validate", "--json", "--out", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.stdout[r.stdout.index("{") :])["checks"]
+    assert {row["role"] for row in rows} == {"calibration", "held-out"}
+    held = [row["ratio"] for row in rows if row["role"] == "held-out"]
+    assert len(held) >= 30 and 0.7 < min(held) and max(held) < 1.3
+    assert (tmp_path / "validation.json").exists() and (tmp_path / "validation.csv").exists()
