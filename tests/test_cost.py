@@ -39,7 +39,7 @@ SHAPE_KINDS = [k for k in COUNT_KINDS if k not in ("read_pulses", "cell_energy_J
 def _small(sensing: str, bit_serial: bool, rows: int = 16, cols: int = 8) -> reram.Config:
     return reram.override(
         preset("neurram"),
-        {"device": {"read_noise_rel": 0.0}, "array": {"rows": rows, "cols": cols},
+        {"device": {"read_noise_rel": 0.0, "read_noise_model": "constant"}, "array": {"rows": rows, "cols": cols},
          "periphery": {"adc": {"sensing": sensing},
                        "dac": {"bits": 4, "bit_serial": bit_serial, "accumulate": "analog" if bit_serial else "digital",
                                "split_bits": 5 if bit_serial else 0}}},
@@ -119,7 +119,7 @@ def _cnn() -> nn.Module:
 
 def test_analytic_counts_equal_counted_and_energy_agrees() -> None:
     model = _cnn()
-    cfg = reram.override(preset("neurram"), {"device": {"read_noise_rel": 0.0}})
+    cfg = reram.override(preset("neurram"), {"device": {"read_noise_rel": 0.0, "read_noise_model": "constant"}})
     a = reram.convert(model, cfg)
     a.program()
     gen = torch.Generator().manual_seed(0)
@@ -258,7 +258,7 @@ def test_counted_and_analytic_workloads_agree_on_every_zoo_model(name: str) -> N
     torch.manual_seed(0)
     model, shape = zoo.build(name)
     model.eval()
-    cfg = reram.override(preset("neurram"), {"device": {"read_noise_rel": 0.0}})
+    cfg = reram.override(preset("neurram"), {"device": {"read_noise_rel": 0.0, "read_noise_model": "constant"}})
     chip = reram.convert(model, cfg)
     chip.program()
     with torch.no_grad():

@@ -179,7 +179,10 @@ def test_a_chip_reads_at_a_temperature_apart_from_ageing():
     from torch import nn
 
     torch.manual_seed(0)
-    chip = reram.convert(nn.Sequential(nn.Linear(16, 8)), {"base": "neurram", "device": {"read_noise_rel": 0.0}})
+    chip = reram.convert(
+        nn.Sequential(nn.Linear(16, 8)),
+        {"base": "neurram", "device": {"read_noise_rel": 0.0, "read_noise_model": "constant"}},
+    )
     chip.program(seed=0)
     x = torch.rand(4, 16)
     with torch.no_grad():

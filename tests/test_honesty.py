@@ -105,7 +105,7 @@ def test_what_stays_digital_is_priced_as_digital_work() -> None:
     assert layers["attn"].macs == 5 * e * e * 4 + 2 * 5 * 5 * e  # q, k, v, out projections; QK^T and AV
     assert layers["fc"].analog
     assert rep.component_energy_J()["digital_layers"] > 0
-    chip = reram.convert(model, {"base": "neurram", "device": {"read_noise_rel": 0.0}})
+    chip = reram.convert(model, {"base": "neurram", "device": {"read_noise_rel": 0.0, "read_noise_model": "constant"}})
     chip.program()
     with torch.no_grad():
         chip(torch.rand(4, 5, 6))

@@ -108,7 +108,11 @@ def test_chip_in_the_loop_fine_tuning_improves_a_small_seeded_case():
     torch.manual_seed(0)
     model = nn.Sequential(nn.Flatten(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))
     fit(model, d.x_train, d.y_train, epochs=30, lr=1e-2, batch_size=64, seed=0)
-    harsh = {"base": "neurram", "device": {"read_noise_rel": 0.0, "levels": 3}, "periphery": {"adc": {"bits": 4}}}
+    harsh = {
+        "base": "neurram",
+        "device": {"read_noise_rel": 0.0, "read_noise_model": "constant", "levels": 3},
+        "periphery": {"adc": {"bits": 4}},
+    }
     plain = monte_carlo(model, harsh, d.x_train, d.y_train, seeds=[0, 1], ages_s=[1.0])[1.0]["mean"]
     tuned = progressive_finetune(model, harsh, d.x_train, d.y_train, epochs_per_stage=5, lr=3e-3, seed=0)
     after = monte_carlo(tuned, harsh, d.x_train, d.y_train, seeds=[0], ages_s=[1.0])[1.0]["mean"]

@@ -16,7 +16,9 @@ def _chip(accumulate: str, bits: int = 4, **dac: object) -> reram.Config:
     d = {"accumulate": accumulate, "bits": bits, **dac}
     if accumulate == "digital":
         d["split_bits"] = 0
-    return override(preset("neurram"), {"device": {"read_noise_rel": 0.0}, "periphery": {"dac": d}})
+    return override(
+        preset("neurram"), {"device": {"read_noise_rel": 0.0, "read_noise_model": "constant"}, "periphery": {"dac": d}}
+    )
 
 
 def _ray(cfg: reram.Config) -> torch.Tensor:

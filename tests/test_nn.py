@@ -97,7 +97,7 @@ def test_state_dict_round_trips():
     b.load_state_dict(a.state_dict())
     x = torch.rand(4, 1, 28, 28)
     assert torch.equal(a[0].g_S, b[0].g_S) and bool(b[0].calibrated)
-    cfg = {"base": "neurram", "device": {"read_noise_rel": 0.0}}
+    cfg = {"base": "neurram", "device": {"read_noise_rel": 0.0, "read_noise_model": "constant"}}
     a2, b2 = reram.convert(m, cfg), reram.convert(m, cfg)
     a2.program()
     b2.load_state_dict(a2.state_dict())
@@ -167,7 +167,9 @@ def test_wrong_input_shapes_get_clear_errors():
 
 
 def test_cached_kernel_follows_the_conductances():
-    m = reram.convert(nn.Conv2d(3, 4, 3), {"base": "neurram", "device": {"read_noise_rel": 0.0}})
+    m = reram.convert(
+        nn.Conv2d(3, 4, 3), {"base": "neurram", "device": {"read_noise_rel": 0.0, "read_noise_model": "constant"}}
+    )
     x = torch.rand(2, 3, 8, 8)
     reram.calibrate(m, [x])
     with torch.no_grad():
@@ -206,7 +208,9 @@ def test_a_whole_converted_model_saves_and_loads(tmp_path):
 
     from reram.zoo import fashion_cnn
 
-    chip = reram.convert(fashion_cnn(), {"base": "neurram", "device": {"read_noise_rel": 0.0}})
+    chip = reram.convert(
+        fashion_cnn(), {"base": "neurram", "device": {"read_noise_rel": 0.0, "read_noise_model": "constant"}}
+    )
     chip.program(seed=1)
     x = torch.rand(2, 1, 28, 28)
     with torch.no_grad():

@@ -16,12 +16,13 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
-from reram.array import add_read_noise_
+from reram.array.noise import add_line_noise_
 from reram.config import Config, DACConfig
 from reram.periphery import adc_levels, encode_inputs, percentile_abs
-from reram.periphery.adc import correct_, distort_, max_abs, to_codes_
+from reram.periphery.adc import add_sampling_noise_, correct_, distort_, max_abs, to_codes_
 from reram.periphery.dac import InputPlanes, driven_values
 from reram.periphery.neuron import integrate
+from reram.rng import gaussian_like
 
 # per tile, per read: the kinds an inference read counts (the cost model's workload)
 EVENT_KINDS = (
@@ -322,9 +323,7 @@ def analog_matmul(
     # array: column currents (amperes), read noise in distribution
     i = op.currents(v)
     v_sq = v * v
-    sigma = cfg.device.read_sigma_S
-    if sigma > 0:
-        add_read_noise_(i, op.square_sums(v_sq), sigma, gen)
+    add_line_noise_(i, op, v, v_sq, cfg, gen)
     view = (1, *state.adc_fs.shape) + (1,) * spatial
     if on_read is not None:  # cell energy with the bit lines held at 0 V: sum V^2 G t, one pulse per plane
         g_row = op.g_row_S
@@ -339,15 +338,21 @@ def analog_matmul(
         if on_read is not None:  # sum G (V - V_bl)^2 = sum G V^2 - V_bl^2 sum G, per column
             bl = (i * i).sum(0).flatten(2).sum(-1) if spatial else (i * i).sum(0)
             joules = joules - op.col_tile_sums(bl * state.gsum_S).double()
-    weights = planes.weights
+    weights, samples = planes.weights, [1] * len(planes.weights)
     if planes.slices is not None:  # the neuron integrates the planes' charge, then converts once per slice
         i, weights = integrate(i, planes)
+        samples = [sum(planes.repeats[p] for p in group) for group in planes.slices]
+    if cfg.device.read_noise_model == "physical" and adc.sample_cap_F > 0:  # kT/C on every sample
+        kelvin = getattr(op, "read_K", None) or cfg.device.t_ref_K
+        add_sampling_noise_(i, samples, adc, kelvin, cfg.array.t_pulse_s, gen)
     if state.calibrating or state.auto_adc:
         _set_adc_range(i, state, cfg)
     # ADC: integer codes; the step size is folded into the digital scale below
     step = state.adc_fs / adc_levels(adc.bits)
     if adc.inl_lsb or state.adc_pattern is not None:
         distort_(i, state.adc_fs, state.adc_pattern, adc, view)
+    if adc.noise_lsb > 0:  # the comparator's input-referred noise, every conversion
+        i.addcmul_(gaussian_like(i, gen), step.view(view), value=adc.noise_lsb)
     codes = correct_(to_codes_(i, step.view(view), adc.bits), state.adc_pattern, adc, view)
     if on_read is not None:
         on_read(planes, pulses, joules * cfg.array.t_pulse_s)

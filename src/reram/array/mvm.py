@@ -79,22 +79,53 @@ class StackOp:
         g_row_S: (tiles, rows, k) conductance on each driven row line, summed over each of k
             groups of columns (siemens): the cell energy of a read is sum V^2 G t per line.
         col_groups: columns per group of ``g_row_S`` (the array width); None = one group.
+        cells_S: for the physical read noise, a function returning {"g_sq": sum over the cells
+            of each weight position of G^2 (S^2), "g_tot": of G (S)}, each shaped as ``gdiff_S``.
+        read_K: the read temperature (kelvin; None = the device's t_ref_K), for thermal noise.
 
     """
 
     def __init__(
-        self, gdiff_S: torch.Tensor, group: Grouping, g_row_S: torch.Tensor | None = None, col_groups: int | None = None
+        self,
+        gdiff_S: torch.Tensor,
+        group: Grouping,
+        g_row_S: torch.Tensor | None = None,
+        col_groups: int | None = None,
+        cells_S: Callable[[], dict[str, torch.Tensor]] | None = None,
+        read_K: float | None = None,
     ):
         self.gdiff = gdiff_S
         self.group = group
         self._g_row = g_row_S
         self._col_groups = col_groups
+        self._cells = cells_S
+        self._cell_mats: dict[str, torch.Tensor] | None = None
+        self.read_K = read_K
+
+    def _product(self, v: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+        if m.shape[0] == 1 and v.shape[-1] == m.shape[1]:
+            return (v @ m[0]).unsqueeze(1)
+        return torch.bmm(self.group(v), m).transpose(0, 1)
 
     def currents(self, v_V: torch.Tensor) -> torch.Tensor:
         """(N, tiles, cols) column currents (amperes) for flat row voltages ``v_V`` (N, features)."""
-        if self.gdiff.shape[0] == 1 and v_V.shape[-1] == self.gdiff.shape[1]:
-            return (v_V @ self.gdiff[0]).unsqueeze(1)
-        return torch.bmm(self.group(v_V), self.gdiff).transpose(0, 1)
+        return self._product(v_V, self.gdiff)
+
+    def cell_matrix(self, kind: str) -> torch.Tensor:
+        """(tiles, rows, cols) per-position sums over the cells of G^2 ("g_sq") or G ("g_tot")."""
+        if self._cell_mats is None:
+            if self._cells is None:
+                raise ValueError("this array product was built without its cells: the physical read noise needs them")
+            self._cell_mats = self._cells()
+        return self._cell_mats[kind]
+
+    def cell_sums(self, a: torch.Tensor, kind: str) -> torch.Tensor:
+        """(N, tiles, cols) sum over each tile's rows of ``a`` (N, features) x the cells' G^2 or G."""
+        return self._product(a, self.cell_matrix(kind))
+
+    def line_conductance_S(self) -> torch.Tensor:
+        """(tiles, cols) conductance of every cell on each sensed line (siemens)."""
+        return self.cell_matrix("g_tot").sum(1)
 
     def square_sums(self, v_sq: torch.Tensor) -> torch.Tensor:
         """(N, tiles, 1) sum over each tile's rows of V**2 (volts squared)."""

@@ -20,6 +20,7 @@ computed once per :class:`Layout`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,9 +100,36 @@ def floating_differences(layout: Layout, cells_S: list[torch.Tensor]) -> list[to
     return out
 
 
+NoiseCells = Callable[[], tuple[list[torch.Tensor], list[torch.Tensor]]]
+
+
+def _forward_pack(lo: Layout, mats: list[torch.Tensor]) -> torch.Tensor:
+    """K (out, in) matrices -> (t, r, K out): the forward stack's layout."""
+    return lo.pack(mats[0].T if lo.k == 1 else torch.cat([d.T for d in mats], -1))
+
+
+def _transposed_pack(lo: Layout, mats: list[torch.Tensor]) -> torch.Tensor:
+    """K (out, in) matrices -> (K n_col, ct, t r): the transposed stack's layout."""
+    if lo.t * lo.r == lo.n_in and lo.n_col == 1:  # one array width: each cell array is one tile
+        return mats[0].unsqueeze(0) if lo.k == 1 else torch.stack(mats)
+    return torch.cat([transposed_stack(lo.pack(d.T), lo.ct) for d in mats])
+
+
+def _noise(noise_cells: NoiseCells | None, pack: Callable[[list[torch.Tensor]], torch.Tensor]) -> Any:
+    if noise_cells is None:
+        return None
+
+    def make() -> dict[str, torch.Tensor]:
+        g_sq, g_tot = noise_cells()
+        return {"g_sq": pack(g_sq), "g_tot": pack(g_tot)}
+
+    return make
+
+
 def forward_stack(
-    layout: Layout, cells_S: list[torch.Tensor], diffs_S: list[torch.Tensor], rows_S: list[torch.Tensor]
-) -> ReadStack:
+    layout: Layout, cells_S: list[torch.Tensor], diffs_S: list[torch.Tensor], rows_S: list[torch.Tensor],
+    noise_cells: NoiseCells | None = None,
+) -> ReadStack:  # fmt: skip
     """The forward reads' stack.
 
     Args:
@@ -110,31 +138,31 @@ def forward_stack(
         diffs_S: K (out, in) what one row volt adds to each cell column's current against its
             reference (siemens): G_k - g_ref, or the wired arrays' effective difference.
         rows_S: K (in,) conductance of each cell array along each input row (siemens).
+        noise_cells: for the physical read noise, returns K (out, in) G^2 and G of each cell
+            position, its reference cell included (siemens^2, siemens).
 
     """
     lo = layout
-    gdiff = lo.pack(diffs_S[0].T if lo.k == 1 else torch.cat([d.T for d in diffs_S], -1))  # (t, r, K out)
+    gdiff = _forward_pack(lo, diffs_S)  # (t, r, K out)
     g_line = torch.stack(rows_S).sum(0) + lo.n_out * lo.g_ref  # each row crosses K cells and a reference per output
     g_row = lo.pack(g_line.unsqueeze(1))  # (t, r, 1); padded rows: 0
     gain, gsum = lo.gain_f, lo.gain_f
     if lo.voltage:  # conductance on each sensed cell column (its own floating line, apart from the reference)
         gsum = torch.cat([lo.pack(g.T).sum(1) for g in cells_S], -1)
         gain = gain * gsum
-    op = StackOp(gdiff, row_grouping(lo.t, lo.r), g_row)
+    op = StackOp(gdiff, row_grouping(lo.t, lo.r), g_row, cells_S=_noise(noise_cells, lambda m: _forward_pack(lo, m)))
     return ReadStack(op, gain, gsum.clamp_min(1e-30), lo.n_out, lo.k, lo.pattern_f)
 
 
 def transposed_stack_of(
-    layout: Layout, cells_S: list[torch.Tensor], diffs_S: list[torch.Tensor], cols_S: list[torch.Tensor]
-) -> ReadStack:
+    layout: Layout, cells_S: list[torch.Tensor], diffs_S: list[torch.Tensor], cols_S: list[torch.Tensor],
+    noise_cells: NoiseCells | None = None,
+) -> ReadStack:  # fmt: skip
     """The transposed reads' stack (arguments as :func:`forward_stack`; ``cols_S``: K (out,)
     conductance of each cell array along each output column).
     """
     lo = layout
-    if lo.t * lo.r == lo.n_in and lo.n_col == 1:  # one array width: each cell array is one tile
-        gt = diffs_S[0].unsqueeze(0) if lo.k == 1 else torch.stack(diffs_S)  # (K, out, in)
-    else:
-        gt = torch.cat([transposed_stack(lo.pack(d.T), lo.ct) for d in diffs_S])  # (K n_col, ct, t r)
+    gt = _transposed_pack(lo, diffs_S)  # (K n_col, ct, t r)
     pad = lo.n_col * lo.ct - lo.n_out
     lines = [c + lo.n_in * lo.g_ref for c in cols_S]  # each driven column: its cells and the reference
     g_col = torch.cat([F.pad(x, (0, pad)).view(lo.n_col, lo.ct, 1) for x in lines])
@@ -145,4 +173,5 @@ def transposed_stack_of(
         gsum = torch.cat([transposed_stack(lo.pack(g.T), lo.ct).sum(1) for g in cells_S]) + per_block * lo.g_ref
         gain = gain * gsum
     group = repeated_grouping(row_grouping(lo.n_col, lo.ct), lo.k)
-    return ReadStack(StackOp(gt, group, g_col), gain, gsum.clamp_min(1e-30), lo.n_in, 1, lo.pattern_t)
+    op = StackOp(gt, group, g_col, cells_S=_noise(noise_cells, lambda m: _transposed_pack(lo, m)))
+    return ReadStack(op, gain, gsum.clamp_min(1e-30), lo.n_in, 1, lo.pattern_t)

@@ -29,7 +29,6 @@ class CostConfig:
         adc_enob_loss_bits: a SAR ADC's effective bits below its nominal bits (noise, distortion):
             its energy follows the survey fit at ENOB = bits - adc_enob_loss_bits.
         neuron_cap_F: capacitance one charge-decrement step of the neuron switches (farads).
-        neuron_sample_cap_F: capacitance one sample-and-integrate step switches (farads).
         neuron_bias_A: static current of one neuron (integrator and comparator amplifiers,
             control) while it works (amperes): energy I V_dd over its sampling and conversion
             time, the per-operation floor that dominates at every precision.
@@ -60,7 +59,6 @@ class CostConfig:
     adc: str = "sar"
     adc_enob_loss_bits: float = num(0.0, 0, 8, "bits")
     neuron_cap_F: float = num(20e-15, 1e-18, 1e-9, "F")
-    neuron_sample_cap_F: float = num(10e-15, 0, 1e-9, "F")
     neuron_bias_A: float = num(0.0, 0, 1e-2, "A")
     neuron_vdd_V: float = num(0.0, 0, 10, "V")
     sample_cycles: int = num(1, 1, 10_000, "cycles")

@@ -103,7 +103,13 @@ class DeviceConfig:
         wv_step_gain: mean fraction of the verified error that one pulse corrects.
         wv_step_spread: log-normal spread of the pulse response (multiplicative, dimensionless).
         wv_c2c_sigma_S: additive cycle-to-cycle noise of one pulse (siemens).
-        read_noise_rel: read-noise std per cell per read, as a fraction of g_max_S.
+        read_noise_rel: read-noise std per cell per read: a fraction of g_max_S
+            (``read_noise_model = "constant"``) or of the cell's own conductance ("physical":
+            the measured 1/f and random-telegraph fluctuation, proportional to G).
+        read_noise_model: "constant" (the first model: the same std in siemens on every cell,
+            whatever the read voltage and time) or "physical" (current-referred: that
+            fluctuation, thermal 4kTG df and shot 2q|I| df of every cell over the read's noise
+            bandwidth df = 1 / (2 t_pulse) at the read temperature; see ``reram.array.noise``).
         relax_times_s / relax_poly_uS: spread of conductance around target sigma(g, t) (uS),
             polynomial in x = g / relax_x_ref_S at each listed time; empty = no relaxation.
         relax_x_ref_S: normalising conductance of the relaxation polynomials (siemens).
@@ -132,7 +138,8 @@ class DeviceConfig:
     wv_step_gain: float = num(0.6, 0, 2, "(above 2 the loop diverges)", open_lo=True)
     wv_step_spread: float = num(0.3, 0, 10)
     wv_c2c_sigma_S: float = num(0.2e-6, 0, 0.01, "S")
-    read_noise_rel: float = num(0.0, 0, 1, "of g_max_S")
+    read_noise_rel: float = num(0.0, 0, 1, "of g_max_S, or of G")
+    read_noise_model: str = "constant"
     relax_times_s: tuple[float, ...] = num((), 0, 1e10, "s", open_lo=True)
     relax_poly_uS: tuple[tuple[float, ...], ...] = ()
     relax_x_ref_S: float = num(40e-6, 1e-9, 0.01, "S")
@@ -155,6 +162,7 @@ class DeviceConfig:
         if self.levels == 1:
             fail("device.levels", self.levels, "0 (continuous) or an integer in [2, 65536]")
         choice(self, "program_mode", ("exact", "gaussian", "write_verify"))
+        choice(self, "read_noise_model", ("constant", "physical"))
         if self.stuck_low_rate + self.stuck_high_rate > 1:
             fail("device.stuck_high_rate", self.stuck_high_rate, "stuck_low_rate + stuck_high_rate <= 1")
         if len(self.relax_times_s) != len(self.relax_poly_uS):
@@ -288,6 +296,10 @@ class ADCConfig:
             transfer (LSB; below (2**(bits-1) - 1) / sqrt(27) the transfer stays monotone).
         correction: digital correction of the measured mismatch after conversion: "none",
             "offset", or "offset_gain" (the fixed pattern measured once, e.g. with known inputs).
+        sample_cap_F: the converter's (the neuron's) sampling capacitor (farads): kT/C noise on
+            every sample with ``device.read_noise_model = "physical"``, and the C V_dd^2 each
+            sample switches in the cost model; 0 = none.
+        noise_lsb: the comparator's input-referred noise, rms in LSB, on every conversion.
 
     """
 
@@ -300,6 +312,8 @@ class ADCConfig:
     gain_sigma: float = num(0.0, 0, 0.5)
     inl_lsb: float = num(0.0, 0, 64, "LSB")
     correction: str = "none"
+    sample_cap_F: float = num(0.0, 0, 1e-9, "F")
+    noise_lsb: float = num(0.0, 0, 16, "LSB")
 
     def __post_init__(self) -> None:
         check(self)

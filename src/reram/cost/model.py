@@ -97,7 +97,7 @@ class CircuitCosts:
             vdd = cc.neuron_vdd_V or node.vdd_V
             t_sample = cc.sample_cycles / cc.clock_Hz
             conv = adc.bits * (cc.neuron_cap_F * vdd**2 + node.comparator_J) + cc.neuron_bias_A * vdd * t_conv
-            sample = cc.neuron_sample_cap_F * vdd**2 + cc.neuron_bias_A * vdd * t_sample
+            sample = adc.sample_cap_F * vdd**2 + cc.neuron_bias_A * vdd * t_sample
         adcs = max(1, arr.weight_cols // cc.cols_per_adc)
         parts = {
             "cells": arr.rows * arr.cols * cc.cell_area_F2 * f_m**2,

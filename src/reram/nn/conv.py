@@ -24,14 +24,16 @@ class _ConvOp(_TileOp):
 
     def __init__(self, layer: AnalogConvNd):
         self.layer = layer
-        g = layer.grid
-        k_shape = layer.weight.shape[2:]
 
         def make() -> torch.Tensor:
-            gdiff = layer.gdiff()  # (tiles, rows, cols) -> grouped-conv kernel
-            return gdiff.permute(0, 2, 1).reshape(g.n_row * g.out_features, g.rows_pad // g.kernel, *k_shape)
+            return self._kernel_of(layer.gdiff())  # (tiles, rows, cols) -> grouped-conv kernel
 
         self.kernel = layer.cached("kernel", make)
+        self.read_K = layer.read_K
+
+    def _kernel_of(self, m: torch.Tensor) -> torch.Tensor:
+        g, k_shape = self.layer.grid, self.layer.weight.shape[2:]
+        return m.permute(0, 2, 1).reshape(g.n_row * g.out_features, g.rows_pad // g.kernel, *k_shape)
 
     def _conv(self, v: torch.Tensor, w: torch.Tensor, groups: int) -> torch.Tensor:
         m = self.layer
@@ -42,6 +44,18 @@ class _ConvOp(_TileOp):
         v = self.layer._group(v_V, channels_last=t > 1)  # oneDNN's grouped convolutions are fastest channels-last
         y = self._conv(v, self.kernel, t)
         return y.view(y.shape[0], t, -1, *y.shape[2:])
+
+    def cell_sums(self, a: torch.Tensor, kind: str) -> torch.Tensor:
+        """(N, tiles, cols, *spatial) sum over each tile's window of ``a`` x the cells' G^2 or G."""
+        layer = self.layer
+        kernel = layer.cached(f"kernel_{kind}", lambda: self._kernel_of(layer.noise_cells()[kind]))
+        t = layer.grid.n_row
+        y = self._conv(layer._group(a, channels_last=t > 1), kernel, t)
+        return y.view(y.shape[0], t, -1, *y.shape[2:])
+
+    def line_conductance_S(self) -> torch.Tensor:
+        """(tiles, cols) conductance of every cell on each sensed line (siemens)."""
+        return self.layer.noise_cells()["g_tot"].sum(1)
 
     def square_sums(self, v_sq: torch.Tensor) -> torch.Tensor:
         # sum V^2 over each tile's channels first, then over the kernel window (depthwise)

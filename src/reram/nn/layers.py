@@ -284,6 +284,18 @@ class AnalogLayer(nn.Module):
             return self.cached("gdiff", self._ideal_gdiff)
         return self.cached("gdiff_ir", self._effective_gdiff)
 
+    def noise_cells(self) -> dict[str, torch.Tensor]:
+        """{"g_sq": G+^2 + G-^2, "g_tot": G+ + G-} of the branches, (row tiles, rows, cols): what
+        the physical read noise of each weight position needs (siemens^2, siemens).
+        """
+
+        def make() -> torch.Tensor:
+            b = self.branch_S()
+            return torch.stack([b[0] * b[0] + b[1] * b[1], b[0] + b[1]])
+
+        both = self.cached("noise_cells", make)
+        return {"g_sq": both[0], "g_tot": both[1]}
+
     def _ideal_gdiff(self) -> torch.Tensor:
         """G+ - G- of the branches; for voltage sensing on differential columns, two floating bit
         lines give sum(V G+) / sum(G+) - sum(V G-) / sum(G-), which the core's division by the
@@ -359,7 +371,8 @@ class _TileOp:
 def _linear_op(layer: AnalogLayer) -> StackOp:
     """A Linear layer's tile stack as an array product (rows = inputs, padded at the end)."""
     g = layer.grid
-    return StackOp(layer.gdiff(), row_grouping(g.n_row, g.rows_pad), layer.g_row(), g.col_tile)
+    return StackOp(layer.gdiff(), row_grouping(g.n_row, g.rows_pad), layer.g_row(), g.col_tile,
+                   cells_S=layer.noise_cells, read_K=layer.read_K)  # fmt: skip
 
 
 class AnalogLinear(AnalogLayer):

@@ -226,12 +226,21 @@ class OnChipLinear(nn.Module):
             else:  # G_k - g_ref, from the normalised states in one pass each
                 span, offset = dev.g_max_S - dev.g_min_S, (dev.g_min_S - dev.g_max_S) / 2
                 diffs = [torch.mul(c.u, span).add_(offset) for c in self.cells]
+            noise = self._noise_cells if self.config.device.read_noise_model == "physical" else None
             if transposed:
-                stack = transposed_stack_of(lo, cells, diffs, [lines[1] for lines in self._lines_S])
+                stack = transposed_stack_of(lo, cells, diffs, [lines[1] for lines in self._lines_S], noise)
             else:
-                stack = forward_stack(lo, cells, diffs, [lines[0] for lines in self._lines_S])
+                stack = forward_stack(lo, cells, diffs, [lines[0] for lines in self._lines_S], noise)
             self._stacks[key] = stack
         return stack
+
+    def _noise_cells(self) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """K (out, in) G^2 and G of each cell position with its reference cell (the physical read noise)."""
+        r_acc = 0.0 if self._wired else self.config.array.r_access_ohm
+        assert self._layout is not None
+        g_ref = self._layout.g_ref / (1 + self._layout.g_ref * r_acc)
+        gs = [g / (1 + g * r_acc) for g in self.conductances_S()]
+        return [g * g + g_ref**2 for g in gs], [g + g_ref for g in gs]
 
     def read(self, v: torch.Tensor, transposed: bool) -> tuple[torch.Tensor, torch.Tensor]:
         """One analog read through the shared pipeline (``reram.core.analog_matmul``): ``v``

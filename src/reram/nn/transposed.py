@@ -32,7 +32,11 @@ def _transposed_op(layer: AnalogLinear) -> StackOp:
     # conductance on each driven column line within each row tile, both cells of every pair
     lines = F.pad(layer.g_S.sum((0, 2)), (0, g.n_col * g.col_tile - g.out_features))  # (row tiles, padded out)
     g_col = lines.view(g.n_row, g.n_col, g.col_tile).permute(1, 2, 0).contiguous()
-    return StackOp(gt, row_grouping(g.n_col, g.col_tile), g_col, g.rows_pad)
+
+    def cells() -> dict[str, torch.Tensor]:
+        return {k: transposed_stack(m, g.col_tile) for k, m in layer.noise_cells().items()}
+
+    return StackOp(gt, row_grouping(g.n_col, g.col_tile), g_col, g.rows_pad, cells_S=cells, read_K=layer.read_K)
 
 
 class TransposedRead:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 
 from reram.config import ADCConfig
+from reram.rng import gaussian_like
 
 
 def adc_levels(bits: int) -> int:
@@ -23,6 +24,31 @@ def to_codes_(signal: torch.Tensor, step: torch.Tensor | float, bits: int) -> to
     """
     top = adc_levels(bits)
     return signal.div_(step).round_().clamp_(-top, top)
+
+
+def add_sampling_noise_(
+    signal: torch.Tensor, samples: list[int], cfg: ADCConfig, kelvin: float, t_pulse_s: float,
+    gen: torch.Generator | None,
+) -> torch.Tensor:  # fmt: skip
+    """kT/C of the sampling capacitor, in place: each of a conversion's samples adds kT/C (V^2)
+    to a voltage-sensed line; a current-sensed line integrated on C over t_pulse sees it
+    referred to its current, kT C / t_pulse^2 (A^2).
+
+    Args:
+        signal: (conversions * N, ...) sensed signals, conversion-major.
+        samples: samples integrated into each conversion (1 unless the neuron integrates).
+        cfg: the converter (``sample_cap_F``, ``sensing``).
+        kelvin: the temperature of the read.
+        t_pulse_s: the integration window of a current-sensed read.
+        gen: generator for the samples.
+
+    """
+    k_b = 1.380649e-23
+    c = cfg.sample_cap_F
+    unit = k_b * kelvin / c if cfg.sensing == "voltage" else k_b * kelvin * c / t_pulse_s**2
+    std = torch.tensor([(n * unit) ** 0.5 for n in samples], dtype=signal.dtype, device=signal.device)
+    per_row = std.repeat_interleave(signal.shape[0] // len(samples)).view(-1, *([1] * (signal.dim() - 1)))
+    return signal.addcmul_(gaussian_like(signal, gen), per_row)
 
 
 def adc_convert(signal: torch.Tensor, full_scale: torch.Tensor | float, bits: int) -> torch.Tensor:

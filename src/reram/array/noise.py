@@ -1,0 +1,65 @@
+"""Read noise as a sensed line sees it, sampled exactly in distribution (one sample per output).
+
+Two models (``device.read_noise_model``):
+
+- "constant": every cell fluctuates with the same std sigma = read_noise_rel g_max (siemens),
+  whatever the read: the column current is N(V @ G, (V^2) @ sigma^2) (``mvm.add_read_noise_``);
+- "physical": the current noise of every cell on the line over the read's noise bandwidth
+  df = 1 / (2 t_pulse) (an integration window of t_pulse), at the read temperature T:
+  the conductance fluctuation proportional to G (1/f and random telegraph noise, the measured
+  RRAM behaviour; std read_noise_rel G per read), shot noise 2 q |V G| df and thermal noise
+  4 k T G df of every cell connected to the line (driven or not). Per output,
+  var = rel^2 (V^2) @ G^2 + 2 q df |V| @ G + 4 k T df sum G.
+  Signal-to-noise then depends on the read voltage (the thermal and shot terms do not scale
+  with V), the pulse width (df) and the conductance.
+
+The sampling capacitor's kT/C and the comparator's noise act at the converter
+(``reram.periphery.adc``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from reram.array.mvm import add_read_noise_
+from reram.config import Config
+from reram.rng import gaussian_like
+
+K_B = 1.380649e-23  # J/K
+Q_E = 1.602176634e-19  # C
+
+
+def noise_bandwidth_Hz(t_pulse_s: float) -> float:
+    """The noise bandwidth of a read integrated over ``t_pulse_s``: 1 / (2 t)."""
+    return 1.0 / (2.0 * t_pulse_s)
+
+
+def add_line_noise_(
+    i_A: torch.Tensor, op: Any, v_V: torch.Tensor, v_sq: torch.Tensor, cfg: Config, gen: torch.Generator | None
+) -> torch.Tensor:
+    """Add the configured read noise to the line currents ``i_A`` (N, tiles, cols, ...) in place.
+
+    Args:
+        i_A: noiseless currents (amperes) of the reads driven by ``v_V``.
+        op: the array product (``square_sums``; for the physical model ``cell_sums`` and
+            ``line_conductance_S`` and optionally ``read_K``).
+        v_V, v_sq: the drive voltages and their squares (N, features).
+        cfg: the system (device noise, array pulse width).
+        gen: generator for the samples.
+
+    """
+    dev = cfg.device
+    if dev.read_noise_rel == 0 and dev.read_noise_model == "constant":
+        return i_A
+    if dev.read_noise_model == "constant":
+        return add_read_noise_(i_A, op.square_sums(v_sq), dev.read_sigma_S, gen)
+    df = noise_bandwidth_Hz(cfg.array.t_pulse_s)
+    kelvin = getattr(op, "read_K", None) or dev.t_ref_K
+    var = op.cell_sums(v_V.abs(), "g_tot").mul_(2 * Q_E * df)  # shot
+    if dev.read_noise_rel > 0:
+        var.add_(op.cell_sums(v_sq, "g_sq"), alpha=dev.read_noise_rel**2)  # fluctuation proportional to G
+    g_line = op.line_conductance_S()  # (tiles, cols): every cell on the line
+    var.add_(g_line.view(1, *g_line.shape, *([1] * (var.dim() - 3))), alpha=4 * K_B * kelvin * df)  # thermal
+    return i_A.addcmul_(gaussian_like(i_A, gen), var.sqrt_())
