@@ -356,3 +356,38 @@ def test_access_resistance_acts_without_wire_resistance() -> None:
     a.program()
     g = a.g_S[0, 0, :50]
     assert not torch.allclose(a.gdiff()[0, :50], g - a.g_S[1, 0, :50])  # G / (1 + G r_access) per cell
+
+
+def test_a_layer_sees_separate_line_driver_and_sense_resistances() -> None:
+    """array.r_col_ohm, r_source_ohm, r_sense_ohm reach the solver (``array.network.wires_of``):
+    each changes a layer's exact-IR-drop output; a driver resistance needs row segments.
+    """
+    from torch import nn
+
+    import reram
+
+    torch.manual_seed(0)
+    base = reram.override(reram.preset("ideal"), {"array": {"rows": 16, "cols": 8, "ir_drop": "exact",
+                                                            "differential": "columns", "r_wire_ohm": 2.0}})  # fmt: skip
+    lin, x = nn.Linear(16, 4, bias=False), torch.rand(3, 16)
+    outs = {}
+    for name, extra in [("uniform", {}), ("col", {"r_col_ohm": 20.0}), ("source", {"r_source_ohm": 50.0}),
+                        ("sense", {"r_sense_ohm": 50.0})]:  # fmt: skip
+        cfg = reram.override(base, {"array": extra})
+        a = reram.convert(nn.Sequential(lin), cfg)
+        a.program()
+        with torch.no_grad():
+            outs[name] = a(x)
+    for name in ("col", "source", "sense"):
+        assert not torch.allclose(outs[name], outs["uniform"], rtol=1e-6, atol=0), name
+    with pytest.raises(reram.ConfigError, match="array.r_source_ohm"):
+        reram.override(base, {"array": {"r_wire_ohm": 0.0, "r_source_ohm": 5.0}})
+
+
+def test_wires_of_the_config() -> None:
+    from reram.array.network import wires_of
+    from reram.config import ArrayConfig
+
+    w = wires_of(ArrayConfig(r_wire_ohm=2.0, r_col_ohm=3.0, r_source_ohm=4.0, r_sense_ohm=5.0, r_access_ohm=6.0))
+    assert (w.r_row, w.r_col, w.r_source, w.r_sense, w.r_access) == (2.0, 3.0, 4.0, 5.0, 6.0)
+    assert wires_of(ArrayConfig(r_wire_ohm=2.0)).r_col == 2.0  # the bit line falls back to r_wire_ohm

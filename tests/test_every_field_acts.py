@@ -71,6 +71,8 @@ def _perturbed(cfg: Config, path: str, f: dataclasses.Field) -> list[Config]:  #
     """Up to three valid configs with the field moved up or down (a limit may act one way only)."""
     lo, hi, _ = f.metadata["range"]
     v = _get(cfg, path)
+    if v is None:  # an optional field that falls back to another: give it values of its own
+        return [override(cfg, _nest(path, float(c))) for c in (lo + 1e-3 * (hi - lo), lo + 1e-2 * (hi - lo))]
     is_int = isinstance(v, int) and not isinstance(v, bool)
     out = []
     ints = [v * 2, max(lo, v // 5), max(lo, v // 25), v - 1, v + 1]

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import torch
 
+from reram.config import ArrayConfig
+
 
 @dataclass(frozen=True)
 class Wires:
@@ -124,3 +126,8 @@ class CircuitSolution:
     row_V: torch.Tensor | None = None
     col_V: torch.Tensor | None = None
     sense_V: torch.Tensor | None = None
+
+
+def wires_of(arr: ArrayConfig) -> Wires:
+    """The parasitic resistances an array config declares (``array.r_*_ohm``)."""
+    return Wires(arr.r_wire_ohm, arr.r_bitline_ohm, arr.r_source_ohm, arr.r_sense_ohm, arr.r_access_ohm)

@@ -29,12 +29,13 @@ import torch
 
 from reram.array import lines
 from reram.array.circuit import Wires, effective_matrix
+from reram.array.network import wires_of
 from reram.config import Config
 
 
 def _wires(cfg: Config) -> Wires:
     arr = cfg.array
-    return Wires(r_row=arr.r_wire_ohm, r_col=arr.r_wire_ohm, r_access=arr.r_access_ohm)
+    return wires_of(arr)
 
 
 def _tiles(n_in: int, n_out: int, group: int, cfg: Config) -> Iterator[tuple[slice, slice]]:
@@ -109,7 +110,8 @@ def update_efficiency(
         fires[:, cell] = col_rate[outs].to(g.dtype)
         g_rows = g_a * (1 + fires.reshape(1, -1))  # per V/2 of the row: V across where the column fires
         g_cols = g_a * (1 + row_rate[rows].to(g.dtype)[:, None])
-        rho, kappa = lines.line_sags(g_rows, g_cols, arr.r_wire_ohm, arr.r_wire_ohm, 0.0, 0.0)
+        wires = wires_of(arr)
+        rho, kappa = lines.line_sags(g_rows, g_cols, wires.r_row, wires.r_col, wires.r_source, wires.r_sense)
         v_node = upd.v_write_V * (1 - (rho + kappa) / 2)  # each line lost its sag x V/2
         v_cell = v_node * g_a / g  # the access device takes its share
         e = ((v_cell - upd.v_threshold_V) / (upd.v_write_V - upd.v_threshold_V)).clamp_(0, 1)

@@ -73,7 +73,7 @@ def check(obj: Any) -> None:
                 fail(path, value, "a list of numbers")
             for v in value:
                 check_number(path, v, f, "float")
-        elif kind == "int | None" and value is None:
+        elif kind.endswith("| None") and value is None:
             continue
         else:
             check_number(path, value, f, "int" if kind.startswith("int") else "float")

@@ -195,7 +195,11 @@ class ArrayConfig:
             when it is programmed or aged, folded into an effective matrix; see array/circuit.py)
             or "approx" (first-order closed-form correction: cheap and differentiable, error
             about the square of the relative drop; current sensing).
-        r_wire_ohm: resistance of one row or column wire segment between neighbouring cells (ohms).
+        r_wire_ohm: resistance of one row (word/source-line) wire segment between neighbouring
+            cells, and of a column segment unless ``r_col_ohm`` is given (ohms).
+        r_col_ohm: resistance of one column (bit-line) segment (ohms); None = ``r_wire_ohm``.
+        r_source_ohm: each row driver's output resistance, in series with its line (ohms).
+        r_sense_ohm: each sense amplifier's input resistance, in series with its column (ohms).
         r_access_ohm: access-transistor on-resistance in series with every cell (ohms).
 
     """
@@ -210,13 +214,31 @@ class ArrayConfig:
     t_pulse_s: float = num(10e-9, 1e-12, 1e-3, "s")
     ir_drop: str = "off"
     r_wire_ohm: float = num(1.0, 0, 1e4, "ohm")
+    r_col_ohm: float | None = num(None, 0, 1e4, "ohm")
+    r_source_ohm: float = num(0.0, 0, 1e6, "ohm")
+    r_sense_ohm: float = num(0.0, 0, 1e6, "ohm")
     r_access_ohm: float = num(0.0, 0, 1e9, "ohm")
 
     def __post_init__(self) -> None:
         check(self)
+        if self.r_source_ohm > 0 and self.r_wire_ohm == 0:
+            fail("array.r_source_ohm", self.r_source_ohm, "0 unless array.r_wire_ohm > 0 (the solver's row lines)")
+        if self.r_sense_ohm > 0 and self.r_bitline_ohm == 0:
+            fail("array.r_sense_ohm", self.r_sense_ohm, "0 unless the column segments have resistance > 0")
         choice(self, "ir_drop", ("off", "approx", "exact"))
         choice(self, "differential", ("rows", "columns"))
         choice(self, "scale", ("tile", "column"))
+
+    @property
+    def r_bitline_ohm(self) -> float:
+        """Resistance of one column segment (ohms)."""
+        return self.r_wire_ohm if self.r_col_ohm is None else self.r_col_ohm
+
+    @property
+    def has_wires(self) -> bool:
+        """Whether any series resistance is configured (lines, driver, sense input, access device)."""
+        return any(r > 0 for r in (self.r_wire_ohm, self.r_bitline_ohm, self.r_source_ohm, self.r_sense_ohm,
+                                   self.r_access_ohm))  # fmt: skip
 
     @property
     def weight_rows(self) -> int:
@@ -392,6 +414,6 @@ def _to_dict(obj: Any) -> dict[str, Any]:
             out[f.name] = _to_dict(v)
         elif isinstance(v, tuple):
             out[f.name] = [list(x) if isinstance(x, tuple) else x for x in v]
-        else:
+        elif v is not None:  # TOML has no null: an absent key reads back as the default, None
             out[f.name] = v
     return out

@@ -126,16 +126,16 @@ class CircuitCosts:
 def settling_s(cfg: Config, c_seg_F: float) -> float:
     """Time a read's lines take to settle to half an ADC step (seconds).
 
-    The driven row is a distributed RC line, tau_row = r_wire c_seg cols^2 / 2 (Elmore); the
-    sensed column too, and in voltage mode its floating bit line charges through the cells in
-    parallel, tau_col = rows c_seg (r_wire rows / 2 + 1 / sum G), sum G ~ rows x the window's
-    middle; current sensing holds the column at virtual ground (only its wire RC). Settling to
+    The driven row is a distributed RC line behind its driver, tau_row = (r_wire cols / 2 +
+    r_source) cols c_seg (Elmore); the sensed column too (r_col, r_sense), and in voltage mode
+    its floating bit line charges through the cells in parallel, + rows c_seg / sum G, sum G ~
+    rows x the window's middle; current sensing holds the column at virtual ground (only its wire RC). Settling to
     half an LSB of a ``bits``-bit conversion takes ln(2**(bits + 1)) time constants.
     """
     arr, dev = cfg.array, cfg.device
-    tau_row = arr.r_wire_ohm * c_seg_F * arr.cols**2 / 2
-    c_col = arr.rows * c_seg_F
-    tau_col = arr.r_wire_ohm * c_col * arr.rows / 2
+    c_row, c_col = arr.cols * c_seg_F, arr.rows * c_seg_F
+    tau_row = (arr.r_wire_ohm * arr.cols / 2 + arr.r_source_ohm) * c_row
+    tau_col = (arr.r_bitline_ohm * arr.rows / 2 + arr.r_sense_ohm) * c_col
     if cfg.periphery.adc.sensing == "voltage":
         tau_col += c_col / (arr.rows * (dev.g_min_S + dev.g_max_S) / 2)
     return (tau_row + tau_col) * math.log(2 ** (cfg.periphery.adc.bits + 1))

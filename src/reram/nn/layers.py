@@ -21,7 +21,8 @@ from torch import nn
 
 from reram import device as cell
 from reram.array import StackOp, row_grouping, target_conductances
-from reram.array.circuit import Wires, effective_matrix
+from reram.array.circuit import effective_matrix
+from reram.array.network import wires_of
 from reram.config import Config
 from reram.core import PeripheryState, TileEvents, analog_matmul
 from reram.mapping import TileGrid, TileSite, tile_matrix
@@ -280,7 +281,7 @@ class AnalogLayer(nn.Module):
         branches, or, with ``array.ir_drop`` on, the effective matrix of every array's network.
         """
         arr = self.config.array
-        if arr.ir_drop == "off" or arr.r_wire_ohm == 0 and arr.r_access_ohm == 0:
+        if arr.ir_drop == "off" or not arr.has_wires:
             return self.cached("gdiff", self._ideal_gdiff)
         return self.cached("gdiff_ir", self._effective_gdiff)
 
@@ -310,7 +311,7 @@ class AnalogLayer(nn.Module):
 
     def _effective_gdiff(self) -> torch.Tensor:
         arr, g = self.config.array, self.grid
-        wires = Wires(arr.r_wire_ohm, arr.r_wire_ohm, r_access=arr.r_access_ohm)
+        wires = wires_of(arr)
         method = "first_order" if arr.ir_drop == "approx" else "exact"
         sensing = self.config.periphery.adc.sensing
         out = torch.zeros_like(self.g_S[0])

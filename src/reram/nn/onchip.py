@@ -90,7 +90,7 @@ class OnChipLinear(nn.Module):
             raise ValueError(f"range_factor = {range_factor!r} / carry_base = {carry_base!r}: allowed is > 0 / >= 1")
         self.config, self.index = config, index
         arr = config.array
-        self._wired = arr.ir_drop != "off" and (arr.r_wire_ohm > 0 or arr.r_access_ohm > 0)
+        self._wired = arr.ir_drop != "off" and arr.has_wires
         if self._wired and config.periphery.adc.sensing == "voltage":
             raise ValueError("array.ir_drop = 'exact' with periphery.adc.sensing = 'voltage' is not modelled "
                              "for on-chip layers (their wired reads are current-sensed): use 'current'")  # fmt: skip
