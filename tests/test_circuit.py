@@ -391,3 +391,55 @@ def test_wires_of_the_config() -> None:
     w = wires_of(ArrayConfig(r_wire_ohm=2.0, r_col_ohm=3.0, r_source_ohm=4.0, r_sense_ohm=5.0, r_access_ohm=6.0))
     assert (w.r_row, w.r_col, w.r_source, w.r_sense, w.r_access) == (2.0, 3.0, 4.0, 5.0, 6.0)
     assert wires_of(ArrayConfig(r_wire_ohm=2.0)).r_col == 2.0  # the bit line falls back to r_wire_ohm
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(1, 8), st.integers(1, 8), st.floats(0.1, 20.0), st.floats(0.1, 20.0), st.floats(0.0, 50.0),
+       st.floats(0.0, 50.0), st.floats(0.0, 2e3), st.integers(0, 10**6))  # fmt: skip
+def test_energy_forms_conserve_what_the_drivers_deliver(rows, cols, r_row, r_col, r_src, r_sense, r_acc, seed) -> None:  # type: ignore[no-untyped-def]
+    """Cell form = sum G V_cell^2 from the node voltages; cell + wire forms = sum of V I over the
+    drivers = every resistor's V^2 / R summed (segments, driver, sense, access).
+    """
+    from reram.array.energy import energy_forms
+
+    g, v = _array(rows, cols, seed)
+    w = Wires(r_row, r_col, r_src, r_sense, r_acc)
+    m_cell, m_wire = energy_forms(g, w)
+    sol = solve_crossbar(g, v, w, node_voltages=True)
+    u, c = sol.row_V, sol.col_V
+    g_b = g / (1 + g * r_acc)
+    d = u - c
+    cells = (g * (d * g_b / g) ** 2).sum((1, 2))
+    access = ((d * (1 - g_b / g)) ** 2 / r_acc).sum((1, 2)) if r_acc > 0 else torch.zeros(len(v), dtype=g.dtype)
+    rows_w = (v - u[:, :, 0]) ** 2 / (r_row + r_src)
+    rows_w = rows_w.sum(1) + ((u[:, :, 1:] - u[:, :, :-1]) ** 2).sum((1, 2)) / r_row
+    cols_w = ((c[:, 1:] - c[:, :-1]) ** 2).sum((1, 2)) / r_col + (c[:, -1] ** 2).sum(1) / (r_col + r_sense)
+    assert torch.allclose(((v @ m_cell) * v).sum(1), cells, rtol=1e-8)
+    assert torch.allclose(((v @ (m_cell + m_wire)) * v).sum(1), cells + access + rows_w + cols_w, rtol=1e-8)
+
+
+def test_counted_read_energy_splits_between_cells_and_wires() -> None:
+    """Exact IR drop: the counted cell energy falls with wire resistance (less voltage reaches
+    the cells) and the wires' share rises; the cost report prices both.
+    """
+    from torch import nn
+
+    import reram
+    from reram.cost import price
+    from reram.cost.workload import counted_workload
+
+    torch.manual_seed(0)
+    base = reram.override(reram.preset("ideal"), {"array": {"rows": 32, "cols": 16, "ir_drop": "exact"}})
+    lin, x = nn.Sequential(nn.Linear(32, 8)), torch.rand(6, 32)
+    cell, wire = [], []
+    for r in (0.0, 5.0, 20.0):
+        m = reram.convert(lin, reram.override(base, {"array": {"r_wire_ohm": r}}))
+        with torch.no_grad():
+            m(x)
+        e = reram.events(m)["0"]
+        cell.append(e.cell_energy_J)
+        wire.append(e.wire_energy_J)
+    assert wire[0] == 0 and 0 < wire[1] < wire[2]
+    assert cell[0] > cell[1] > cell[2]
+    report = price(counted_workload(m, (32,)))  # per inference: the 6 samples' energy / 6
+    assert report.component_energy_J()["wires"] == pytest.approx(wire[2] / 6, rel=1e-6, abs=0)

@@ -78,7 +78,7 @@ def test_counted_cell_energy_is_sum_v2_g_t(sensing: str, bit_serial: bool) -> No
     ref = _reference_energy(layer, planes, cfg)
     assert len(got) == 6
     for g, r in zip(got, ref, strict=True):
-        assert g == pytest.approx(r, rel=1e-5)
+        assert g == pytest.approx(r, rel=1e-5, abs=0)
     pulses = [t.read_pulses for t in layer.events.per_tile()]
     a, b = layer.grid.row_groups[0]
     assert pulses[0] == int((planes[..., a:b] != 0).sum()) * 2  # differential rows: two rows per input
@@ -97,7 +97,7 @@ def test_conv_cell_energy_matches_unfolded_linear() -> None:
     ref = _reference_energy(c, cols.transpose(1, 2), cfg)
     got = [t.cell_energy_J for t in c.events.per_tile()]
     for g, r in zip(got, ref, strict=True):
-        assert g == pytest.approx(r, rel=1e-5)
+        assert g == pytest.approx(r, rel=1e-5, abs=0)
 
 
 def test_zero_inputs_cost_no_cell_or_wordline_energy() -> None:
@@ -134,7 +134,7 @@ def test_analytic_counts_equal_counted_and_energy_agrees() -> None:
     analytic = analytic_workload(model, cfg, (1, 28, 28), prof)
     for lc, la in zip(counted.layers, analytic.layers, strict=True):
         for kind in SHAPE_KINDS:
-            assert la.total(kind) == pytest.approx(lc.total(kind), rel=1e-9), (lc.name, kind)
+            assert la.total(kind) == pytest.approx(lc.total(kind), rel=1e-9, abs=0), (lc.name, kind)
     rc, ra = price(counted), price(analytic)
     assert ra.total_energy_J == pytest.approx(rc.total_energy_J, rel=0.01, abs=0)
     assert ra.total_latency_s == pytest.approx(rc.total_latency_s, rel=1e-9)
@@ -224,7 +224,7 @@ def test_neuron_energy_follows_its_time_and_conversions_count_slices() -> None:
     from reram.experiments.validation import neurram_at
 
     one, two = peak(neurram_at(4, 6)), peak(neurram_at(5, 6))  # 5 bits: two-phase, two conversions
-    assert two["adc_J_per_mac"] == pytest.approx(2 * one["adc_J_per_mac"], rel=1e-9)
+    assert two["adc_J_per_mac"] == pytest.approx(2 * one["adc_J_per_mac"], rel=1e-9, abs=0)
     slow = peak(reram.override(neurram_at(4, 6), {"cost": {"sample_cycles": 20}}))
     assert slow["integrator_J_per_mac"] > 1.9 * one["integrator_J_per_mac"]  # the bias draws over the time
     assert slow["latency_per_mvm_s"] > one["latency_per_mvm_s"]

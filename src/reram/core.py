@@ -39,6 +39,7 @@ EVENT_KINDS = (
     "shift_adds",
     "psum_adds",
     "cell_energy_J",
+    "wire_energy_J",
 )
 
 
@@ -64,7 +65,10 @@ class EventCounts:
         shift_adds: digital shift-add operations that recombine input planes.
         psum_adds: digital additions accumulating partial sums across tiles.
         cell_energy_J: energy the reads dissipated in the cells: the sum over pulses and cells of
-            (V_row - V_col)^2 G t_pulse, from the same voltages and conductances the read used.
+            (V_row - V_col)^2 G t_pulse, from the same voltages and conductances the read used
+            (with exact IR drop, from the solved node voltages: ``reram.array.energy``).
+        wire_energy_J: energy the reads dissipated in the wires, driver and sense resistances and
+            access transistors (exact IR drop, current sensing; 0 with ideal wires).
         update_samples: outer-product updates (samples) applied.
         update_row_pulses, update_col_pulses: update pulses fired on rows and on columns.
         update_cell_pulses: full-selected cell pulses (coincidences, and programmed pulses).
@@ -94,6 +98,7 @@ class EventCounts:
     shift_adds: float = 0
     psum_adds: float = 0
     cell_energy_J: float = 0.0
+    wire_energy_J: float = 0.0
     update_samples: float = 0
     update_row_pulses: float = 0
     update_col_pulses: float = 0
@@ -151,6 +156,7 @@ class TileEvents:
         self.counts = np.zeros_like(self.unit)
         self.read_pulses = np.zeros(len(tiles), dtype=np.float64)
         self.cell_energy_J = np.zeros(len(tiles), dtype=np.float64)
+        self.wire_energy_J = np.zeros(len(tiles), dtype=np.float64)
 
     def add(
         self, vectors: float, planes: float, conversions: float | None = None, timesteps: float | None = None
@@ -166,14 +172,21 @@ class TileEvents:
         mult *= vectors
         self.counts += self.unit * mult
 
-    def add_measured(self, read_pulses: np.ndarray, cell_energy_J: np.ndarray) -> None:
-        """Add the data-dependent counts of one read, per tile (pulses switched, joules in the cells)."""
+    def add_measured(
+        self, read_pulses: np.ndarray, cell_energy_J: np.ndarray, wire_energy_J: np.ndarray | None = None
+    ) -> None:
+        """Add the data-dependent counts of one read, per tile (pulses switched, joules in the
+        cells and in the wires).
+        """
         self.read_pulses += read_pulses
         self.cell_energy_J += cell_energy_J
+        if wire_energy_J is not None:
+            self.wire_energy_J += wire_energy_J
 
     def _row(self, k: int) -> EventCounts:
         c = {kind: _number(v) for kind, v in zip(self.SHAPE_KINDS, self.counts[k], strict=True)}
-        return EventCounts(**c, read_pulses=_number(self.read_pulses[k]), cell_energy_J=float(self.cell_energy_J[k]))
+        return EventCounts(**c, read_pulses=_number(self.read_pulses[k]), cell_energy_J=float(self.cell_energy_J[k]),
+                           wire_energy_J=float(self.wire_energy_J[k]))  # fmt: skip
 
     def per_tile(self) -> list[EventCounts]:
         """Counts per tile, in the layer's tile order."""
@@ -188,6 +201,7 @@ class TileEvents:
         self.counts[:] = 0
         self.read_pulses[:] = 0
         self.cell_energy_J[:] = 0.0
+        self.wire_energy_J[:] = 0.0
 
 
 class ArrayOp(Protocol):
@@ -288,7 +302,7 @@ def analog_matmul(
     cfg: Config,
     gen: torch.Generator | None,
     spatial: int,
-    on_read: Callable[[InputPlanes, torch.Tensor, torch.Tensor], None] | None = None,
+    on_read: Callable[[InputPlanes, torch.Tensor, torch.Tensor, torch.Tensor | None], None] | None = None,
     driven: list[torch.Tensor] | None = None,
     count_pulses: bool = True,
 ) -> torch.Tensor:
@@ -301,10 +315,10 @@ def analog_matmul(
         cfg: system config (DAC, ADC, read voltage, read noise).
         gen: generator for read noise.
         spatial: number of spatial dims after (tiles, cols) in the op's output.
-        on_read: called as ``on_read(planes, read_pulses, cell_energy_J)`` for the event counts:
-            the input planes (their count, conversions and timesteps), the non-zero row pulses
-            per tile (tiles, 1) and the
-            joules dissipated in the cells per array (tiles, column groups).
+        on_read: called as ``on_read(planes, read_pulses, cell_energy_J, wire_energy_J)`` for the
+            event counts: the input planes (their count, conversions and timesteps), the non-zero
+            row pulses per tile (tiles, 1) and the joules dissipated in the cells and in the
+            wires per array (tiles, column groups; wires None when ideal).
         driven: if given, the inputs as the DAC drove them (input units) are appended to it.
         count_pulses: count the non-zero row pulses for ``on_read`` (False: zeros, for callers
             whose cost model prices every drive slot alike).
@@ -325,9 +339,14 @@ def analog_matmul(
     v_sq = v * v
     add_line_noise_(i, op, v, v_sq, cfg, gen)
     view = (1, *state.adc_fs.shape) + (1,) * spatial
+    wire_J = None
     if on_read is not None:  # cell energy with the bit lines held at 0 V: sum V^2 G t, one pulse per plane
         g_row = op.g_row_S
-        joules = op.row_totals(v_sq, g_row).double()
+        solved = op.read_energy(v) if hasattr(op, "read_energy") else None
+        if solved is None:
+            joules = op.row_totals(v_sq, g_row).double()
+        else:  # a wired array: the solved node voltages' quadratic forms (reram.array.energy)
+            joules, wire_J = solved[0].double(), solved[1].double() * cfg.array.t_pulse_s
         if count_pulses:
             nonzero = torch.count_nonzero(v, dim=0).unsqueeze(0).to(v.dtype)  # pulsed slots, summed over inputs
             pulses = op.row_totals(nonzero, torch.ones_like(g_row[..., :1]))
@@ -355,7 +374,7 @@ def analog_matmul(
         i.addcmul_(gaussian_like(i, gen), step.view(view), value=adc.noise_lsb)
     codes = correct_(to_codes_(i, step.view(view), adc.bits), state.adc_pattern, adc, view)
     if on_read is not None:
-        on_read(planes, pulses, joules * cfg.array.t_pulse_s)
+        on_read(planes, pulses, joules * cfg.array.t_pulse_s, wire_J)
     return _digital_sum(codes, weights, step * state.gain, x_range, dac, view)
 
 

@@ -82,6 +82,8 @@ class StackOp:
         cells_S: for the physical read noise, a function returning {"g_sq": sum over the cells
             of each weight position of G^2 (S^2), "g_tot": of G (S)}, each shaped as ``gdiff_S``.
         read_K: the read temperature (kelvin; None = the device's t_ref_K), for thermal noise.
+        energy_S: for a wired array, a function returning (2, tiles, column groups, rows, rows)
+            the cell and wire power forms per V^2 (siemens; ``reram.array.energy``).
 
     """
 
@@ -93,6 +95,7 @@ class StackOp:
         col_groups: int | None = None,
         cells_S: Callable[[], dict[str, torch.Tensor]] | None = None,
         read_K: float | None = None,
+        energy_S: Callable[[], torch.Tensor] | None = None,
     ):
         self.gdiff = gdiff_S
         self.group = group
@@ -101,6 +104,7 @@ class StackOp:
         self._cells = cells_S
         self._cell_mats: dict[str, torch.Tensor] | None = None
         self.read_K = read_K
+        self._energy = energy_S
 
     def _product(self, v: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
         if m.shape[0] == 1 and v.shape[-1] == m.shape[1]:
@@ -122,6 +126,18 @@ class StackOp:
     def cell_sums(self, a: torch.Tensor, kind: str) -> torch.Tensor:
         """(N, tiles, cols) sum over each tile's rows of ``a`` (N, features) x the cells' G^2 or G."""
         return self._product(a, self.cell_matrix(kind))
+
+    def read_energy(self, v_V: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """(cells, wires) power x time^-1 of the reads ``v_V`` per array (tiles, column groups):
+        sum over inputs of v^T M v with each array's solved forms (watts); None without forms.
+        """
+        if self._energy is None:
+            return None
+        forms = self._energy().to(v_V.dtype)  # (2, tiles, groups, rows, rows)
+        v = self.group(v_V)  # (tiles, N, rows)
+        vm = torch.einsum("tnr,ktgrs->ktgns", v, forms)
+        both = (vm * v.unsqueeze(1).unsqueeze(0)).sum((-1, -2))  # (2, tiles, groups)
+        return both[0], both[1]
 
     def line_conductance_S(self) -> torch.Tensor:
         """(tiles, cols) conductance of every cell on each sensed line (siemens)."""

@@ -4,6 +4,8 @@ Energy per component (per inference):
 
 - ``cell``: the joules the cells dissipated, sum of (V_row - V_col)^2 G t_pulse (counted in the
   MVM itself, or derived from the target conductances on the analytic path);
+- ``wires``: with exact IR drop (current sensing), what the line segments, driver and sense
+  resistances and access transistors dissipated, from the solved node voltages (counted path);
 - ``wordline``: each row pulse (each input plane of a row) switches an access-transistor word
   line from its low to its high level and charges the input line, C_wl (V_hi - V_lo) V_hi +
   C_line v_read^2, with C from the line length (cells x pitch x wire capacitance) and the gates;
@@ -43,6 +45,7 @@ from reram.periphery.dac import plane_counts
 
 COMPONENTS = (
     "cell",
+    "wires",
     "wordline",
     "bitline",
     "adc",
@@ -55,7 +58,7 @@ COMPONENTS = (
     "dram",
     "digital_layers",
 )
-CORE_COMPONENTS = ("cell", "wordline", "bitline", "adc", "integrator", "shift_add", "psum")
+CORE_COMPONENTS = ("cell", "wires", "wordline", "bitline", "adc", "integrator", "shift_add", "psum")
 
 
 @dataclass(frozen=True)
@@ -263,6 +266,7 @@ def price(work: Workload) -> CostReport:
             latency[layer.name] = layer.macs / (cfg.cost.digital_mac_units * cfg.cost.clock_Hz)
         else:
             e["cell"] = layer.total("cell_energy_J")
+            e["wires"] = layer.total("wire_energy_J")
             e["wordline"] = layer.total("read_pulses") * cc.row_pulse_J
             if cfg.cost.wl_switching == "every_plane":  # every word line toggles, pulsed or not
                 e["wordline"] += (layer.total("dac_conversions") - layer.total("read_pulses")) * cc.wl_toggle_J

@@ -284,6 +284,11 @@ def analytic_workload(
 
     """
     cfg = load_config(config)
+    if cfg.array.ir_drop != "off" and cfg.array.has_wires:
+        logging.getLogger(__name__).warning(
+            "analytic cost: the wires' dissipation (array.ir_drop = %r) is not in it; a counted run has it",
+            cfg.array.ir_drop,
+        )
     if analog_layers(model):
         model = revert(copy.deepcopy(model))
     try:  # shapes only: trace a copy on the meta device (no arithmetic)

@@ -16,7 +16,7 @@ from torch import nn
 
 from reram.config import Config
 from reram.mapping import tile_matrix
-from reram.nn.layers import AnalogLayer, _TileOp
+from reram.nn.layers import AnalogLayer, _TileOp, log
 
 
 class _ConvOp(_TileOp):
@@ -105,6 +105,10 @@ class AnalogConvNd(AnalogLayer):
                 f"input of shape {tuple(x.shape)}: this layer takes (batch, {self.weight.shape[1]} channels, "
                 f"{self.weight.dim() - 2} spatial dims)"
             )
+        if self.wired_energy() and not getattr(self, "_warned_conv_energy", False):
+            log.warning("layer %d: a convolution's wire energy is not counted (its cell energy uses ideal wires)",
+                        self.index)  # fmt: skip
+            self._warned_conv_energy = True
         op = _ConvOp(self)
         sp = x.shape[2:]
         pad = (0,) * len(sp) if self.padding == "valid" else self.padding

@@ -22,6 +22,7 @@ from torch import nn
 from reram import device as cell
 from reram.array import StackOp, row_grouping, target_conductances
 from reram.array.circuit import effective_matrix
+from reram.array.energy import differential_rows, energy_forms
 from reram.array.network import wires_of
 from reram.config import Config
 from reram.core import PeripheryState, TileEvents, analog_matmul
@@ -240,7 +241,7 @@ class AnalogLayer(nn.Module):
             self.config,
             self._gen(1),
             self._spatial(),
-            lambda p, pulses, joules: self._count(positions, p, pulses, joules),
+            lambda p, pulses, joules, wire_J: self._count(positions, p, pulses, joules, wire_J),
         )
         y = unflat(y)
         if self.bias is not None:
@@ -253,10 +254,12 @@ class AnalogLayer(nn.Module):
     def _positions_per_vector(self, flat: torch.Tensor) -> int:
         return 1
 
-    def _count(self, vectors: int, planes: InputPlanes, pulses: torch.Tensor, joules: torch.Tensor) -> None:
+    def _count(self, vectors: int, planes: InputPlanes, pulses: torch.Tensor, joules: torch.Tensor,
+               wire_J: torch.Tensor | None = None) -> None:  # fmt: skip
         self.events.add(vectors, len(planes.weights), planes.conversions, planes.timesteps)
         p = pulses.detach().double().expand(-1, self.grid.n_col).reshape(-1).cpu().numpy().round()
-        self.events.add_measured(p * self.grid.cells_per_weight_row, joules.detach().reshape(-1).cpu().numpy())
+        wires = None if wire_J is None else wire_J.detach().reshape(-1).cpu().numpy()
+        self.events.add_measured(p * self.grid.cells_per_weight_row, joules.detach().reshape(-1).cpu().numpy(), wires)
 
     def read_S(self) -> torch.Tensor:
         """(2, tiles, rows, cols) the cells' conductances as read at ``read_K`` (siemens): their
@@ -332,6 +335,44 @@ class AnalogLayer(nn.Module):
             out[r, :rows, cs] = eff.to(out.dtype)
         return out
 
+    def wired_energy(self) -> bool:
+        """Whether reads count their energy from the solved node voltages (exact IR drop, wires,
+        current sensing); otherwise from the ideal-wire formula, the wires' share not counted.
+        """
+        arr = self.config.array
+        if arr.ir_drop != "exact" or not arr.has_wires:
+            return False
+        if self.config.periphery.adc.sensing != "current" and not getattr(self, "_warned_energy", False):
+            log.warning("layer %d: exact IR drop with voltage sensing: the solver gives node voltages for current "
+                        "sensing only, so the cell energy is the ideal-wire formula and the wires' is not counted",
+                        self.index)  # fmt: skip
+            self._warned_energy = True
+        return self.config.periphery.adc.sensing == "current"
+
+    def energy_forms(self) -> torch.Tensor:
+        """(2, row tiles, column tiles, rows, rows) cell and wire power forms per V^2 of each
+        array (siemens; ``reram.array.energy``), over the weight rows' drives.
+        """
+
+        def make() -> torch.Tensor:
+            arr, g = self.config.array, self.grid
+            wires = wires_of(arr)
+            out = torch.zeros(2, g.n_row, g.n_col, g.rows_pad, g.rows_pad, dtype=torch.float64)
+            g_read = self.read_S()
+            for r, c, rows, cols in g.tiles():
+                cs = slice(c * g.col_tile, c * g.col_tile + cols)
+                gp, gn = g_read[0, r, :rows, cs], g_read[1, r, :rows, cs]
+                if arr.differential == "rows":  # +V on G+ rows, -V on G- rows
+                    cell_f, wire_f = energy_forms(torch.stack([gp, gn], 1).reshape(2 * rows, cols), wires)
+                    forms = (differential_rows(cell_f), differential_rows(wire_f))
+                else:
+                    forms = energy_forms(torch.stack([gp, gn], 2).reshape(rows, 2 * cols), wires)
+                for k in range(2):
+                    out[k, r, c, :rows, :rows] = forms[k]
+            return out.to(self.g_S.dtype)
+
+        return self.cached("energy_forms", make)
+
     def col_tile_sums(self, per_col: torch.Tensor) -> torch.Tensor:
         """(row tiles, cols) -> (row tiles, column tiles): sums over each array's columns."""
         g = self.grid
@@ -373,7 +414,8 @@ def _linear_op(layer: AnalogLayer) -> StackOp:
     """A Linear layer's tile stack as an array product (rows = inputs, padded at the end)."""
     g = layer.grid
     return StackOp(layer.gdiff(), row_grouping(g.n_row, g.rows_pad), layer.g_row(), g.col_tile,
-                   cells_S=layer.noise_cells, read_K=layer.read_K)  # fmt: skip
+                   cells_S=layer.noise_cells, read_K=layer.read_K,
+                   energy_S=layer.energy_forms if layer.wired_energy() else None)  # fmt: skip
 
 
 class AnalogLinear(AnalogLayer):

@@ -254,7 +254,7 @@ class OnChipLinear(nn.Module):
                                adc_pattern=stack.pattern)  # fmt: skip
         n = v.shape[0]
 
-        def count(shape: InputPlanes, pulses: torch.Tensor, joules: torch.Tensor) -> None:
+        def count(shape: InputPlanes, pulses: torch.Tensor, joules: torch.Tensor, wire_J: Any = None) -> None:
             e, n_in, n_out, k = self.events, v.shape[1], stack.outputs, len(self.cells)
             planes, conv, steps = len(shape.weights), shape.conversions, shape.timesteps
             if transposed:

@@ -116,7 +116,7 @@ class TransposedRead:
         return g.unpack(out.view(y.shape[0], g.n_row, g.rows_pad).permute(1, 2, 0)).T
 
     def _count(self, vectors: int) -> Any:
-        def count(planes: InputPlanes, pulses: torch.Tensor, joules: torch.Tensor) -> None:
+        def count(planes: InputPlanes, pulses: torch.Tensor, joules: torch.Tensor, wire_J: Any = None) -> None:
             self.events.add(vectors, len(planes.weights), planes.conversions, planes.timesteps)
             n_row, cells = self.layer.grid.n_row, self.layer.grid.cells_per_weight_col
             p = pulses.detach().double().expand(-1, n_row).reshape(-1).cpu().numpy().round()

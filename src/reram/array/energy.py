@@ -1,0 +1,50 @@
+"""Where a read's energy goes in a wired array: the cells, and the wires, drivers, sense inputs and
+access transistors, from the solved node voltages.
+
+Node voltages are linear in the row drive v, so every dissipation of a read is a quadratic form
+in v. For each unit drive e_k the exact solver (``circuit.solve_crossbar``, current sensing)
+gives the voltage d_k across every cell branch (row node minus column node). Then
+
+    cell energy / t  = v^T M_cell v,   M_cell = sum over cells of G_cell (G_b / G_cell)^2 d d^T
+    total / t        = v^T Y v,         Y[j, k] = sum_c G_b[k, c] d_j[k, c]  (each driver's current
+                                        is what its row's cells pass, by Kirchhoff)
+
+and the wires' share (segments, driver and sense resistances, access transistors) is the
+difference. G_b is a branch's conductance, the cell in series with its access transistor.
+Computed once per programmed tile (rows solves); each read then costs one (rows x rows) form.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from reram.array.circuit import solve_crossbar
+from reram.array.network import Wires
+
+
+def energy_forms(g_S: torch.Tensor, wires: Wires) -> tuple[torch.Tensor, torch.Tensor]:
+    """(M_cell, M_wire) of one array, (rows, rows) float64 (siemens): cell and wire power per V^2.
+
+    Args:
+        g_S: (rows, cols) cell conductances (siemens), as the array is wired (differential pairs
+            already laid out as physical rows or columns).
+        wires: the array's parasitic resistances.
+
+    """
+    g = g_S.to(torch.float64)
+    rows = g.shape[0]
+    eye = torch.eye(rows, dtype=torch.float64, device=g.device)
+    sol = solve_crossbar(g, eye, wires, node_voltages=True)
+    assert sol.row_V is not None and sol.col_V is not None
+    d = (sol.row_V - sol.col_V).reshape(rows, -1)  # (unit drive, cell): volts across each branch
+    g_b = g / (1.0 + g * wires.r_access) if wires.r_access > 0 else g
+    share = (g_b / g.clamp_min(1e-300)) ** 2 * g  # G_cell (V_cell / d)^2: the cell's part of the branch
+    m_cell = (d * share.reshape(1, -1)) @ d.T
+    y = (d.view(rows, rows, -1) * g_b.unsqueeze(0)).sum(-1)  # driver k's current for unit drive j
+    y = (y + y.T) / 2
+    return m_cell, y - m_cell
+
+
+def differential_rows(m: torch.Tensor) -> torch.Tensor:
+    """A form over interleaved (+V, -V) physical rows as a form over the weight rows' drives."""
+    return m[0::2, 0::2] - m[0::2, 1::2] - m[1::2, 0::2] + m[1::2, 1::2]
