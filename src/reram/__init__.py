@@ -14,6 +14,7 @@ from reram.nn import (
     age,
     analog_layers,
     calibrate,
+    compensate_drift,
     convert,
     digital_modules,
     events,
@@ -23,6 +24,7 @@ from reram.nn import (
     read_temperature,
     reset_events,
     revert,
+    store_drift_reference,
 )
 
 __version__ = "0.1.0"
@@ -37,6 +39,7 @@ __all__ = [
     "analog_layers",
     "available_presets",
     "calibrate",
+    "compensate_drift",
     "convert",
     "digital_modules",
     "events",
@@ -49,4 +52,5 @@ __all__ = [
     "read_temperature",
     "reset_events",
     "revert",
+    "store_drift_reference",
 ]

@@ -12,6 +12,7 @@ from rich.table import Table
 from reram.cli.app import app
 from reram.cli.common import CONFIG_RULE, clean_errors, config_file, device, fail, out_dir, progress
 from reram.config import ConfigError
+from reram.experiments.job import age_label
 from reram.report.manifest import manifested
 
 
@@ -169,3 +170,46 @@ def _train_on_chip(quick: bool, out: Path, seeds: int | None, dataset: str | Non
                   f"{r['vs_digital_sram_energy']:.0f}x" if "vs_digital_sram_energy" in r else "-")  # fmt: skip
     Console().print(t)
     Console().print(f"results in {out}/")
+
+
+@app.command(epilog=CONFIG_RULE)
+def reliability(
+    config: Path | None = typer.Option(None, "--config", help="TOML: \\[job] table plus chip keys (neurram)."),
+    quick: bool = typer.Option(False, "--quick", help="Short variant: 2 seeds, the quick job's data (minutes)."),
+    seeds: int | None = typer.Option(None, "--seeds", help="Programming seeds (default 3; quick 2)."),
+    out: Path = typer.Option(Path("results/reliability"), "--out", help="Output folder (JSON, CSV, PNGs, report)."),
+) -> None:
+    """Accuracy over time after programming (1 s to 10 years) x temperature (25, 55, 85, 125 °C),
+    as programmed and with global and per-column drift compensation and ADC re-calibration;
+    the read voltage ±10 %; reads at a temperature apart from ageing; multi-level retention
+    bit error rates. Mean ± std over programming seeds; heat map, curves, JSON/CSV, HTML
+    report. Resumes from the points already in OUT.
+    """
+    from reram.config import load_job
+    from reram.experiments.job import check_job
+    from reram.experiments.reliability import run_reliability
+
+    with clean_errors():
+        job, cfg, _ = load_job(config_file(config), quick)
+        check_job(job)
+    n = seeds if seeds is not None else (2 if quick else 3)
+    if not 1 <= n <= 100:
+        fail(f"--seeds = {n} is invalid: allowed is an integer in [1, 100]")
+    out = out_dir(out)
+    what = {"job": asdict(job), "config": cfg.to_dict(), "seeds": n}
+    with progress() as tick, clean_errors(), manifested(out, "reram reliability", what):
+        summary = run_reliability(job, cfg, out, seeds=n, progress=tick)
+    t = Table(title=f"{job.model} on {job.dataset}, preset {cfg.name!r}, float {summary['float_pct']:.2f} %")
+    for col in ("temperature", *(age_label(a) for a in (1.0, 86400.0, 365 * 86400.0, 3650 * 86400.0))):
+        t.add_column(col, justify="right")
+    rows = [r for r in summary["table"] if r["study"] == "age"]
+    for t_c in sorted({r["temperature_C"] for r in rows}):
+        cells = []
+        for a in (1.0, 86400.0, 365 * 86400.0, 3650 * 86400.0):
+            by = {r["method"]: r for r in rows if r["temperature_C"] == t_c and r["age_s"] == a}
+            none, best = by.get("none"), max(by.values(), key=lambda r: r["accuracy_pct"], default=None)
+            cells.append(f"{none['accuracy_pct']:.1f} → {best['accuracy_pct']:.1f} ({best['method']})"
+                         if none and best else "–")  # fmt: skip
+        t.add_row(f"{t_c:g} °C", *cells)
+    Console().print(t)
+    Console().print(f"as programmed → best correction; results in {out}/")

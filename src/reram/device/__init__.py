@@ -3,12 +3,16 @@
 from reram.device.faults import cell_windows, stuck_cells
 from reram.device.program import ProgramResult, program, quantize_levels, write_verify
 from reram.device.relax import at_read_temperature, equivalent_time_s, relax, relaxation_sigma_S, relaxed_fraction
+from reram.device.retention import bit_error_rate, level_error_rate, level_errors
 
 __all__ = [
     "ProgramResult",
     "at_read_temperature",
+    "bit_error_rate",
     "cell_windows",
     "equivalent_time_s",
+    "level_error_rate",
+    "level_errors",
     "program",
     "quantize_levels",
     "relax",

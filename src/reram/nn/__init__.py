@@ -1,5 +1,6 @@
 """torch integration: analog layers and the module swap."""
 
+from reram.nn.compensate import compensate_drift, store_drift_reference
 from reram.nn.conv import AnalogConv1d, AnalogConv2d
 from reram.nn.convert import (
     age,
@@ -25,6 +26,7 @@ __all__ = [
     "age",
     "analog_layers",
     "calibrate",
+    "compensate_drift",
     "convert",
     "digital_modules",
     "events",
@@ -34,4 +36,5 @@ __all__ = [
     "read_temperature",
     "reset_events",
     "revert",
+    "store_drift_reference",
 ]

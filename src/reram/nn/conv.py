@@ -99,6 +99,10 @@ class AnalogConvNd(AnalogLayer):
     def _positions_per_vector(self, flat: torch.Tensor) -> int:
         return int(np.prod(self._out_spatial))
 
+    def reference_input_shape(self) -> tuple[int, ...]:
+        """One window: (C_in, *kernel_size), the rows of every tile driven once per output."""
+        return (self.weight.shape[1], *self.weight.shape[2:])
+
     def _op(self, x: torch.Tensor) -> Any:
         if x.dim() != self.weight.dim() or x.shape[1] != self.weight.shape[1]:
             raise ValueError(

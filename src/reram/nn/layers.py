@@ -60,6 +60,9 @@ class AnalogLayer(nn.Module):
     age_eq_s: torch.Tensor
     programmed: torch.Tensor
     calibrated: torch.Tensor
+    out_scale: torch.Tensor
+    compensated: bool
+    drift_reference: tuple[torch.Tensor, torch.Tensor] | None = None
     bias: nn.Parameter | None
 
     def __init__(self, weight: nn.Parameter, bias: nn.Parameter | None, config: Config, grid: TileGrid, index: int):
@@ -82,6 +85,7 @@ class AnalogLayer(nn.Module):
         self.register_buffer("age_eq_s", torch.zeros((), dtype=torch.float64, device=weight.device))
         self.register_buffer("programmed", torch.zeros((), dtype=torch.bool, device=weight.device))
         self.register_buffer("calibrated", torch.zeros((), dtype=torch.bool, device=weight.device))
+        self.register_buffer("out_scale", torch.ones(c, **kw))  # digital drift compensation (nn.compensate)
         self.events = TileEvents(grid.tiles(), grid.cells_per_weight_row, grid.cells_per_weight_col)
         self.sites: list[TileSite] = []
         self.program_failures = 0
@@ -92,6 +96,7 @@ class AnalogLayer(nn.Module):
         self._first_batch = False
         self._read_since_calibration = False
         self.read_K: float | None = None  # temperature at read (None: the device's t_ref_K)
+        self.compensated = False  # out_scale differs from 1 (reram.nn.compensate)
         self._gens: dict[int, torch.Generator] = {}
         self._cache: dict[str, tuple[Any, torch.Tensor]] = {}
         self._pad_channels = (grid.n_row * grid.rows_pad - grid.in_features) // grid.kernel
@@ -180,6 +185,8 @@ class AnalogLayer(nn.Module):
         if pattern is not None:  # the converters' fixed pattern, one draw per chip (seeded)
             self.adc_pattern.copy_(pattern)
         self.age_eq_s.zero_()
+        self.out_scale.fill_(1.0)
+        self.compensated = False
         self.programmed.fill_(True)
 
     @torch.no_grad()
@@ -209,6 +216,16 @@ class AnalogLayer(nn.Module):
     # ----- compute -----
     def _op(self, x: torch.Tensor) -> Any:
         raise NotImplementedError
+
+    def reference_input_shape(self) -> tuple[int, ...]:
+        """One sample's shape for a known reference input (drift compensation)."""
+        return (self.grid.in_features,)
+
+    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any, **kwargs: Any) -> None:
+        if prefix + "out_scale" not in state_dict:  # saved before drift compensation existed
+            state_dict[prefix + "out_scale"] = torch.ones_like(self.out_scale)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        self.compensated = bool((self.out_scale != 1).any())
 
     def _float(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -244,6 +261,8 @@ class AnalogLayer(nn.Module):
             lambda p, pulses, joules, wire_J: self._count(positions, p, pulses, joules, wire_J),
         )
         y = unflat(y)
+        if self.compensated:  # the digital side rescales each output (drift compensation)
+            y = y * self.out_scale.view(-1, *([1] * self._spatial()))
         if self.bias is not None:
             y = y + self.bias.detach().view(-1, *([1] * self._spatial()))
         if torch.is_grad_enabled() and (self.weight.requires_grad or x.requires_grad):

@@ -178,3 +178,53 @@ def training_curves(curves: dict[str, list[float]], path: Path) -> Path:
     axes[0][0].set_ylabel("test accuracy (%)")
     fig.suptitle("On-chip training (mean over seeds)", fontsize=9)
     return _save(fig, path)
+
+
+def reliability_heatmap(rows: list[dict[str, object]], method: str, path: Path) -> Path:
+    """Accuracy (%) as a heat map: time after programming x temperature, for one correction."""
+    pts = [r for r in rows if r["method"] == method]
+    times = sorted({float(r["age_s"]) for r in pts})  # type: ignore[arg-type]
+    temps = sorted({float(r["temperature_C"]) for r in pts})  # type: ignore[arg-type]
+    grid = np.full((len(temps), len(times)), np.nan)
+    labels = {}
+    for r in pts:
+        i, j = temps.index(float(r["temperature_C"])), times.index(float(r["age_s"]))  # type: ignore[arg-type]
+        grid[i, j] = float(r["accuracy_pct"])  # type: ignore[arg-type]
+        labels[j] = str(r.get("age", r["age_s"]))
+    fig, ax = plt.subplots(figsize=(1.0 + 0.9 * len(times), 1.2 + 0.6 * len(temps)))
+    im = ax.imshow(grid, aspect="auto", cmap="viridis", origin="lower")
+    for i in range(len(temps)):
+        for j in range(len(times)):
+            if np.isfinite(grid[i, j]):
+                ax.text(j, i, f"{grid[i, j]:.1f}", ha="center", va="center", color="w", fontsize=8)
+    ax.set_xticks(range(len(times)), [labels[j] for j in range(len(times))], rotation=30)
+    ax.set_yticks(range(len(temps)), [f"{t:g} °C" for t in temps])
+    ax.set_xlabel("time after programming")
+    ax.set_ylabel("storage and read temperature")
+    ax.set_title(f"accuracy (%), correction: {method}")
+    fig.colorbar(im, ax=ax)
+    return _save(fig, path)
+
+
+def reliability_curves(rows: list[dict[str, object]], float_pct: float, path: Path) -> Path:
+    """Accuracy vs time after programming, one line per temperature and correction, std bands."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    temps = sorted({float(r["temperature_C"]) for r in rows})  # type: ignore[arg-type]
+    methods = sorted({str(r["method"]) for r in rows})
+    colors = plt.cm.plasma(np.linspace(0, 0.85, len(temps)))
+    styles = dict(zip(methods, ["-", "--", ":", "-."], strict=False))
+    for c, t_c in zip(colors, temps, strict=True):
+        for m in methods:
+            pts = sorted((r for r in rows if r["temperature_C"] == t_c and r["method"] == m),
+                         key=lambda r: float(r["age_s"]))  # type: ignore[arg-type]  # fmt: skip
+            x = np.array([float(r["age_s"]) for r in pts])  # type: ignore[arg-type]
+            y = np.array([float(r["accuracy_pct"]) for r in pts])  # type: ignore[arg-type]
+            e = np.array([float(r["std_pct"]) for r in pts])  # type: ignore[arg-type]
+            ax.plot(x, y, styles.get(m, "-"), color=c, label=f"{t_c:g} °C, {m}")
+            ax.fill_between(x, y - e, y + e, color=c, alpha=0.12)
+    ax.axhline(float_pct, color="k", lw=0.8, label="float")
+    ax.set_xscale("log")
+    ax.set_xlabel("time after programming (s)")
+    ax.set_ylabel("accuracy (%)")
+    ax.legend(fontsize=6, ncol=2)
+    return _save(fig, path)

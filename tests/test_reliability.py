@@ -1,0 +1,124 @@
+"""Reliability: retention error rates of multi-level cells, drift compensation, the study."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+import reram
+from reram.config import DeviceConfig, preset
+from reram.device import bit_error_rate, level_error_rate, level_errors
+
+NEURRAM = preset("neurram").device
+
+
+@pytest.mark.parametrize("bits", [2, 3])
+def test_retention_errors_grow_with_time_and_temperature(bits: int) -> None:
+    times = [1.0, 60.0, 3600.0, 86400.0, 3.15e7, 3.15e8]
+    for kelvin in (298.15, 358.15, 398.15):
+        ber = [bit_error_rate(NEURRAM, bits, t, kelvin) for t in times]
+        assert all(a <= b for a, b in zip(ber, ber[1:], strict=False)), (kelvin, ber)
+    at_day = [level_error_rate(NEURRAM, bits, 86400.0, k) for k in (298.15, 358.15, 398.15)]
+    assert at_day[0] < at_day[1] < at_day[2]
+    assert bit_error_rate(NEURRAM, 3, 86400.0) > bit_error_rate(NEURRAM, 2, 86400.0)  # closer levels
+
+
+def test_no_relaxation_no_retention_errors() -> None:
+    still = DeviceConfig(g_min_S=1e-6, g_max_S=40e-6)
+    assert float(level_errors(still, 3, 3.15e8, 398.15).abs().max()) == 0.0
+    with pytest.raises(ValueError, match="bits = 0"):
+        level_errors(still, 0, 1.0)
+
+
+def test_retention_errors_match_a_sampled_relaxation() -> None:
+    """The closed form against cells relaxed by ``reram.device.relax`` and read by thresholds."""
+    from reram.device import equivalent_time_s, relax
+
+    bits, t = 2, 86400.0
+    n = 2**bits
+    step = (NEURRAM.g_max_S - NEURRAM.g_min_S) / (n - 1)
+    g0 = (NEURRAM.g_min_S + step * torch.arange(n, dtype=torch.float64)).repeat(50000)
+    # the total spread at t: the programming band and the walk (relax's walk starts from the band)
+    sigma0 = reram.device.relaxation_sigma_S(g0, 1e-30, NEURRAM)  # ~0 at t -> 0
+    assert float(sigma0.max()) < 1e-7
+    t_eq = equivalent_time_s(t, NEURRAM.t_ref_K, NEURRAM)
+    band = torch.sqrt(torch.tensor(NEURRAM.wv_tolerance_S**2 / 3 + NEURRAM.read_sigma_S**2, dtype=torch.float64))
+    gen = torch.Generator().manual_seed(0)
+    g_prog = g0 + band * torch.randn(g0.shape, generator=gen, dtype=torch.float64)
+    g = relax(g_prog, g0, torch.zeros_like(g0, dtype=torch.bool), 0.0, t_eq, NEURRAM, gen)
+    read = ((g - NEURRAM.g_min_S) / step).round().clamp(0, n - 1)
+    sampled = float((read != torch.arange(n).repeat(50000)).double().mean())
+    assert sampled == pytest.approx(level_error_rate(NEURRAM, bits, t), rel=0.1)
+
+
+def _drifting(spread: bool) -> reram.Config:
+    dev: dict[str, object] = {"relax_alpha": 0.05, "relax_center_S": 5e-6, "relax_tau_s": 10.0}
+    if not spread:
+        dev["relax_poly_uS"] = [[0.0] * 5] * 3
+    return reram.override(preset("neurram"), {"device": dev})
+
+
+@pytest.mark.parametrize("per_column", [False, True])
+def test_drift_compensation_restores_a_drifted_layer(per_column: bool) -> None:
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))
+    x = torch.rand(256, 64)
+    m = reram.convert(net, _drifting(spread=False))
+    m.program()
+    reram.calibrate(m, x)
+    reram.store_drift_reference(m)
+    with torch.no_grad():
+        fresh = m[0](x)
+        m.age(3.15e7)  # the mean drifts half way to 5 uS: outputs shrink
+        aged = m[0](x)
+        reram.compensate_drift(m, per_column=per_column)
+        fixed = m[0](x)
+
+    def err(y: torch.Tensor) -> float:
+        return float((y - fresh).pow(2).mean().sqrt() / fresh.pow(2).mean().sqrt())
+
+    assert err(aged) > 0.2 and err(fixed) < 0.25 * err(aged)
+    assert bool(m[0].compensated) and float(m[0].out_scale.min()) > 1.2
+
+
+def test_compensation_does_not_move_a_fresh_chip() -> None:
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))
+    m = reram.convert(net, _drifting(spread=True))
+    m.program()
+    reram.calibrate(m, torch.rand(256, 64))
+    reram.store_drift_reference(m)
+    m.age(1.0)
+    reram.compensate_drift(m)
+    assert torch.allclose(m[0].out_scale, torch.ones_like(m[0].out_scale), atol=0.03)
+    with pytest.raises(ValueError, match="store_drift_reference"):
+        reram.compensate_drift(reram.convert(net, "neurram"))
+
+
+def test_a_small_study_writes_its_files_resumes_and_ages_as_physics_says(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from reram.config import JobConfig
+    from reram.experiments.reliability import run_reliability
+
+    job = JobConfig(dataset="mnist-subset", epochs=2, train_samples=1500, test_samples=400, calibration_samples=300)
+    times = (1.0, 86400.0, 3650 * 86400.0)
+    kw = {"seeds": 2, "times_s": times, "temperatures_c": (25.0, 125.0)}
+    summary = run_reliability(job, preset("neurram"), tmp_path, **kw)
+    for f in ("reliability.json", "reliability.csv", "retention_ber.csv", "reliability_heatmap.png",
+              "reliability_curves.png", "reliability_report.html"):  # fmt: skip
+        assert (tmp_path / f).stat().st_size > 0, f
+    age = {(r["temperature_C"], r["age_s"], r["method"]): r["accuracy_pct"] for r in summary["table"]
+           if r["study"] == "age"}  # fmt: skip
+    # on average (over seeds), non-increasing in time and in temperature, as programmed
+    assert age[(25.0, 1.0, "none")] >= age[(25.0, 3650 * 86400.0, "none")]
+    assert age[(25.0, 3650 * 86400.0, "none")] >= age[(125.0, 3650 * 86400.0, "none")]
+    # compensation never lowers the accuracy of a fresh chip (beyond a sample's worth)
+    for m in ("global", "column"):
+        assert age[(25.0, 1.0, m)] >= age[(25.0, 1.0, "none")] - 100 / 400
+    kinds = {r["study"] for r in summary["table"]}
+    assert kinds == {"age", "read voltage", "read temperature"}
+    before = json.loads((tmp_path / "reliability.json").read_text())["points"]
+    again = run_reliability(job, preset("neurram"), tmp_path, **kw)  # resumes: nothing recomputed
+    assert [p["accuracy_pct"] for p in again["points"]] == [p["accuracy_pct"] for p in before]
