@@ -122,3 +122,15 @@ def test_a_small_study_writes_its_files_resumes_and_ages_as_physics_says(tmp_pat
     before = json.loads((tmp_path / "reliability.json").read_text())["points"]
     again = run_reliability(job, preset("neurram"), tmp_path, **kw)  # resumes: nothing recomputed
     assert [p["accuracy_pct"] for p in again["points"]] == [p["accuracy_pct"] for p in before]
+
+
+@pytest.mark.parametrize(
+    ("args", "msg"), [(["--seeds", "0"], "--seeds = 0"), (["--test-samples", "-1"], "--test-samples")]
+)
+def test_cli_reliability_bad_input_is_named(args: list[str], msg: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from reram.cli import app
+
+    r = CliRunner().invoke(app, ["reliability", *args, "--out", str(tmp_path)])
+    assert r.exit_code == 2 and msg in r.output

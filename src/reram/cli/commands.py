@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import asdict
 from pathlib import Path
 
@@ -175,8 +176,11 @@ def _train_on_chip(quick: bool, out: Path, seeds: int | None, dataset: str | Non
 @app.command(epilog=CONFIG_RULE)
 def reliability(
     config: Path | None = typer.Option(None, "--config", help="TOML: \\[job] table plus chip keys (neurram)."),
-    quick: bool = typer.Option(False, "--quick", help="Short variant: 2 seeds, the quick job's data (minutes)."),
+    quick: bool = typer.Option(False, "--quick", help="Short variant: 2 seeds, the quick job's training."),
     seeds: int | None = typer.Option(None, "--seeds", help="Programming seeds (default 3; quick 2)."),
+    test_samples: int | None = typer.Option(
+        None, "--test-samples", help="Test images per point (default 2,000; quick 500; 0: all)."
+    ),
     out: Path = typer.Option(Path("results/reliability"), "--out", help="Output folder (JSON, CSV, PNGs, report)."),
 ) -> None:
     """Accuracy over time after programming (1 s to 10 years) x temperature (25, 55, 85, 125 °C),
@@ -192,11 +196,16 @@ def reliability(
     with clean_errors():
         job, cfg, _ = load_job(config_file(config), quick)
         check_job(job)
+    per_point = test_samples if test_samples is not None else (500 if quick else 2000)
+    if per_point < 0:
+        fail(f"--test-samples = {per_point} is invalid: allowed is an integer >= 0 (0: the whole test set)")
+    if per_point:  # each of the grid's points evaluates this many test images
+        job = dataclasses.replace(job, test_samples=min(job.test_samples or per_point, per_point))
     n = seeds if seeds is not None else (2 if quick else 3)
     if not 1 <= n <= 100:
         fail(f"--seeds = {n} is invalid: allowed is an integer in [1, 100]")
     out = out_dir(out)
-    what = {"job": asdict(job), "config": cfg.to_dict(), "seeds": n}
+    what = {"job": asdict(job), "config": cfg.to_dict(), "seeds": n}  # the job carries the test subset
     with progress() as tick, clean_errors(), manifested(out, "reram reliability", what):
         summary = run_reliability(job, cfg, out, seeds=n, progress=tick)
     t = Table(title=f"{job.model} on {job.dataset}, preset {cfg.name!r}, float {summary['float_pct']:.2f} %")
