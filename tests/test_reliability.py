@@ -67,7 +67,10 @@ def test_drift_compensation_restores_a_drifted_layer(per_column: bool) -> None:
     m = reram.convert(net, _drifting(spread=False))
     m.program()
     reram.calibrate(m, x)
-    reram.store_drift_reference(m)
+    reram.store_drift_reference(m, inputs=x[:64] if per_column else None)
+    ref0, ref2 = m[0].drift_reference, m[2].drift_reference
+    assert ref0 is not None and ref2 is not None and ref2[0].shape == (64, 32)
+    assert torch.equal(ref0[0], x[:64]) == per_column  # data-like known inputs, or seeded ones
     with torch.no_grad():
         fresh = m[0](x)
         m.age(3.15e7)  # the mean drifts half way to 5 uS: outputs shrink

@@ -2,9 +2,10 @@
 later; the digital side rescales the outputs by what the reference lost.
 
 IBM's analog chips and NeuRRAM correct conductance drift with a reference read (a known input
-vector, or a reference column, per core). Here each analog layer keeps ``samples`` seeded inputs
-spanning its calibrated input range (the same every time) and the outputs they gave right
-after programming; :func:`compensate_drift` reads them again and sets the layer's
+vector, or a reference column, per core). Here each analog layer keeps known inputs, kept
+digitally: what it read on a batch of data right after programming (``inputs``; fits the
+correction to data-like inputs), or ``samples`` seeded vectors over its calibrated input range;
+and the outputs they gave then; :func:`compensate_drift` reads them again and sets the layer's
 ``out_scale``: one factor per layer (``per_column=False``, global drift compensation:
 sum |y0| / sum |y|) or one per output column, applied only where it differs from 1 by more than
 twice its standard error over the reference samples (a fresh chip is left as it is). The
@@ -42,15 +43,40 @@ def _raw_read(layer: AnalogLayer, x: torch.Tensor) -> torch.Tensor:
     return y.abs().reshape(y.shape[0], y.shape[1], -1).sum(-1)
 
 
-def store_drift_reference(model: nn.Module, samples: int = 64) -> nn.Module:
-    """Read each analog layer's reference inputs now (right after programming and calibration)."""
+def _captured_inputs(model: nn.Module, layers: list[AnalogLayer], x: torch.Tensor) -> dict[int, torch.Tensor]:
+    """What each layer reads when the model runs on ``x`` (its known inputs, kept digitally)."""
+    found: dict[int, torch.Tensor] = {}
+    hooks = [m.register_forward_pre_hook(lambda mod, args: found.setdefault(id(mod), args[0].detach().clone()))
+             for m in layers]  # fmt: skip
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        for h in hooks:
+            h.remove()
+    return found
+
+
+def store_drift_reference(model: nn.Module, samples: int = 64, inputs: torch.Tensor | None = None) -> nn.Module:
+    """Read each analog layer's reference inputs now (right after programming and calibration).
+
+    Args:
+        model: a converted, programmed and calibrated model.
+        samples: reference vectors per layer (seeded, uniform over the calibrated input range)
+            when ``inputs`` is not given.
+        inputs: a batch of the model's inputs (e.g. calibration data): each layer's reference is
+            what it reads on them, so the compensation is fitted to data-like inputs.
+
+    """
     if not 1 <= samples <= 100_000:
         raise ValueError(f"samples = {samples!r} is invalid: allowed is an integer in [1, 100000]")
     layers = [m for _, m in analog_layers(model) if not m.digital]
     if not layers:
         raise ValueError("store_drift_reference(): the model has no analog layers (call reram.convert first)")
+    captured = _captured_inputs(model, layers, inputs) if inputs is not None else {}
     for m in layers:
-        x = _reference_inputs(m, samples)
+        x = captured.get(id(m))
+        x = _reference_inputs(m, samples) if x is None else x
         m.drift_reference = (x, _raw_read(m, x))
         m.out_scale.fill_(1.0)
         m.compensated = False
