@@ -137,3 +137,40 @@ def test_cli_reliability_bad_input_is_named(args: list[str], msg: str, tmp_path)
 
     r = CliRunner().invoke(app, ["reliability", *args, "--out", str(tmp_path)])
     assert r.exit_code == 2 and msg in r.output
+
+
+def _faulty(spares: int = 0, pair: bool = False, rate: float = 0.003) -> reram.Config:
+    return reram.override(preset("ideal"), {
+        "device": {"stuck_low_rate": rate, "stuck_high_rate": rate, "g_min_S": 1e-6, "g_max_S": 40e-6},
+        "array": {"rows": 64, "cols": 32, "spare_rows": spares, "pair_repair": pair}})  # fmt: skip
+
+
+def _outputs(cfg: reram.Config) -> tuple[torch.Tensor, torch.Tensor]:
+    torch.manual_seed(0)
+    lin = nn.Sequential(nn.Linear(48, 24))
+    x = torch.rand(64, 48)
+    m = reram.convert(lin, cfg)
+    m.program()
+    with torch.no_grad():
+        return m(x), lin(x)
+
+
+def test_spare_rows_restore_the_ideal_output_when_they_suffice() -> None:
+    clean, ref = _outputs(_faulty(rate=0.0))
+    broken, _ = _outputs(_faulty())
+    fixed, _ = _outputs(_faulty(spares=32))  # more spares than faulty rows (and faulty spares)
+    few, _ = _outputs(_faulty(spares=1))
+    assert torch.allclose(clean, ref, atol=1e-4)
+    assert not torch.allclose(broken, clean, atol=1e-3)
+    assert torch.equal(fixed, clean)
+    err = [float((y - clean).abs().mean()) for y in (broken, few, fixed)]
+    assert err[0] > err[1] > err[2] == 0.0
+
+
+def test_pair_repair_keeps_the_differences_of_pairs_with_one_stuck_cell() -> None:
+    clean, _ = _outputs(_faulty(rate=0.0))
+    broken, _ = _outputs(_faulty())
+    paired, _ = _outputs(_faulty(pair=True))
+    # a stuck cell on the side its weight needs larger (stuck low on the positive side, high on
+    # the negative) cannot be matched by its partner within the window: about half are repaired
+    assert float((paired - clean).abs().mean()) < 0.6 * float((broken - clean).abs().mean())

@@ -201,6 +201,9 @@ class ArrayConfig:
         r_source_ohm: each row driver's output resistance, in series with its line (ohms).
         r_sense_ohm: each sense amplifier's input resistance, in series with its column (ohms).
         r_access_ohm: access-transistor on-resistance in series with every cell (ohms).
+        spare_rows: spare weight rows per array: a row with a cell that fails the verify read is
+            written again onto a spare (``reram.array.repair``); the spares add cell area.
+        pair_repair: re-program a stuck cell's differential partner to keep the pair's difference.
 
     """
 
@@ -218,9 +221,13 @@ class ArrayConfig:
     r_source_ohm: float = num(0.0, 0, 1e6, "ohm")
     r_sense_ohm: float = num(0.0, 0, 1e6, "ohm")
     r_access_ohm: float = num(0.0, 0, 1e9, "ohm")
+    spare_rows: int = num(0, 0, 4096, "rows")
+    pair_repair: bool = False
 
     def __post_init__(self) -> None:
         check(self)
+        if not isinstance(self.pair_repair, bool):
+            fail("array.pair_repair", self.pair_repair, "true or false")
         if self.r_source_ohm > 0 and self.r_wire_ohm == 0:
             fail("array.r_source_ohm", self.r_source_ohm, "0 unless array.r_wire_ohm > 0 (the solver's row lines)")
         if self.r_sense_ohm > 0 and self.r_bitline_ohm == 0:

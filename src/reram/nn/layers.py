@@ -20,13 +20,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from reram import device as cell
-from reram.array import StackOp, row_grouping, target_conductances
-from reram.array.circuit import effective_matrix
-from reram.array.energy import differential_rows, energy_forms
-from reram.array.network import wires_of
+from reram.array import StackOp, repair, row_grouping, target_conductances
 from reram.config import Config
 from reram.core import PeripheryState, TileEvents, analog_matmul
 from reram.mapping import TileGrid, TileSite, tile_matrix
+from reram.nn import wired
 from reram.periphery.adc import mismatch
 from reram.periphery.dac import InputPlanes
 
@@ -63,6 +61,7 @@ class AnalogLayer(nn.Module):
     out_scale: torch.Tensor
     compensated: bool
     drift_reference: tuple[torch.Tensor, torch.Tensor] | None = None
+    _warned_energy: bool = False  # the wire-energy limitation logged once
     bias: nn.Parameter | None
 
     def __init__(self, weight: nn.Parameter, bias: nn.Parameter | None, config: Config, grid: TileGrid, index: int):
@@ -89,6 +88,7 @@ class AnalogLayer(nn.Module):
         self.events = TileEvents(grid.tiles(), grid.cells_per_weight_row, grid.cells_per_weight_col)
         self.sites: list[TileSite] = []
         self.program_failures = 0
+        self.remapped_rows = 0  # rows written onto spare rows at the last programming
         self.digital = False  # True: run as the float layer (not yet on the chip)
         self.positions = 1  # output positions per sample, seen at the last forward
         self.input_elements = grid.in_features  # input elements per sample, seen at the last forward
@@ -165,6 +165,10 @@ class AnalogLayer(nn.Module):
         mask = self.grid.row_mask(self.weight.device)[None, :, :, None].expand_as(self.g_S)
         tc, target = self.conductance_targets()
         res = cell.program(target, cfg.device, self._gen(0))
+        if cfg.array.spare_rows:  # the verify read found failed rows: write them onto spares
+            res, self.remapped_rows = repair.spare_rows(target, res, cfg, self.grid.col_tile, self._gen(5), mask)
+        if cfg.array.pair_repair:
+            res = repair.pair_repair(target, res, cfg, self._gen(6))
         self.g_S.copy_(torch.where(mask, res.g_S, torch.zeros_like(res.g_S)))
         self.g_prog_S.copy_(self.g_S)
         self.frozen.copy_(res.stuck | ~mask)
@@ -332,65 +336,15 @@ class AnalogLayer(nn.Module):
         return b[0] * (total / s_pos) - b[1] * (total / s_neg)
 
     def _effective_gdiff(self) -> torch.Tensor:
-        arr, g = self.config.array, self.grid
-        wires = wires_of(arr)
-        method = "first_order" if arr.ir_drop == "approx" else "exact"
-        sensing = self.config.periphery.adc.sensing
-        out = torch.zeros_like(self.g_S[0])
-        for r, c, rows, cols in g.tiles():
-            cs = slice(c * g.col_tile, c * g.col_tile + cols)
-            g_read = self.read_S()
-            gp, gn = g_read[0, r, :rows, cs], g_read[1, r, :rows, cs]
-            if arr.differential == "rows":  # G+ and G- rows interleaved, driven with +V and -V
-                a = effective_matrix(torch.stack([gp, gn], 1).reshape(2 * rows, cols), wires, sensing, method)
-                eff = a[0::2] - a[1::2]
-                if sensing == "voltage":  # bit-line volts per volt; the core divides by sum G
-                    eff = eff * (gp + gn).sum(0)
-            else:  # G+ and G- columns interleaved, subtracted after sensing
-                a = effective_matrix(torch.stack([gp, gn], 2).reshape(rows, 2 * cols), wires, sensing, method)
-                eff = a[:, 0::2] - a[:, 1::2]  # current: amperes per volt; voltage: the two lines' volts per volt
-                if sensing == "voltage":  # the core divides by the pair's sum G
-                    eff = eff * (gp + gn).sum(0)
-            out[r, :rows, cs] = eff.to(out.dtype)
-        return out
+        return wired.effective_gdiff(self)
 
     def wired_energy(self) -> bool:
-        """Whether reads count their energy from the solved node voltages (exact IR drop, wires,
-        current sensing); otherwise from the ideal-wire formula, the wires' share not counted.
-        """
-        arr = self.config.array
-        if arr.ir_drop != "exact" or not arr.has_wires:
-            return False
-        if self.config.periphery.adc.sensing != "current" and not getattr(self, "_warned_energy", False):
-            log.warning("layer %d: exact IR drop with voltage sensing: the solver gives node voltages for current "
-                        "sensing only, so the cell energy is the ideal-wire formula and the wires' is not counted",
-                        self.index)  # fmt: skip
-            self._warned_energy = True
-        return self.config.periphery.adc.sensing == "current"
+        """Whether reads count their energy from the solved node voltages (``reram.nn.wired``)."""
+        return wired.counts_wire_energy(self)
 
     def energy_forms(self) -> torch.Tensor:
-        """(2, row tiles, column tiles, rows, rows) cell and wire power forms per V^2 of each
-        array (siemens; ``reram.array.energy``), over the weight rows' drives.
-        """
-
-        def make() -> torch.Tensor:
-            arr, g = self.config.array, self.grid
-            wires = wires_of(arr)
-            out = torch.zeros(2, g.n_row, g.n_col, g.rows_pad, g.rows_pad, dtype=torch.float64)
-            g_read = self.read_S()
-            for r, c, rows, cols in g.tiles():
-                cs = slice(c * g.col_tile, c * g.col_tile + cols)
-                gp, gn = g_read[0, r, :rows, cs], g_read[1, r, :rows, cs]
-                if arr.differential == "rows":  # +V on G+ rows, -V on G- rows
-                    cell_f, wire_f = energy_forms(torch.stack([gp, gn], 1).reshape(2 * rows, cols), wires)
-                    forms = (differential_rows(cell_f), differential_rows(wire_f))
-                else:
-                    forms = energy_forms(torch.stack([gp, gn], 2).reshape(rows, 2 * cols), wires)
-                for k in range(2):
-                    out[k, r, c, :rows, :rows] = forms[k]
-            return out.to(self.g_S.dtype)
-
-        return self.cached("energy_forms", make)
+        """(2, row tiles, column tiles, rows, rows) cell and wire power forms per V^2 of each array."""
+        return self.cached("energy_forms", lambda: wired.energy_forms_of(self))
 
     def col_tile_sums(self, per_col: torch.Tensor) -> torch.Tensor:
         """(row tiles, cols) -> (row tiles, column tiles): sums over each array's columns."""

@@ -1,0 +1,82 @@
+"""A layer's arrays with their wires: the effective matrices of the resistor networks and the read
+energy's split between cells and wires (``array.ir_drop = "exact"``), for :class:`AnalogLayer`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import torch
+
+from reram.array.circuit import effective_matrix
+from reram.array.energy import differential_rows, energy_forms
+from reram.array.network import wires_of
+
+if TYPE_CHECKING:
+    from reram.nn.layers import AnalogLayer
+
+log = logging.getLogger("reram.nn.layers")
+
+
+def effective_gdiff(layer: AnalogLayer) -> torch.Tensor:
+    """(row tiles, rows, cols) the effective matrix of every array's resistor network (siemens,
+    or volts per volt x sum G in voltage mode): what each weight contributes per row volt.
+    """
+    arr, g = layer.config.array, layer.grid
+    wires = wires_of(arr)
+    method = "first_order" if arr.ir_drop == "approx" else "exact"
+    sensing = layer.config.periphery.adc.sensing
+    out = torch.zeros_like(layer.g_S[0])
+    for r, c, rows, cols in g.tiles():
+        cs = slice(c * g.col_tile, c * g.col_tile + cols)
+        g_read = layer.read_S()
+        gp, gn = g_read[0, r, :rows, cs], g_read[1, r, :rows, cs]
+        if arr.differential == "rows":  # G+ and G- rows interleaved, driven with +V and -V
+            a = effective_matrix(torch.stack([gp, gn], 1).reshape(2 * rows, cols), wires, sensing, method)
+            eff = a[0::2] - a[1::2]
+            if sensing == "voltage":  # bit-line volts per volt; the core divides by sum G
+                eff = eff * (gp + gn).sum(0)
+        else:  # G+ and G- columns interleaved, subtracted after sensing
+            a = effective_matrix(torch.stack([gp, gn], 2).reshape(rows, 2 * cols), wires, sensing, method)
+            eff = a[:, 0::2] - a[:, 1::2]  # current: amperes per volt; voltage: the two lines' volts per volt
+            if sensing == "voltage":  # the core divides by the pair's sum G
+                eff = eff * (gp + gn).sum(0)
+        out[r, :rows, cs] = eff.to(out.dtype)
+    return out
+
+
+def counts_wire_energy(layer: AnalogLayer) -> bool:
+    """Whether reads count their energy from the solved node voltages (exact IR drop, wires,
+    current sensing); otherwise from the ideal-wire formula, the wires' share not counted.
+    """
+    arr = layer.config.array
+    if arr.ir_drop != "exact" or not arr.has_wires:
+        return False
+    if layer.config.periphery.adc.sensing != "current" and not layer._warned_energy:
+        log.warning("layer %d: exact IR drop with voltage sensing: the solver gives node voltages for current "
+                    "sensing only, so the cell energy is the ideal-wire formula and the wires' is not counted",
+                    layer.index)  # fmt: skip
+        layer._warned_energy = True
+    return layer.config.periphery.adc.sensing == "current"
+
+
+def energy_forms_of(layer: AnalogLayer) -> torch.Tensor:
+    """(2, row tiles, column tiles, rows, rows) cell and wire power forms per V^2 of each
+    array (siemens; ``reram.array.energy``), over the weight rows' drives.
+    """
+    arr, g = layer.config.array, layer.grid
+    wires = wires_of(arr)
+    out = torch.zeros(2, g.n_row, g.n_col, g.rows_pad, g.rows_pad, dtype=torch.float64)
+    g_read = layer.read_S()
+    for r, c, rows, cols in g.tiles():
+        cs = slice(c * g.col_tile, c * g.col_tile + cols)
+        gp, gn = g_read[0, r, :rows, cs], g_read[1, r, :rows, cs]
+        if arr.differential == "rows":  # +V on G+ rows, -V on G- rows
+            cell_f, wire_f = energy_forms(torch.stack([gp, gn], 1).reshape(2 * rows, cols), wires)
+            forms = (differential_rows(cell_f), differential_rows(wire_f))
+        else:
+            forms = energy_forms(torch.stack([gp, gn], 2).reshape(rows, 2 * cols), wires)
+        for k in range(2):
+            out[k, r, c, :rows, :rows] = forms[k]
+    return out.to(layer.g_S.dtype)
