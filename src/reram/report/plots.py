@@ -207,24 +207,30 @@ def reliability_heatmap(rows: list[dict[str, object]], method: str, path: Path) 
 
 
 def reliability_curves(rows: list[dict[str, object]], float_pct: float, path: Path) -> Path:
-    """Accuracy vs time after programming, one line per temperature and correction, std bands."""
-    fig, ax = plt.subplots(figsize=(7, 4))
+    """Accuracy vs time after programming: one panel per correction, a line per temperature with
+    its ±std band over the seeds.
+    """
     temps = sorted({float(r["temperature_C"]) for r in rows})  # type: ignore[arg-type]
-    methods = sorted({str(r["method"]) for r in rows})
+    methods = [m for m in ("none", "global", "column", "recalibrated") if any(r["method"] == m for r in rows)]
+    cols = min(2, len(methods))
+    n_rows = (len(methods) + cols - 1) // cols
+    fig, axes = plt.subplots(n_rows, cols, figsize=(4.2 * cols, 3.0 * n_rows), sharex=True, sharey=True, squeeze=False)
     colors = plt.cm.plasma(np.linspace(0, 0.85, len(temps)))
-    styles = dict(zip(methods, ["-", "--", ":", "-."], strict=False))
-    for c, t_c in zip(colors, temps, strict=True):
-        for m in methods:
+    for ax, m in zip(axes.flat, methods, strict=False):
+        for c, t_c in zip(colors, temps, strict=True):
             pts = sorted((r for r in rows if r["temperature_C"] == t_c and r["method"] == m),
                          key=lambda r: float(r["age_s"]))  # type: ignore[arg-type]  # fmt: skip
             x = np.array([float(r["age_s"]) for r in pts])  # type: ignore[arg-type]
             y = np.array([float(r["accuracy_pct"]) for r in pts])  # type: ignore[arg-type]
             e = np.array([float(r["std_pct"]) for r in pts])  # type: ignore[arg-type]
-            ax.plot(x, y, styles.get(m, "-"), color=c, label=f"{t_c:g} °C, {m}")
-            ax.fill_between(x, y - e, y + e, color=c, alpha=0.12)
-    ax.axhline(float_pct, color="k", lw=0.8, label="float")
-    ax.set_xscale("log")
-    ax.set_xlabel("time after programming (s)")
-    ax.set_ylabel("accuracy (%)")
-    ax.legend(fontsize=6, ncol=2)
+            ax.plot(x, y, color=c, label=f"{t_c:g} °C")
+            ax.fill_between(x, y - e, y + e, color=c, alpha=0.15)
+        ax.axhline(float_pct, color="k", lw=0.8, ls="--", label="float")
+        ax.set_xscale("log")
+        ax.set_title(f"correction: {m}", fontsize=9)
+        ax.set_xlabel("time after programming (s)")
+        ax.set_ylabel("accuracy (%)")
+    for ax in list(axes.flat)[len(methods) :]:
+        ax.set_visible(False)
+    axes.flat[0].legend(fontsize=7)
     return _save(fig, path)
