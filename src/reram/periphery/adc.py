@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import torch
 
+from reram.array.noise import K_B
 from reram.config import ADCConfig
 from reram.rng import gaussian_like
 
@@ -43,9 +44,8 @@ def add_sampling_noise_(
         gen: generator for the samples.
 
     """
-    k_b = 1.380649e-23
     c = cfg.sample_cap_F
-    unit = k_b * kelvin / c if cfg.sensing == "voltage" else k_b * kelvin * c / t_pulse_s**2
+    unit = K_B * kelvin / c if cfg.sensing == "voltage" else K_B * kelvin * c / t_pulse_s**2
     std = torch.tensor([(n * unit) ** 0.5 for n in samples], dtype=signal.dtype, device=signal.device)
     per_row = std.repeat_interleave(signal.shape[0] // len(samples)).view(-1, *([1] * (signal.dim() - 1)))
     return signal.addcmul_(gaussian_like(signal, gen), per_row)
