@@ -182,14 +182,30 @@ def reliability(
         None, "--test-samples", help="Test images per point (default 2,000; quick 500; 0: all)."
     ),
     out: Path = typer.Option(Path("results/reliability"), "--out", help="Output folder (JSON, CSV, PNGs, report)."),
+    faults: bool = typer.Option(
+        True,
+        "--faults/--no-faults",
+        help="Also the faults x fault-tolerance table (quick: 5 % stuck-high cells, "
+        "rows and columns at 5 %, one seed).",
+    ),
+    refresh_margin: float = typer.Option(
+        1.0,
+        "--refresh-margin",
+        help="Refresh policy: re-program before the accuracy falls this many "
+        "points under its value 1 s after programming.",
+    ),
 ) -> None:
     """Accuracy over time after programming (1 s to 10 years) x temperature (25, 55, 85, 125 °C),
     as programmed and with global and per-column drift compensation and ADC re-calibration;
-    the read voltage ±10 %; reads at a temperature apart from ageing; multi-level retention
-    bit error rates. Mean ± std over programming seeds; heat map, curves, JSON/CSV, HTML
-    report. Resumes from the points already in OUT.
+    the read voltage ±10 %; reads at a temperature apart from ageing; a refresh policy and the
+    energy of 10 years of refreshes and corrections; multi-level retention bit error rates;
+    accuracy under stuck cells (random 0-10 %, whole rows, columns, a dead core) with spare
+    rows, spare columns, pair repair and fault-aware fine-tuning, with their area and energy.
+    Mean ± std over programming seeds; heat map, curves, JSON/CSV, HTML report. Resumes from
+    the points already in OUT.
     """
     from reram.config import load_job
+    from reram.experiments.faults import full_conditions, quick_conditions
     from reram.experiments.job import check_job
     from reram.experiments.reliability import run_reliability
 
@@ -204,10 +220,15 @@ def reliability(
     n = seeds if seeds is not None else (2 if quick else 3)
     if not 1 <= n <= 100:
         fail(f"--seeds = {n} is invalid: allowed is an integer in [1, 100]")
+    if not 0 < refresh_margin <= 100:
+        fail(f"--refresh-margin = {refresh_margin} is invalid: allowed is a number of accuracy points in (0, 100]")
     out = out_dir(out)
-    what = {"job": asdict(job), "config": cfg.to_dict(), "seeds": n}  # the job carries the test subset
+    conditions = (quick_conditions() if quick else full_conditions()) if faults else []
+    what = {"job": asdict(job), "config": cfg.to_dict(), "seeds": n, "faults": [asdict(c) for c in conditions],
+            "refresh_margin": refresh_margin}  # fmt: skip
     with progress() as tick, clean_errors(), manifested(out, "reram reliability", what):
-        summary = run_reliability(job, cfg, out, seeds=n, progress=tick)
+        summary = run_reliability(job, cfg, out, seeds=n, progress=tick, faults=conditions,
+                                  fault_seeds=1 if quick else n, refresh_margin_pct=refresh_margin)  # fmt: skip
     t = Table(title=f"{job.model} on {job.dataset}, preset {cfg.name!r}, float {summary['float_pct']:.2f} %")
     for col in ("temperature", *(age_label(a) for a in (1.0, 86400.0, 365 * 86400.0, 3650 * 86400.0))):
         t.add_column(col, justify="right")
@@ -221,4 +242,20 @@ def reliability(
                          if none and best else "–")  # fmt: skip
         t.add_row(f"{t_c:g} °C", *cells)
     Console().print(t)
+    if summary["faults"]:
+        ft = Table(title="faults x fault tolerance: accuracy % (recovered share of the loss; core area ratio)")
+        methods = list(dict.fromkeys(r["method"] for r in summary["faults"]))
+        for col in ("faults", *methods):
+            ft.add_column(col, justify="right")
+        conds = list(dict.fromkeys((r["pattern"], r["kind"], r["rate_pct"]) for r in summary["faults"]))
+        for cond in conds:
+            by = {r["method"]: r for r in summary["faults"] if (r["pattern"], r["kind"], r["rate_pct"]) == cond}
+            cells = []
+            for m in methods:
+                r = by.get(m)
+                rec = "" if r is None or r["recovered_pct_of_loss"] is None else f" ({r['recovered_pct_of_loss']:.0f} %"
+                cells.append("–" if r is None else f"{r['accuracy_pct']:.1f}{rec}{'; ' if rec else ' ('}"
+                             f"{r['area_ratio']:.2f}×)")  # fmt: skip
+            ft.add_row(f"{cond[2]:g} % {cond[1]} {cond[0]}", *cells)
+        Console().print(ft)
     Console().print(f"as programmed → best correction; results in {out}/")

@@ -121,7 +121,11 @@ class DeviceConfig:
             E[g(t)] = g0 + f(t) (center - g0), f(t) = 1 - (1 + t / tau) ** -alpha (alpha = 0: none).
         activation_energy_eV: Arrhenius activation energy of relaxation (eV).
         t_ref_K: temperature at which the relaxation fits were measured (kelvin).
-        stuck_low_rate / stuck_high_rate: fraction of cells stuck at g_min / g_max.
+        stuck_low_rate / stuck_high_rate: fraction of cells stuck at g_min / g_max (of the
+            lines or arrays that fail whole, with a clustered ``stuck_pattern``).
+        stuck_pattern: how stuck cells cluster: "cells" (independently), "rows" (whole physical
+            rows of an array: a broken word line), "columns" (whole physical columns: a broken
+            bit line) or "arrays" (every cell of an array: a dead core); see ``reram.device.faults``.
         d2d_window_sigma: relative device-to-device spread of each cell's window ends.
         update: the response to update pulses (on-chip training).
 
@@ -152,6 +156,7 @@ class DeviceConfig:
     t_ref_K: float = num(300.0, 1, 1000, "K")
     stuck_low_rate: float = num(0.0, 0, 1, "(a fraction of the cells)")
     stuck_high_rate: float = num(0.0, 0, 1, "(a fraction of the cells)")
+    stuck_pattern: str = "cells"
     d2d_window_sigma: float = num(0.0, 0, 1)
     update: UpdateConfig = field(default_factory=UpdateConfig)
 
@@ -163,6 +168,7 @@ class DeviceConfig:
             fail("device.levels", self.levels, "0 (continuous) or an integer in [2, 65536]")
         choice(self, "program_mode", ("exact", "gaussian", "write_verify"))
         choice(self, "read_noise_model", ("constant", "physical"))
+        choice(self, "stuck_pattern", ("cells", "rows", "columns", "arrays"))
         if self.stuck_low_rate + self.stuck_high_rate > 1:
             fail("device.stuck_high_rate", self.stuck_high_rate, "stuck_low_rate + stuck_high_rate <= 1")
         if len(self.relax_times_s) != len(self.relax_poly_uS):
@@ -203,6 +209,8 @@ class ArrayConfig:
         r_access_ohm: access-transistor on-resistance in series with every cell (ohms).
         spare_rows: spare weight rows per array: a row with a cell that fails the verify read is
             written again onto a spare (``reram.array.repair``); the spares add cell area.
+        spare_cols: spare weight columns per array (redundant columns): a column with a failed
+            cell is written again onto a spare, after the spare rows had their turn.
         pair_repair: re-program a stuck cell's differential partner to keep the pair's difference.
 
     """
@@ -222,6 +230,7 @@ class ArrayConfig:
     r_sense_ohm: float = num(0.0, 0, 1e6, "ohm")
     r_access_ohm: float = num(0.0, 0, 1e9, "ohm")
     spare_rows: int = num(0, 0, 4096, "rows")
+    spare_cols: int = num(0, 0, 4096, "columns")
     pair_repair: bool = False
 
     def __post_init__(self) -> None:

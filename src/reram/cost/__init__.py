@@ -4,6 +4,7 @@
   energy) per inference.
 - :func:`cost_of_model`: the same from the layer shapes and the mapping alone (no simulation),
   for models too large to simulate; pass a measured ``profile`` to match a run.
+- :func:`programming_cost`: the energy and time of programming the chip (write-verify pulses).
 - :func:`summarize`: metrics, per-layer and per-component breakdowns, the digital baselines and
   the full-array peak, as one JSON-ready dict.
 """
@@ -18,6 +19,7 @@ from reram.config import Config, load_config
 from reram.cost.baselines import block_comparison, compare
 from reram.cost.library import NodeParams, available_nodes, node_params
 from reram.cost.model import COMPONENTS, CircuitCosts, CostReport, peak, price
+from reram.cost.programming import programming_cost, verify_read_J, write_pulse_J
 from reram.cost.workload import (
     LayerProfile,
     LayerWork,
@@ -46,7 +48,10 @@ __all__ = [
     "peak",
     "price",
     "profile_of",
+    "programming_cost",
     "summarize",
+    "verify_read_J",
+    "write_pulse_J",
 ]
 
 

@@ -103,7 +103,10 @@ class CircuitCosts:
             sample = adc.sample_cap_F * vdd**2 + cc.neuron_bias_A * vdd * t_sample
         adcs = max(1, arr.weight_cols // cc.cols_per_adc)
         parts = {
-            "cells": (arr.rows + arr.spare_rows * (arr.rows // arr.weight_rows)) * arr.cols * cc.cell_area_F2 * f_m**2,
+            "cells": (arr.rows + arr.spare_rows * (arr.rows // arr.weight_rows))
+            * (arr.cols + arr.spare_cols * (arr.cols // arr.weight_cols))
+            * cc.cell_area_F2
+            * f_m**2,  # spares too
             "drivers": (arr.rows + arr.cols) * node.driver_area_m2,
             "adcs": adcs * node.adc_area_m2_per_step * 2**adc.bits,
             "registers": adcs * cc.accumulator_bits * 4 * node.sram_bit_area_m2,  # flip-flop ~ 4 SRAM bits

@@ -32,6 +32,7 @@ from reram.config import Config
 from reram.core import EventCounts
 from reram.cost.baselines import digital_reram_mac_J
 from reram.cost.model import CircuitCosts, digital_mac_J
+from reram.cost.programming import write_pulse_J
 
 WRITE_VERIFY_PULSES = 10  # pulses of one write-verify programming (NeuRRAM: most cells in < 10)
 
@@ -89,7 +90,7 @@ def training_step_cost(
         * (c_row * (wl.wl_voltage_V - wl.wl_low_V) * wl.wl_voltage_V + cols * c_seg * half**2)
         + events["update_col_pulses"] * rows * c_seg * half**2,
         "update_cells": events["update_cell_J"],  # counted cell by cell
-        "write_verify": events["programmed_cells"] * WRITE_VERIFY_PULSES * upd.v_write_V**2 * g_mid * upd.t_write_s,
+        "write_verify": events["programmed_cells"] * WRITE_VERIFY_PULSES * write_pulse_J(cfg),
         "digital": events["digital_macs"] * digital_mac_J(node, cfg),
     }
     analog = sum(parts.values())

@@ -1,12 +1,14 @@
 """Cell physics as pure, seeded tensor functions: levels, programming, faults, relaxation, reads."""
 
-from reram.device.faults import cell_windows, stuck_cells
+from reram.device.faults import ArrayLayout, StuckMap, cell_windows, stuck_cells, stuck_map
 from reram.device.program import ProgramResult, program, quantize_levels, write_verify
 from reram.device.relax import at_read_temperature, equivalent_time_s, relax, relaxation_sigma_S, relaxed_fraction
 from reram.device.retention import bit_error_rate, level_error_rate, level_errors
 
 __all__ = [
+    "ArrayLayout",
     "ProgramResult",
+    "StuckMap",
     "at_read_temperature",
     "bit_error_rate",
     "cell_windows",
@@ -19,5 +21,6 @@ __all__ = [
     "relaxation_sigma_S",
     "relaxed_fraction",
     "stuck_cells",
+    "stuck_map",
     "write_verify",
 ]

@@ -23,6 +23,9 @@ class ProgramResult:
         stuck: cells that do not respond (stuck at low or high).
         failed: cells outside the acceptance band when programming ended (stuck cells included).
         iterations: pulse/verify iterations the loop ran (0 for non-iterative modes).
+        pulses: programming pulses each cell received (write-verify: one per iteration until it
+            verified, ``wv_max_iterations`` for a stuck cell, which never does; the one-shot
+            modes: one), what the cost model prices (``reram.cost.programming_cost``).
 
     """
 
@@ -30,6 +33,7 @@ class ProgramResult:
     stuck: torch.Tensor
     failed: torch.Tensor
     iterations: int
+    pulses: torch.Tensor | None = None
 
 
 def quantize_levels(g_S: torch.Tensor, cfg: DeviceConfig) -> torch.Tensor:
@@ -46,7 +50,7 @@ def write_verify(
     g_hi: torch.Tensor,
     cfg: DeviceConfig,
     gen: torch.Generator | None,
-) -> tuple[torch.Tensor, torch.Tensor, int]:
+) -> tuple[torch.Tensor, torch.Tensor, int, torch.Tensor]:
     """Iterative write-verify on all cells at once.
 
     Cells start RESET at their window's low end. Each iteration reads every active cell with
@@ -56,11 +60,12 @@ def write_verify(
     the cell's own window. Cells not done after ``wv_max_iterations`` are failures.
 
     Returns:
-        (conductances in siemens, failed mask, iterations run).
+        (conductances in siemens, failed mask, iterations run, pulses each cell received).
 
     """
     g = g_lo.clone()
     done = torch.zeros_like(g, dtype=torch.bool)
+    pulses = torch.zeros_like(g, dtype=torch.int32)
     sigma_read = cfg.read_sigma_S
     it = 0
     for it in range(1, cfg.wv_max_iterations + 1):  # noqa: B007 - ``it`` is returned
@@ -69,24 +74,39 @@ def write_verify(
         done |= err.abs() <= cfg.wv_tolerance_S
         if bool(done.all()):
             break
+        pulses += ~done
         spread = torch.exp(cfg.wv_step_spread * torch.randn(g.shape, generator=gen, device=g.device))
         step = cfg.wv_step_gain * err * spread
         step = step + cfg.wv_c2c_sigma_S * torch.randn(g.shape, generator=gen, device=g.device)
         g = torch.where(done, g, torch.minimum(torch.maximum(g + step, g_lo), g_hi))
     failed = (g - target_S).abs() > cfg.wv_tolerance_S + 3 * sigma_read
-    return g, failed | ~done, it
+    return g, failed | ~done, it, pulses
 
 
-def program(target_S: torch.Tensor, cfg: DeviceConfig, gen: torch.Generator) -> ProgramResult:
+def program(
+    target_S: torch.Tensor,
+    cfg: DeviceConfig,
+    gen: torch.Generator,
+    stuck: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> ProgramResult:
     """Program cells to ``target_S`` (siemens) with the device's non-idealities.
 
     Order: quantise the target to the device levels, draw each cell's window (device-to-device
     spread) and its stuck-at faults, run the programming model, then force stuck cells to their
     stuck value.
+
+    Args:
+        target_S: target conductances (siemens).
+        cfg: the device.
+        gen: generator of the windows, faults and programming noise.
+        stuck: the cells' (stuck-low, stuck-high) masks when known (a layer's map drawn in
+            ``device.stuck_pattern``, ``reram.device.faults.stuck_map``); None: drawn here, cell
+            by cell at the device's rates.
+
     """
     target = quantize_levels(target_S, cfg)
     lo, hi = cell_windows(target.shape, cfg, gen, target.device)
-    stuck_lo, stuck_hi = stuck_cells(target.shape, cfg, gen, target.device)
+    stuck_lo, stuck_hi = stuck if stuck is not None else stuck_cells(target.shape, cfg, gen, target.device)
     iterations = 0
     if cfg.program_mode == "exact":  # the target exactly, as far as each cell's own window reaches
         g = torch.minimum(torch.maximum(target, lo), hi)
@@ -96,7 +116,11 @@ def program(target_S: torch.Tensor, cfg: DeviceConfig, gen: torch.Generator) -> 
         g = torch.minimum(torch.maximum(target + noise, lo), hi)
         failed = (target < lo) | (target > hi)
     else:
-        g, failed, iterations = write_verify(target, lo, hi, cfg, gen)
+        g, failed, iterations, pulses = write_verify(target, lo, hi, cfg, gen)
     g = torch.where(stuck_lo, lo, torch.where(stuck_hi, hi, g))
-    stuck = stuck_lo | stuck_hi
-    return ProgramResult(g_S=g, stuck=stuck, failed=failed | stuck, iterations=iterations)
+    bad = stuck_lo | stuck_hi
+    if cfg.program_mode == "write_verify":
+        pulses = torch.where(bad, torch.full_like(pulses, cfg.wv_max_iterations), pulses)
+    else:
+        pulses = torch.ones(target.shape, dtype=torch.int32, device=target.device)
+    return ProgramResult(g_S=g, stuck=bad, failed=failed | bad, iterations=iterations, pulses=pulses)

@@ -181,7 +181,7 @@ def set_state(cells: PulseCells, target_u: torch.Tensor, cfg: DeviceConfig, gen:
         u = u + cfg.program_sigma_S / span * torch.randn(u.shape, generator=gen, device=u.device, dtype=u.dtype)
     elif cfg.program_mode == "write_verify":
         g_lo, g_hi = (cfg.g_min_S + (b * span).expand(u.shape) for b in (lo, hi))
-        g, _, _ = write_verify(cfg.g_min_S + u.clamp(lo, hi) * span, g_lo, g_hi, cfg, gen)
+        g, _, _, _ = write_verify(cfg.g_min_S + u.clamp(lo, hi) * span, g_lo, g_hi, cfg, gen)
         u = ((g - cfg.g_min_S) / span).to(u.dtype)
     u = torch.minimum(torch.maximum(u, lo), hi)
     cells.u.copy_(torch.where(cells.stuck, cells.u, u) if cells.any_stuck else u)

@@ -12,10 +12,18 @@ and with each correction:
 - "column": per-column drift compensation;
 - "recalibrated": the ADC and input ranges re-calibrated on data (``reram.calibrate``).
 
+From the curves, the maintenance over 10 years (:func:`maintenance`): a refresh policy that
+re-programs the chip when its predicted accuracy (this study's curve at that temperature, with
+that correction) would fall below ``refresh_margin_pct`` under its accuracy 1 s after
+programming, with the energy and time of the refreshes (the write-verify pulses counted,
+``reram.cost.programming_cost``) and of the corrections (their reads, priced per inference by
+the cost model) at one correction per ``COMPENSATION_PERIOD_S``.
+
 Also: the read voltage 10 % low and high (supply droop) after 1 day at 25 °C, and reads at each
 temperature 1 s after programming at 25 °C (the temperature at read apart from ageing). Points
 are written to ``reliability.json`` as they finish, so an interrupted study resumes; a table of
-multi-level retention error rates (``reram.device.bit_error_rate``) comes with it.
+multi-level retention error rates (``reram.device.bit_error_rate``) comes with it, and the faults x
+fault-tolerance table (``reram.experiments.faults``) when asked for.
 """
 
 from __future__ import annotations
@@ -33,8 +41,10 @@ from torch import nn
 
 import reram
 from reram.config import Config
+from reram.cost import cost_of_run, programming_cost
 from reram.data import load_dataset
 from reram.device import bit_error_rate
+from reram.experiments.faults import FaultCondition, run_faults
 from reram.experiments.job import JobConfig, Progress, age_label, train_cached
 from reram.report import plots, write_csv, write_html_report, write_json
 from reram.train import evaluate
@@ -43,6 +53,9 @@ TIMES_S = (1.0, 60.0, 3600.0, 86400.0, 7 * 86400.0, 30 * 86400.0, 365 * 86400.0,
 TEMPERATURES_C = (25.0, 55.0, 85.0, 125.0)
 METHODS = ("none", "global", "column", "recalibrated")
 VOLTAGE_FACTORS = (0.9, 1.1)
+TEN_YEARS_S = 3650 * 86400.0
+COMPENSATION_PERIOD_S = 86400.0  # one drift compensation (or re-calibration) a day
+REFERENCE_READS = {"none": 0, "global": 64, "column": 64}  # known inputs read per compensation
 
 
 def _kelvin(celsius: float) -> float:
@@ -94,8 +107,18 @@ def run_reliability(
     temperatures_c: Sequence[float] = TEMPERATURES_C,
     methods: Sequence[str] = METHODS,
     progress: Progress | None = None,
+    faults: Sequence[FaultCondition] = (),
+    fault_seeds: int | None = None,
+    refresh_margin_pct: float = 1.0,
 ) -> dict[str, Any]:
-    """Run the study (see the module docstring); write JSON, CSV, figures and an HTML report into ``out``."""
+    """Run the study (see the module docstring); write JSON, CSV, figures and an HTML report into ``out``.
+
+    Args:
+        faults: fault conditions for the faults x methods table (empty: none).
+        fault_seeds: programming seeds of the faults table (default ``seeds``).
+        refresh_margin_pct: the refresh policy's bound, in accuracy points under 1 s.
+
+    """
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise ValueError(f"methods = {unknown!r} are unknown: allowed is a subset of {', '.join(METHODS)}")
@@ -123,12 +146,15 @@ def run_reliability(
         count += 1
         tick("reliability", count, total)
 
+    upkeep: dict[str, float] = {}
     for s in range(seeds):
         cfg = dataclasses.replace(config, seed=config.seed + s)
         chip0 = reram.convert(model, cfg).to(dev)
         chip0.program()  # type: ignore[operator]
         reram.calibrate(chip0, x_cal.split(500))
-        reram.store_drift_reference(chip0, inputs=x_cal[:64])  # known inputs: data-like, kept digitally
+        reram.store_drift_reference(chip0, inputs=x_cal[: REFERENCE_READS["global"]])  # known, data-like inputs
+        if s == 0:
+            upkeep = _upkeep_costs(chip0, x_cal)
         for t_c in temperatures_c:
             chip = copy.deepcopy(chip0)
             reram.read_temperature(chip, _kelvin(t_c))
@@ -163,13 +189,22 @@ def run_reliability(
             step()
     points = list(done.values())
     table = summarize(points)
+    upkeep = upkeep or _upkeep_costs(_programmed(model, config, dev, x_cal), x_cal)
+    plan = maintenance(table, upkeep, refresh_margin_pct)
+    fault_table: list[dict[str, Any]] = []
+    if faults:
+        fault_table = run_faults(model, config, data, x_cal, out, fault_seeds or seeds, faults, device=job.device,
+                                 progress=tick)  # fmt: skip
+        write_csv(out / "faults.csv", fault_table)
     ber = [{"bits_per_cell": b, "temperature_C": t_c, "age_s": t,
             "bit_error_rate": bit_error_rate(config.device, b, t, _kelvin(t_c))}
            for b in (2, 3) for t_c in temperatures_c for t in times_s]  # fmt: skip
     summary = {"float_pct": float_acc, "preset": config.name, "model": job.model, "dataset": job.dataset,
-               "seeds": seeds, "table": table, "retention_ber": ber, "points": points}  # fmt: skip
+               "seeds": seeds, "table": table, "retention_ber": ber, "maintenance": plan, "upkeep_costs": upkeep,
+               "faults": fault_table, "points": points}  # fmt: skip
     write_json(path, summary)
     write_csv(out / "reliability.csv", table)
+    write_csv(out / "maintenance.csv", plan)
     write_csv(out / "retention_ber.csv", ber)
     ages = [r for r in table if r["study"] == "age"]
     pngs = [plots.reliability_heatmap(ages, "none", out / "reliability_heatmap.png"),
@@ -183,10 +218,25 @@ def run_reliability(
         "reference read per layer, and ADC/input-range re-calibration on data.",
         "Retention error rates are the probability that a cell of 2 or 3 bits reads in a "
         "neighbouring level after that time at that temperature (Gray code: one bit per level).",
+        f"Maintenance over 10 years: the chip is re-programmed whenever this study predicts its accuracy "
+        f"would fall more than {refresh_margin_pct:g} points under its accuracy 1 s after programming "
+        "(at that temperature, with that correction); each correction runs once a day. Energies: the "
+        f"counted write-verify pulses of one programming ({upkeep['program_energy_J']:.3g} J, "
+        f"{upkeep['program_time_s']:.3g} s) and the corrections' reads at the cost model's "
+        f"{upkeep['inference_energy_J']:.3g} J per inference.",
     ]
+    sections = [("Accuracy (mean ± std over seeds)", table), ("Maintenance over 10 years", plan),
+                ("Retention bit error rate", ber)]  # fmt: skip
+    if fault_table:
+        intro.append(
+            "Faults: accuracy under stuck cells (random at each rate, clustered whole rows, columns or "
+            "arrays) with each fault-tolerance method; recovered = share of the accuracy the faults "
+            "cost that the method wins back; area = core area with the method's spares over without; "
+            "programming energy counts the verify loop's pulses (fine-tuning programs twice)."
+        )
+        sections.insert(1, ("Faults x fault tolerance", fault_table))
     write_html_report(out / "reliability_report.html", f"Reliability of {job.model} on {config.name!r}",
-                      [("Accuracy (mean ± std over seeds)", table), ("Retention bit error rate", ber)], pngs,
-                      intro)  # fmt: skip
+                      sections, pngs, intro)  # fmt: skip
     return summary
 
 
@@ -202,3 +252,61 @@ def summarize(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
                      "v_read_factor": f, "accuracy_pct": statistics.fmean(accs),
                      "std_pct": statistics.stdev(accs) if len(accs) > 1 else 0.0, "seeds": len(accs)})  # fmt: skip
     return rows
+
+
+def _programmed(model: nn.Module, config: Config, dev: torch.device, x_cal: torch.Tensor) -> nn.Module:
+    chip = reram.convert(model, config).to(dev)
+    chip.program()  # type: ignore[operator]
+    reram.calibrate(chip, x_cal.split(500))
+    return chip
+
+
+def _upkeep_costs(chip: nn.Module, x_cal: torch.Tensor) -> dict[str, float]:
+    """One programming's energy and time, and the energy of one inference (the corrections' reads)."""
+    prog = programming_cost(chip)
+    probe = copy.deepcopy(chip)
+    reram.reset_events(probe)
+    with torch.no_grad():
+        probe(x_cal[:16])
+    _, report = cost_of_run(probe)
+    return {"program_energy_J": prog["energy_J"], "program_time_s": prog["time_s"],
+            "inference_energy_J": report.total_energy_J, "calibration_reads": float(len(x_cal))}  # fmt: skip
+
+
+def maintenance(table: list[dict[str, Any]], upkeep: dict[str, float], margin_pct: float = 1.0,
+                period_s: float = COMPENSATION_PERIOD_S) -> list[dict[str, Any]]:  # fmt: skip
+    """The refresh policy and the energy of keeping the chip accurate for 10 years, per
+    temperature and correction (see the module docstring).
+
+    The bound is the uncorrected accuracy 1 s after programming at that temperature minus
+    ``margin_pct``; the chip is refreshed at the last time of the grid before the predicted
+    accuracy first falls under it (every grid point below 1 s is not resolved: then at 1 s),
+    never if it stays above for 10 years.
+    """
+    ages = [r for r in table if r["study"] == "age"]
+    out = []
+    for t_c in sorted({r["temperature_C"] for r in ages}):
+        at = [r for r in ages if r["temperature_C"] == t_c]
+        first = min(x["age_s"] for x in at)
+        start = next((r["accuracy_pct"] for r in at if r["method"] == "none" and r["age_s"] == first), None)
+        if start is None:
+            continue
+        bound = start - margin_pct
+        for method in sorted({r["method"] for r in at}, key=METHODS.index):
+            curve = sorted((r["age_s"], r["accuracy_pct"]) for r in at if r["method"] == method)
+            below = next((i for i, (_, a) in enumerate(curve) if a < bound), None)
+            interval = TEN_YEARS_S if below is None else curve[max(0, below - 1)][0]
+            refreshes = 0 if below is None else int(TEN_YEARS_S // interval)
+            kept = [a for t, a in curve if t <= interval]
+            corrections = 0 if method == "none" else int(TEN_YEARS_S // period_s)
+            reads = upkeep["calibration_reads"] if method == "recalibrated" else REFERENCE_READS.get(method, 0)
+            refresh_J = refreshes * upkeep["program_energy_J"]
+            correct_J = corrections * reads * upkeep["inference_energy_J"]
+            out.append({"temperature_C": t_c, "method": method, "bound_pct": bound,
+                        "refresh_interval_s": interval if below is not None else None,
+                        "refresh_interval": age_label(interval) if below is not None else "never",
+                        "refreshes_10y": refreshes, "min_accuracy_pct": min(kept) if kept else None,
+                        "refresh_energy_J": refresh_J, "refresh_time_s": refreshes * upkeep["program_time_s"],
+                        "corrections_10y": corrections, "correction_energy_J": correct_J,
+                        "total_energy_J": refresh_J + correct_J})  # fmt: skip
+    return out

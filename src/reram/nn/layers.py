@@ -89,6 +89,10 @@ class AnalogLayer(nn.Module):
         self.sites: list[TileSite] = []
         self.program_failures = 0
         self.remapped_rows = 0  # rows written onto spare rows at the last programming
+        self.remapped_cols = 0  # columns written onto spare columns at the last programming
+        self.program_pulses = 0  # programming pulses of the last programming (cost.programming_cost)
+        self.programmed_cells = 0  # cells holding a weight at the last programming
+        self.program_iterations = 0  # write-verify iterations of the last programming
         self.digital = False  # True: run as the float layer (not yet on the chip)
         self.positions = 1  # output positions per sample, seen at the last forward
         self.input_elements = grid.in_features  # input elements per sample, seen at the last forward
@@ -150,6 +154,19 @@ class AnalogLayer(nn.Module):
         """(2, tiles, rows, cols) target conductances (siemens) after the device's levels; 0 = unused."""
         return self.conductance_targets()[1]
 
+    def stuck_map(self) -> cell.StuckMap | None:
+        """The stuck cells of this layer's arrays, spares included (None: the device has none):
+        a property of the chip and its seed, the same at every programming.
+        """
+        cfg = self.config
+        if cfg.device.stuck_low_rate + cfg.device.stuck_high_rate == 0:
+            return None
+        g, arr = self.grid, cfg.array
+        lay = cell.ArrayLayout(g.n_row, g.rows_pad, g.out_features, g.col_tile, arr.differential, arr.spare_rows,
+                               arr.spare_cols)  # fmt: skip
+        dev = self.g_S.device
+        return cell.stuck_map(lay, cfg.device, lambda k: _generator(cfg.seed, self.index, 10 + k, dev), dev)
+
     @torch.no_grad()
     def program(self, seed: int | None = None) -> None:
         """Write the present weights into the cells (write-verify, faults, spread).
@@ -164,11 +181,18 @@ class AnalogLayer(nn.Module):
         self._gens.clear()
         mask = self.grid.row_mask(self.weight.device)[None, :, :, None].expand_as(self.g_S)
         tc, target = self.conductance_targets()
-        res = cell.program(target, cfg.device, self._gen(0))
+        stuck = self.stuck_map()
+        res = cell.program(target, cfg.device, self._gen(0), None if stuck is None else stuck.main())
+        ct = self.grid.col_tile
         if cfg.array.spare_rows:  # the verify read found failed rows: write them onto spares
-            res, self.remapped_rows = repair.spare_rows(target, res, cfg, self.grid.col_tile, self._gen(5), mask)
+            res, self.remapped_rows = repair.spare_rows(target, res, cfg, ct, self._gen(5), mask, stuck)
+        if cfg.array.spare_cols:  # then failed columns onto spare columns
+            res, self.remapped_cols = repair.spare_cols(target, res, cfg, ct, self._gen(8), mask, stuck)
         if cfg.array.pair_repair:
             res = repair.pair_repair(target, res, cfg, self._gen(6))
+        self.program_pulses = int(res.pulses[mask].sum()) if res.pulses is not None else 0
+        self.program_iterations = res.iterations
+        self.programmed_cells = int(mask.sum())
         self.g_S.copy_(torch.where(mask, res.g_S, torch.zeros_like(res.g_S)))
         self.g_prog_S.copy_(self.g_S)
         self.frozen.copy_(res.stuck | ~mask)
