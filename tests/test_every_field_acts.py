@@ -24,7 +24,8 @@ from reram.train.onchip import AnalogSGD, OnChipConfig
 # operating modes: each field must act in at least one
 BASES: dict[str, dict[str, Any]] = {
     "neurram": {"base": "neurram", "device": {"stuck_low_rate": 0.02, "stuck_high_rate": 0.02,
-                                              "d2d_window_sigma": 0.05},
+                                              "d2d_window_sigma": 0.05, "read_disturb_per_decade": 0.02,
+                                              "read_disturb_v_ref_V": 0.25},
                 "cost": {"digital_sram_kB": 0.5}},  # the model's 480 weights: at the SRAM's size
     "gaussian": {"base": "hfox", "device": {"program_mode": "gaussian"},
                  "array": {"ir_drop": "approx", "r_wire_ohm": 2.0, "r_access_ohm": 500.0}},
@@ -106,6 +107,8 @@ def _signature(cfg: Config, training: bool) -> list[torch.Tensor]:
         with torch.no_grad():
             out.append(chip(X))
             chip.read_temperature(340.0)  # read hot: the conductances' temperature coefficients
+            out.append(chip(X))
+            reram.read_disturb(chip, 1e9)  # a billion inferences' reads
             out.append(chip(X))
         ev = reram.events(chip)
         out.append(torch.tensor([sum(e.cell_energy_J for e in ev.values())], dtype=torch.float64))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from torch import nn
@@ -113,3 +115,70 @@ def test_maintenance_refreshes_before_the_predicted_accuracy_falls_under_the_bou
     assert rows["none"]["correction_energy_J"] == 0
     assert rows["global"]["refreshes_10y"] == 0 and rows["global"]["refresh_interval"] == "never"
     assert rows["global"]["correction_energy_J"] == pytest.approx(3650 * 64 * 1e-8, rel=1e-12, abs=0)
+
+
+def test_read_disturb_composes_and_is_off_without_a_rate() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from reram.config import DeviceConfig
+    from reram.device import disturb, disturbed_fraction, read_stress_s
+
+    cfg = DeviceConfig(read_disturb_per_decade=0.05, read_disturb_onset_s=1e-3)
+    g = torch.linspace(1e-6, 40e-6, 50, dtype=torch.float64)
+    frozen = torch.zeros_like(g, dtype=torch.bool)
+    frozen[::7] = True
+
+    @settings(max_examples=40, deadline=None)
+    @given(st.floats(0, 1e6), st.floats(0, 1e6))
+    def composes(a: float, b: float) -> None:
+        once = disturb(g, frozen, 0.0, a + b, cfg)
+        twice = disturb(disturb(g, frozen, 0.0, a, cfg), frozen, a, a + b, cfg)
+        assert torch.allclose(once, twice, rtol=1e-12, atol=1e-18)
+        assert bool((once >= g).all()) and bool((once <= cfg.g_max_S).all())  # toward g_max, within the window
+
+    composes()
+    moved = disturb(g, frozen, 0.0, 1e3, cfg)
+    assert torch.equal(moved[frozen], g[frozen]) and bool((moved[~frozen][:-1] > g[~frozen][:-1]).all())
+    assert disturbed_fraction(0.9e-3, cfg) == 0.0  # before the onset
+    assert disturbed_fraction(1.0, cfg) == pytest.approx(0.15, rel=1e-12)  # 3 decades x 5 %
+    off = DeviceConfig()
+    assert torch.equal(disturb(g, frozen, 0.0, 1e9, off), g)
+    # the voltage-time dilemma: a read 0.1 V higher stresses e^2 times as much at v0 = 50 mV
+    assert read_stress_s(10, 0.3, 1e-8, cfg) == pytest.approx(read_stress_s(10, 0.2, 1e-8, cfg) * math.e**2, rel=1e-12)
+    with pytest.raises(ValueError, match="reads"):
+        read_stress_s(-1, 0.2, 1e-8, cfg)
+
+
+def test_a_billion_reads_move_a_chip_and_programming_resets_it() -> None:
+    torch.manual_seed(0)
+    cfg = reram.override(_cfg(), {"device": {"read_disturb_per_decade": 0.05}})
+    m = reram.convert(nn.Sequential(nn.Linear(48, 24)), cfg)
+    m.program()
+    x = torch.rand(16, 48)
+    with torch.no_grad():
+        y0 = m(x)
+        g0 = m[0].g_S.clone()
+        reram.read_disturb(m, 1e9)
+        y1 = m(x)
+    assert float(m[0].read_stress_s) == pytest.approx(1e9 * m[0].reads_per_inference() * 0.5 * 10e-9, rel=1e-9)
+    assert bool((m[0].g_S >= g0).all()) and not torch.allclose(y1, y0, atol=1e-3)
+    m.program()
+    assert float(m[0].read_stress_s) == 0.0 and torch.equal(m[0].g_S, g0)
+    with pytest.raises(ValueError, match="no analog layer"):
+        reram.read_disturb(nn.Linear(3, 2), 10)
+
+
+def test_endurance_narrows_the_window_of_cells_that_took_their_budget() -> None:
+    from reram.config import OnChipJob
+    from reram.experiments.endurance import run_endurance
+
+    data = load_digits()
+    job = OnChipJob(dataset="digits", epochs=2, batch_size=64, lr=0.1, seeds=1)
+    cfg = reram.override(preset("hfo2"), {"device": {"update": {"endurance_narrowing": 0.3}}})
+    rows = run_endurance(data, cfg, job, budgets=(0.0, 0.01))
+    last = {r["endurance_cycles"]: r for r in rows if r["epoch"] == 2}
+    assert last[0.0]["window_left"] == 1.0 and last[0.0]["pulses_per_cell"] is None  # unlimited: not counted
+    assert last[0.01]["pulses_per_cell"] > 1.0  # two decades beyond the budget: 0.3 each, fewer for idle cells
+    assert 0.4 < last[0.01]["window_left"] < 0.8
+    assert last[0.01]["accuracy_pct"] < last[0.0]["accuracy_pct"]

@@ -102,18 +102,20 @@ def test_compensation_does_not_move_a_fresh_chip() -> None:
 def test_a_small_study_writes_its_files_resumes_and_ages_as_physics_says(tmp_path) -> None:  # type: ignore[no-untyped-def]
     import json
 
-    from reram.config import JobConfig
+    from reram.config import JobConfig, OnChipJob
     from reram.experiments.faults import METHODS, FaultCondition
     from reram.experiments.reliability import run_reliability
 
     job = JobConfig(dataset="mnist-subset", epochs=2, train_samples=1500, test_samples=400, calibration_samples=300)
     times = (1.0, 86400.0, 3650 * 86400.0)
     faults = [FaultCondition(0.0), FaultCondition(0.05, "high")]
-    kw = {"seeds": 2, "times_s": times, "temperatures_c": (25.0, 125.0), "faults": faults, "fault_seeds": 1}
+    wear = OnChipJob(dataset="digits", epochs=1, batch_size=64, lr=0.1, seeds=1)
+    kw = {"seeds": 2, "times_s": times, "temperatures_c": (25.0, 125.0), "faults": faults, "fault_seeds": 1,
+          "endurance_job": wear}  # fmt: skip
     summary = run_reliability(job, preset("neurram"), tmp_path, **kw)
     for f in ("reliability.json", "reliability.csv", "retention_ber.csv", "reliability_heatmap.png",
               "reliability_curves.png", "reliability_report.html", "faults.json", "faults.csv",
-              "maintenance.csv"):  # fmt: skip
+              "maintenance.csv", "endurance.csv", "endurance.json"):  # fmt: skip
         assert (tmp_path / f).stat().st_size > 0, f
     age = {(r["temperature_C"], r["age_s"], r["method"]): r["accuracy_pct"] for r in summary["table"]
            if r["study"] == "age"}  # fmt: skip
@@ -125,7 +127,10 @@ def test_a_small_study_writes_its_files_resumes_and_ages_as_physics_says(tmp_pat
     for m in ("global", "column"):
         assert age[(25.0, 1.0, m)] >= age[(25.0, 1.0, "none")] - 2 * 100 / 400
     kinds = {r["study"] for r in summary["table"]}
-    assert kinds == {"age", "read voltage", "read temperature"}
+    assert kinds == {"age", "read voltage", "read temperature", "read disturb"}  # neurram: an (assumed) disturb
+    disturbed = sorted((r["inferences"], r["accuracy_pct"]) for r in summary["read_disturb"])
+    assert [n for n, _ in disturbed] == [0.0, 1e3, 1e5, 1e7, 1e9]
+    assert {r["endurance_cycles"] for r in summary["endurance"]} == {0.0, 10.0, 1.0, 0.1}
     faulty = {r["method"]: r for r in summary["faults"] if r["rate_pct"] == 5.0}
     assert set(faulty) == set(METHODS)
     assert (

@@ -176,7 +176,9 @@ def _train_on_chip(quick: bool, out: Path, seeds: int | None, dataset: str | Non
 @app.command(epilog=CONFIG_RULE)
 def reliability(
     config: Path | None = typer.Option(None, "--config", help="TOML: \\[job] table plus chip keys (neurram)."),
-    quick: bool = typer.Option(False, "--quick", help="Short variant: 2 seeds, the quick job's training."),
+    quick: bool = typer.Option(
+        False, "--quick", help="Short variant: 2 seeds, the quick job's training, 6 of the 8 times, fewer faults."
+    ),
     seeds: int | None = typer.Option(None, "--seeds", help="Programming seeds (default 3; quick 2)."),
     test_samples: int | None = typer.Option(
         None, "--test-samples", help="Test images per point (default 2,000; quick 500; 0: all)."
@@ -187,6 +189,12 @@ def reliability(
         "--faults/--no-faults",
         help="Also the faults x fault-tolerance table (quick: 5 % stuck-high cells, "
         "rows and columns at 5 %, one seed).",
+    ),
+    endurance: bool = typer.Option(
+        True,
+        "--endurance/--no-endurance",
+        help="Also the endurance table: an MLP trained on chip (hfo2, 8x8 digits) per budget of update "
+        "pulses before the window narrows.",
     ),
     refresh_margin: float = typer.Option(
         1.0,
@@ -204,10 +212,10 @@ def reliability(
     Mean ± std over programming seeds; heat map, curves, JSON/CSV, HTML report. Resumes from
     the points already in OUT.
     """
-    from reram.config import load_job
+    from reram.config import OnChipJob, load_job
     from reram.experiments.faults import full_conditions, quick_conditions
     from reram.experiments.job import check_job
-    from reram.experiments.reliability import run_reliability
+    from reram.experiments.reliability import QUICK_TIMES_S, TIMES_S, run_reliability
 
     with clean_errors():
         job, cfg, _ = load_job(config_file(config), quick)
@@ -224,11 +232,18 @@ def reliability(
         fail(f"--refresh-margin = {refresh_margin} is invalid: allowed is a number of accuracy points in (0, 100]")
     out = out_dir(out)
     conditions = (quick_conditions() if quick else full_conditions()) if faults else []
+    wear = (
+        OnChipJob(dataset="digits", epochs=4 if quick else 12, batch_size=64, lr=0.1, seeds=1 if quick else n)
+        if endurance
+        else None
+    )
     what = {"job": asdict(job), "config": cfg.to_dict(), "seeds": n, "faults": [asdict(c) for c in conditions],
-            "refresh_margin": refresh_margin}  # fmt: skip
+            "refresh_margin": refresh_margin, "endurance_job": asdict(wear) if wear else None}  # fmt: skip
     with progress() as tick, clean_errors(), manifested(out, "reram reliability", what):
         summary = run_reliability(job, cfg, out, seeds=n, progress=tick, faults=conditions,
-                                  fault_seeds=1 if quick else n, refresh_margin_pct=refresh_margin)  # fmt: skip
+                                  times_s=QUICK_TIMES_S if quick else TIMES_S,
+                                  fault_seeds=1 if quick else n, refresh_margin_pct=refresh_margin,
+                                  endurance_job=wear)  # fmt: skip
     t = Table(title=f"{job.model} on {job.dataset}, preset {cfg.name!r}, float {summary['float_pct']:.2f} %")
     for col in ("temperature", *(age_label(a) for a in (1.0, 86400.0, 365 * 86400.0, 3650 * 86400.0))):
         t.add_column(col, justify="right")

@@ -127,6 +127,13 @@ class DeviceConfig:
             rows of an array: a broken word line), "columns" (whole physical columns: a broken
             bit line) or "arrays" (every cell of an array: a dead core); see ``reram.device.faults``.
         d2d_window_sigma: relative device-to-device spread of each cell's window ends.
+        read_disturb_per_decade: fraction of its way to the window's edge a cell moves per decade
+            of read stress beyond the onset (> 0: toward g_max, < 0: toward g_min; 0: no read
+            disturb); see ``reram.device.disturb``.
+        read_disturb_onset_s: read stress (seconds of pulses at read_disturb_v_ref_V) before any change.
+        read_disturb_v_ref_V: read voltage at which the onset is given (volts).
+        read_disturb_v0_V: voltage acceleration: the stress of a read grows e-fold per v0 of read
+            voltage above v_ref (volts).
         update: the response to update pulses (on-chip training).
 
     """
@@ -158,6 +165,10 @@ class DeviceConfig:
     stuck_high_rate: float = num(0.0, 0, 1, "(a fraction of the cells)")
     stuck_pattern: str = "cells"
     d2d_window_sigma: float = num(0.0, 0, 1)
+    read_disturb_per_decade: float = num(0.0, -1, 1, "of the remaining window per decade of stress")
+    read_disturb_onset_s: float = num(1e-3, 1e-15, 1e10, "s", open_lo=True)
+    read_disturb_v_ref_V: float = num(0.2, 0, 10, "V")
+    read_disturb_v0_V: float = num(0.05, 1e-3, 10, "V")
     update: UpdateConfig = field(default_factory=UpdateConfig)
 
     def __post_init__(self) -> None:

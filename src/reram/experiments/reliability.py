@@ -31,6 +31,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import math
 import statistics
 from collections.abc import Sequence
 from pathlib import Path
@@ -40,16 +41,18 @@ import torch
 from torch import nn
 
 import reram
-from reram.config import Config
+from reram.config import Config, OnChipJob, load_config
 from reram.cost import cost_of_run, programming_cost
 from reram.data import load_dataset
 from reram.device import bit_error_rate
+from reram.experiments.endurance import BUDGETS, READS, run_endurance, run_read_disturb
 from reram.experiments.faults import FaultCondition, run_faults
 from reram.experiments.job import JobConfig, Progress, age_label, train_cached
 from reram.report import plots, write_csv, write_html_report, write_json
 from reram.train import evaluate
 
 TIMES_S = (1.0, 60.0, 3600.0, 86400.0, 7 * 86400.0, 30 * 86400.0, 365 * 86400.0, 3650 * 86400.0)
+QUICK_TIMES_S = (1.0, 3600.0, 86400.0, 30 * 86400.0, 365 * 86400.0, 3650 * 86400.0)  # ``--quick``
 TEMPERATURES_C = (25.0, 55.0, 85.0, 125.0)
 METHODS = ("none", "global", "column", "recalibrated")
 VOLTAGE_FACTORS = (0.9, 1.1)
@@ -110,6 +113,8 @@ def run_reliability(
     faults: Sequence[FaultCondition] = (),
     fault_seeds: int | None = None,
     refresh_margin_pct: float = 1.0,
+    endurance_job: OnChipJob | None = None,
+    endurance_preset: str = "hfo2",
 ) -> dict[str, Any]:
     """Run the study (see the module docstring); write JSON, CSV, figures and an HTML report into ``out``.
 
@@ -117,6 +122,8 @@ def run_reliability(
         faults: fault conditions for the faults x methods table (empty: none).
         fault_seeds: programming seeds of the faults table (default ``seeds``).
         refresh_margin_pct: the refresh policy's bound, in accuracy points under 1 s.
+        endurance_job: the on-chip training of the endurance table (None: no table).
+        endurance_preset: the on-chip training device of the endurance table.
 
     """
     unknown = [m for m in methods if m not in METHODS]
@@ -134,6 +141,8 @@ def run_reliability(
     if path.exists():
         done = {p["key"]: p for p in json.loads(path.read_text()).get("points", [])}
     total = seeds * (len(temperatures_c) * len(times_s) + len(VOLTAGE_FACTORS) + len(temperatures_c))
+    if endurance_job is not None:
+        total += len(BUDGETS) * endurance_job.epochs
     count = 0
 
     def record(key: str, row: dict[str, Any], compute: Any) -> None:
@@ -178,6 +187,12 @@ def run_reliability(
             step()
         fresh = copy.deepcopy(chip0)
         reram.age(fresh, 1.0, _kelvin(25.0))
+        if config.device.read_disturb_per_decade and any(f"s{s}-d{n:g}" not in done for n in READS):
+            disturbed = {r["inferences"]: r for r in run_read_disturb(fresh, data)}
+            for n in READS:
+                row = {"study": "read disturb", "seed": s, "temperature_C": 25.0, "age_s": 1.0, "method": "none",
+                       "inferences": n, "read_stress_s": disturbed[n]["read_stress_s"]}  # fmt: skip
+                record(f"s{s}-d{n:g}", row, lambda acc=disturbed[n]["accuracy_pct"]: acc)
         for t_c in temperatures_c:
             row = {"study": "read temperature", "seed": s, "temperature_C": t_c, "age_s": 1.0, "method": "none"}
 
@@ -191,6 +206,20 @@ def run_reliability(
     table = summarize(points)
     upkeep = upkeep or _upkeep_costs(_programmed(model, config, dev, x_cal), x_cal)
     plan = maintenance(table, upkeep, refresh_margin_pct)
+    wear: list[dict[str, Any]] = []
+    if endurance_job is not None:
+        wear_path = out / "endurance.json"
+        if wear_path.exists():
+            wear = json.loads(wear_path.read_text())["table"]
+        else:
+            ej = endurance_job
+            wear_data = load_dataset(ej.dataset, ej.data_dir or None).subset(ej.train_samples or None,
+                                                                             ej.test_samples or None)  # fmt: skip
+            steps = iter(range(1, total + 1))
+            wear = run_endurance(wear_data, load_config(endurance_preset), ej,
+                                 tick=lambda: tick("endurance", count + next(steps), total))  # fmt: skip
+            write_json(wear_path, {"preset": endurance_preset, "job": dataclasses.asdict(ej), "table": wear})
+        write_csv(out / "endurance.csv", wear)
     fault_table: list[dict[str, Any]] = []
     if faults:
         fault_table = run_faults(model, config, data, x_cal, out, fault_seeds or seeds, faults, device=job.device,
@@ -201,7 +230,8 @@ def run_reliability(
            for b in (2, 3) for t_c in temperatures_c for t in times_s]  # fmt: skip
     summary = {"float_pct": float_acc, "preset": config.name, "model": job.model, "dataset": job.dataset,
                "seeds": seeds, "table": table, "retention_ber": ber, "maintenance": plan, "upkeep_costs": upkeep,
-               "faults": fault_table, "points": points}  # fmt: skip
+               "faults": fault_table, "endurance": wear, "endurance_preset": endurance_preset,
+               "read_disturb": [r for r in table if r["study"] == "read disturb"], "points": points}  # fmt: skip
     write_json(path, summary)
     write_csv(out / "reliability.csv", table)
     write_csv(out / "maintenance.csv", plan)
@@ -227,6 +257,18 @@ def run_reliability(
     ]
     sections = [("Accuracy (mean ± std over seeds)", table), ("Maintenance over 10 years", plan),
                 ("Retention bit error rate", ber)]  # fmt: skip
+    if wear:
+        intro.append(
+            f"Endurance: an MLP trained on the chip ({endurance_preset!r}, on-chip SGD) with each budget "
+            "of update pulses per cell before its window narrows (0: unlimited); accuracy after every "
+            "epoch, and at the end the pulses per cell and the share of the window left."
+        )
+        sections.append(("Endurance in on-chip training", wear))
+    if any(r["study"] == "read disturb" for r in table):
+        intro.append(
+            "Read disturb: the chip read 10^3 to 10^9 more times (inferences) 1 s after programming; "
+            "each read's stress follows the device's read-disturb model (reram.device.disturb)."
+        )
     if fault_table:
         intro.append(
             "Faults: accuracy under stuck cells (random at each rate, clustered whole rows, columns or "
@@ -244,12 +286,13 @@ def summarize(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Mean and std over seeds of each (study, temperature, age, method, read-voltage) condition."""
     groups: dict[tuple[Any, ...], list[float]] = {}
     for p in points:
-        key = (p["study"], p["temperature_C"], p["age_s"], p["method"], p.get("v_read_factor", 1.0))
+        key = (p["study"], p["temperature_C"], p["age_s"], p["method"], p.get("v_read_factor", 1.0),
+               p.get("inferences", 0.0))  # fmt: skip
         groups.setdefault(key, []).append(float(p["accuracy_pct"]))
     rows = []
-    for (study, t_c, t, method, f), accs in groups.items():
+    for (study, t_c, t, method, f, n), accs in groups.items():
         rows.append({"study": study, "temperature_C": t_c, "age_s": t, "age": age_label(t), "method": method,
-                     "v_read_factor": f, "accuracy_pct": statistics.fmean(accs),
+                     "v_read_factor": f, "inferences": n, "accuracy_pct": statistics.fmean(accs),
                      "std_pct": statistics.stdev(accs) if len(accs) > 1 else 0.0, "seeds": len(accs)})  # fmt: skip
     return rows
 
@@ -278,23 +321,31 @@ def maintenance(table: list[dict[str, Any]], upkeep: dict[str, float], margin_pc
     """The refresh policy and the energy of keeping the chip accurate for 10 years, per
     temperature and correction (see the module docstring).
 
-    The bound is the uncorrected accuracy 1 s after programming at that temperature minus
-    ``margin_pct``; the chip is refreshed at the last time of the grid before the predicted
-    accuracy first falls under it (every grid point below 1 s is not resolved: then at 1 s),
-    never if it stays above for 10 years.
+    The predicted accuracy is the study's mean curve made non-increasing in time (isotonic
+    regression on log time: the seeds' and test images' noise removed, not the physics). The
+    bound is the uncorrected prediction 1 s after programming at that temperature minus
+    ``margin_pct``; the chip is refreshed at the last time of the grid before the prediction
+    first falls under it, never if it holds for 10 years. Where it falls already at the grid's
+    second time the policy is not resolved by the grid (``feasible`` false): refreshing at the
+    first grid time is then an optimistic bound on the cost.
     """
+    from sklearn.isotonic import IsotonicRegression
+
     ages = [r for r in table if r["study"] == "age"]
     out = []
     for t_c in sorted({r["temperature_C"] for r in ages}):
         at = [r for r in ages if r["temperature_C"] == t_c]
-        first = min(x["age_s"] for x in at)
-        start = next((r["accuracy_pct"] for r in at if r["method"] == "none" and r["age_s"] == first), None)
-        if start is None:
+        curves = {m: sorted((r["age_s"], r["accuracy_pct"]) for r in at if r["method"] == m)
+                  for m in sorted({r["method"] for r in at}, key=METHODS.index)}  # fmt: skip
+        predicted = {}
+        for m, curve in curves.items():
+            fit = IsotonicRegression(increasing=False).fit([math.log10(t) for t, _ in curve], [a for _, a in curve])
+            predicted[m] = [float(v) for v in fit.predict([math.log10(t) for t, _ in curve])]
+        if "none" not in predicted:
             continue
-        bound = start - margin_pct
-        for method in sorted({r["method"] for r in at}, key=METHODS.index):
-            curve = sorted((r["age_s"], r["accuracy_pct"]) for r in at if r["method"] == method)
-            below = next((i for i, (_, a) in enumerate(curve) if a < bound), None)
+        bound = predicted["none"][0] - margin_pct
+        for method, curve in curves.items():
+            below = next((i for i, a in enumerate(predicted[method]) if a < bound), None)
             interval = TEN_YEARS_S if below is None else curve[max(0, below - 1)][0]
             refreshes = 0 if below is None else int(TEN_YEARS_S // interval)
             kept = [a for t, a in curve if t <= interval]
@@ -305,7 +356,9 @@ def maintenance(table: list[dict[str, Any]], upkeep: dict[str, float], margin_pc
             out.append({"temperature_C": t_c, "method": method, "bound_pct": bound,
                         "refresh_interval_s": interval if below is not None else None,
                         "refresh_interval": age_label(interval) if below is not None else "never",
+                        "feasible": below is None or below > 1,
                         "refreshes_10y": refreshes, "min_accuracy_pct": min(kept) if kept else None,
+                        "predicted_10y_pct": predicted[method][-1],
                         "refresh_energy_J": refresh_J, "refresh_time_s": refreshes * upkeep["program_time_s"],
                         "corrections_10y": corrections, "correction_energy_J": correct_J,
                         "total_energy_J": refresh_J + correct_J})  # fmt: skip

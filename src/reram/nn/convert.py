@@ -173,6 +173,23 @@ def age(model: nn.Module, seconds: float, kelvin: float | None = None) -> nn.Mod
     return model
 
 
+def read_disturb(model: nn.Module, inferences: float, duty: float = 0.5) -> nn.Module:
+    """Apply the read disturb of ``inferences`` more inferences to every analog layer: each cell
+    is read ``layer.reads_per_inference()`` times per inference (its output positions x the
+    input scheme's timesteps), a share ``duty`` of them non-zero pulses (``reram.device.disturb``).
+
+    Raises:
+        ValueError: if the model has no analog layer (on-chip training layers are not disturbed).
+
+    """
+    layers = analog_layers(model)
+    if not layers:
+        raise ValueError("read_disturb found no analog layer: convert the model first (reram.convert)")
+    for _, m in layers:
+        m.disturb(inferences * m.reads_per_inference(), duty)
+    return model
+
+
 def read_temperature(model: nn.Module, kelvin: float | None) -> nn.Module:
     """Read every analog layer's cells at ``kelvin`` from now on (None: at the device's t_ref_K).
 

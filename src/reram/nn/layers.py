@@ -26,7 +26,7 @@ from reram.core import PeripheryState, TileEvents, analog_matmul
 from reram.mapping import TileGrid, TileSite, tile_matrix
 from reram.nn import wired
 from reram.periphery.adc import mismatch
-from reram.periphery.dac import InputPlanes
+from reram.periphery.dac import InputPlanes, plane_counts
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,7 @@ class AnalogLayer(nn.Module):
     adc_pattern: torch.Tensor
     x_range: torch.Tensor
     age_eq_s: torch.Tensor
+    read_stress_s: torch.Tensor
     programmed: torch.Tensor
     calibrated: torch.Tensor
     out_scale: torch.Tensor
@@ -82,6 +83,7 @@ class AnalogLayer(nn.Module):
         self.register_buffer("adc_pattern", torch.stack([torch.ones(t, c, **kw), torch.zeros(t, c, **kw)]))
         self.register_buffer("x_range", torch.zeros((), **kw))
         self.register_buffer("age_eq_s", torch.zeros((), dtype=torch.float64, device=weight.device))
+        self.register_buffer("read_stress_s", torch.zeros((), dtype=torch.float64, device=weight.device))
         self.register_buffer("programmed", torch.zeros((), dtype=torch.bool, device=weight.device))
         self.register_buffer("calibrated", torch.zeros((), dtype=torch.bool, device=weight.device))
         self.register_buffer("out_scale", torch.ones(c, **kw))  # digital drift compensation (nn.compensate)
@@ -213,6 +215,7 @@ class AnalogLayer(nn.Module):
         if pattern is not None:  # the converters' fixed pattern, one draw per chip (seeded)
             self.adc_pattern.copy_(pattern)
         self.age_eq_s.zero_()
+        self.read_stress_s.zero_()
         self.out_scale.fill_(1.0)
         self.compensated = False
         self.programmed.fill_(True)
@@ -228,6 +231,26 @@ class AnalogLayer(nn.Module):
         self.g_S.copy_(cell.relax(self.g_S, self.g_prog_S, self.frozen, t0, t1, dev, self._gen(2)))
         self.gsum_S.copy_(self.branch_S().sum((0, 2)).clamp_min(1e-30))
         self.age_eq_s.fill_(t1)
+
+    @torch.no_grad()
+    def disturb(self, reads: float, duty: float = 0.5) -> None:
+        """Apply the read disturb of ``reads`` more reads of every cell, a share ``duty`` of them
+        non-zero pulses, at the array's read voltage and pulse width (``reram.device.disturb``).
+        """
+        if not bool(self.programmed):
+            raise RuntimeError("disturb() needs programmed cells: call program() first")
+        cfg = self.config
+        s0 = float(self.read_stress_s)
+        s1 = s0 + cell.read_stress_s(reads, cfg.array.v_read_V, cfg.array.t_pulse_s, cfg.device, duty)
+        self.g_S.copy_(cell.disturb(self.g_S, self.frozen, s0, s1, cfg.device))
+        self.gsum_S.copy_(self.branch_S().sum((0, 2)).clamp_min(1e-30))
+        self.read_stress_s.fill_(s1)
+
+    def reads_per_inference(self) -> float:
+        """Reads of each cell per inference: the output positions (seen at the last forward)
+        times the input scheme's drive timesteps per vector (bit planes, repeats).
+        """
+        return float(self.positions * plane_counts(self.config.periphery.dac)[2])
 
     def set_read_temperature(self, kelvin: float | None) -> None:
         """Read the cells at ``kelvin`` from now on (None: at the device's t_ref_K, where they
