@@ -13,7 +13,8 @@ import numpy as np  # noqa: E402
 from reram.report.writers import write_atomic  # noqa: E402
 
 
-def _save(fig: plt.Figure, path: Path) -> Path:
+def save_figure(fig: plt.Figure, path: Path) -> Path:
+    """Write a figure as PNG, atomically, and close it."""
     import io
 
     buf = io.BytesIO()
@@ -33,7 +34,7 @@ def accuracy_bars(rows: list[dict[str, object]], path: Path) -> Path:
     ax.set_ylim(0, 100)  # bars start at zero: the differences are shown at their size
     ax.set_ylabel("test accuracy (%)")
     ax.set_title("float vs analog")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def conductance_histogram(target_uS: np.ndarray, programmed: dict[str, np.ndarray], path: Path) -> Path:
@@ -48,7 +49,7 @@ def conductance_histogram(target_uS: np.ndarray, programmed: dict[str, np.ndarra
     ax.set_xlabel("conductance (µS)")
     ax.set_ylabel("cells")
     ax.legend()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def layer_errors(rows: list[dict[str, object]], path: Path) -> Path:
@@ -67,7 +68,7 @@ def layer_errors(rows: list[dict[str, object]], path: Path) -> Path:
     ax.set_xlabel("layer")
     ax.set_ylabel("relative RMS output error")
     ax.legend()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def accuracy_table(rows: list[dict[str, object]], path: Path) -> Path:
@@ -89,7 +90,7 @@ def accuracy_table(rows: list[dict[str, object]], path: Path) -> Path:
     ax.set_xticks([i + width * (len(ages) - 1) / 2 for i in range(len(conds))], conds, rotation=15, ha="right")
     ax.set_ylabel("test accuracy (%)")
     ax.legend(title="after programming")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def cost_layers(layers: list[dict[str, float]], components: list[str], path: Path) -> Path:
@@ -108,7 +109,7 @@ def cost_layers(layers: list[dict[str, float]], components: list[str], path: Pat
     ax.set_xlabel("layer")
     ax.legend(fontsize=7, ncol=2)
     ax.set_title("energy by layer and component")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def cost_components(components_J: dict[str, float], path: Path) -> Path:
@@ -121,7 +122,7 @@ def cost_components(components_J: dict[str, float], path: Path) -> Path:
     ax.invert_yaxis()
     ax.set_xlabel("energy per inference (nJ)")
     ax.set_title("energy by component")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def irdrop_accuracy(points: list[dict[str, float]], float_pct: float, path: Path) -> Path:
@@ -142,7 +143,7 @@ def irdrop_accuracy(points: list[dict[str, float]], float_pct: float, path: Path
         ax.set_title(f"{mode} sensing, exact IR drop")
         ax.legend(fontsize=7)
     axes[0][0].set_ylabel("test accuracy (%)")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def recovery_grid(clean: np.ndarray, shown: dict[str, tuple[np.ndarray, np.ndarray]], path: Path) -> Path:
@@ -158,7 +159,7 @@ def recovery_grid(clean: np.ndarray, shown: dict[str, tuple[np.ndarray, np.ndarr
             ax.set_yticks([])
         axes[i][0].set_ylabel(label, fontsize=7)
     fig.suptitle("RBM image recovery on the transposable array (neurram preset)", fontsize=9)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def training_curves(curves: dict[str, list[float]], path: Path) -> Path:
@@ -177,7 +178,7 @@ def training_curves(curves: dict[str, list[float]], path: Path) -> Path:
         ax.legend(fontsize=7)
     axes[0][0].set_ylabel("test accuracy (%)")
     fig.suptitle("On-chip training (mean over seeds)", fontsize=9)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def reliability_heatmap(rows: list[dict[str, object]], method: str, path: Path) -> Path:
@@ -203,7 +204,7 @@ def reliability_heatmap(rows: list[dict[str, object]], method: str, path: Path) 
     ax.set_ylabel("storage and read temperature")
     ax.set_title(f"accuracy (%), correction: {method}")
     fig.colorbar(im, ax=ax)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def reliability_curves(rows: list[dict[str, object]], float_pct: float, path: Path) -> Path:
@@ -233,4 +234,4 @@ def reliability_curves(rows: list[dict[str, object]], float_pct: float, path: Pa
     for ax in list(axes.flat)[len(methods) :]:
         ax.set_visible(False)
     axes.flat[0].legend(fontsize=7)
-    return _save(fig, path)
+    return save_figure(fig, path)
