@@ -113,13 +113,17 @@ def test_program_recovers_band_stuck_rates_and_pulse_response(tmp_path: Path) ->
 
 def test_the_written_preset_loads_and_names_its_data(tmp_path: Path) -> None:
     res = fit("endurance", _endurance(tmp_path, 1e4, 0.15), BASE)
-    path = write_preset(res, tmp_path / "fitted.toml", "neurram", "lab-device")
+    path = write_preset(res, tmp_path / "fitted.toml", BASE, "lab-device")
     text = path.read_text()
     assert "endurance.csv" in text and "r2" in text
     cfg = load_config(path)
     assert cfg.name == "lab-device"
     assert cfg.device.update.endurance_cycles == pytest.approx(1e4, rel=0.01)
     assert cfg.device.g_max_S == BASE.device.g_max_S  # everything else from the base
+    again = write_preset(fit("read", _reads(tmp_path, lambda g: 0.02 * g), cfg), tmp_path / "two.toml", cfg, "two")
+    both = load_config(again)  # a fit on an earlier fit's preset keeps what that one found
+    assert both.device.update.endurance_cycles == cfg.device.update.endurance_cycles
+    assert both.device.read_noise_rel == pytest.approx(0.02, rel=0.04)
     report = write_fit_report(res, tmp_path / "report")
     assert report.stat().st_size > 0 and (tmp_path / "report" / "fit_endurance_0.png").exists()
 

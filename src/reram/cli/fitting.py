@@ -16,7 +16,11 @@ from reram.cli.common import clean_errors, fail, out_dir
 def fit_cmd(
     kind: str = typer.Argument(..., help="read | program | endurance (the CSV's columns: see the README)."),
     data: Path = typer.Argument(..., help="The measurements: CSV, one row per measurement, SI units in the names."),
-    base: str = typer.Option("neurram", "--base", help="The preset the fitted fields are written onto."),
+    base: str = typer.Option(
+        "neurram",
+        "--base",
+        help="The preset (a name or a TOML file, e.g. an earlier fit's) the fitted fields are written onto.",
+    ),
     out: Path = typer.Option(Path("fitted.toml"), "--out", help="The preset file to write (TOML)."),
     name: str = typer.Option("fitted", "--name", help="The written preset's name."),
     report: Path | None = typer.Option(None, "--report", help="Folder for the HTML report: data beside the model."),
@@ -37,8 +41,9 @@ def fit_cmd(
     if out.exists() and out.is_dir():
         fail(f"--out = {str(out)!r} is a folder: allowed is a .toml file")
     with clean_errors():  # a bad file (FitDataError) or kind: one line naming file, line and column
-        result = fit(kind, data, load_config(base))
-        write_preset(result, out, base, name)
+        base_cfg = load_config(base)
+        result = fit(kind, data, base_cfg)
+        write_preset(result, out, base_cfg, name)
         if report is not None:
             write_fit_report(result, out_dir(report, "--report"))
     t = Table(title=f"reram fit {kind}: {data}")

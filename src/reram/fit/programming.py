@@ -12,9 +12,12 @@ median error). Fitted:
 - ``device.stuck_low_rate`` / ``stuck_high_rate``: failed cells sitting at the window's low /
   high end (within the band of the base preset's g_min / g_max) while their target is not;
 - ``device.wv_max_iterations``: the most pulses any cell took;
-- ``device.wv_step_gain``: the mean fraction of the verified error one pulse corrects, the
-  value at which the project's own loop (``reram.device.write_verify``, on the same targets
-  with the base preset's spread and noise) takes as many pulses on average as the data.
+- ``device.wv_step_gain`` (with ``iterations``): the mean fraction of the verified error one
+  pulse corrects. With it the band is refined too: both are the values at which the project's
+  own loop (``reram.device.write_verify``, on the same targets with the base preset's spread
+  and verify-read noise) gives the data's pulses per converged cell (mean and spread: the mean
+  alone is met twice, under- and over-correcting) and leaves the same rms error (simulated
+  moments, a coordinate search on grids; the band's estimate above starts it).
 """
 
 from __future__ import annotations
@@ -38,11 +41,35 @@ COLUMNS = [
 SIM_CELLS = 4000  # cells the pulse-response match simulates
 
 
-def _mean_pulses(target: torch.Tensor, dev: DeviceConfig, gain: float) -> float:
-    cfg = dataclasses.replace(dev, wv_step_gain=gain)
+def _simulate(target: torch.Tensor, dev: DeviceConfig, tol: float, gain: float) -> tuple[float, float, float]:
+    """(mean and std of the pulses, rms error) of the cells the project's loop converges on ``target``."""
+    cfg = dataclasses.replace(dev, wv_step_gain=gain, wv_tolerance_S=tol)
     lo, hi = torch.full_like(target, dev.g_min_S), torch.full_like(target, dev.g_max_S)
-    _, _, _, pulses = write_verify(target, lo, hi, cfg, torch.Generator().manual_seed(0))
-    return float(pulses.double().mean())
+    g, failed, _, pulses = write_verify(target, lo, hi, cfg, torch.Generator().manual_seed(0))
+    ok = ~failed
+    if not bool(ok.any()):
+        return float("inf"), float("inf"), float("inf")
+    p = pulses[ok].double()
+    return float(p.mean()), float(p.std()), float((g - target)[ok].pow(2).mean().sqrt())
+
+
+def _match(target: torch.Tensor, dev: DeviceConfig, want: tuple[float, float, float],
+           tol0: float) -> tuple[float, float, tuple[float, float, float]]:  # fmt: skip
+    """(tol, gain) at which the loop's converged cells take the data's pulses (mean and std: the
+    mean alone has two solutions, under- and over-correcting) and leave its rms error, by a
+    coordinate search on grids (three rounds); with the simulated (mean, std, rms).
+    """
+    mean, std, rms = want
+    tol, gain = tol0, 0.6
+    for _ in range(3):
+        gains = np.arange(0.05, 1.96, 0.025)
+        sims = [_simulate(target, dev, tol, float(k)) for k in gains]
+        miss = [((m - mean) / mean) ** 2 + ((s - std) / max(std, 1e-9)) ** 2 for m, s, _ in sims]
+        gain = float(gains[int(np.argmin(miss))])
+        tols = tol0 * np.linspace(0.5, 2.0, 31)
+        errs = np.array([_simulate(target, dev, float(x), gain)[2] for x in tols])
+        tol = float(tols[np.argmin(np.abs(errs - rms))])
+    return tol, gain, _simulate(target, dev, tol, gain)
 
 
 def fit_program(path: str | Path, base: Config) -> FitResult:
@@ -85,20 +112,20 @@ def fit_program(path: str | Path, base: Config) -> FitResult:
         pick = np.flatnonzero(converged)[:SIM_CELLS]
         aim = torch.tensor(target[pick], dtype=torch.float64)
         want = float(t["iterations"][pick].mean())
-        sim_dev = dataclasses.replace(dev, wv_tolerance_S=tol, wv_max_iterations=max(max_it, 2),
-                                      stuck_low_rate=0.0, stuck_high_rate=0.0)  # fmt: skip
+        want_std = float(t["iterations"][pick].std())
+        want_rms = float(np.sqrt(np.mean(err[pick] ** 2)))
+        sim_dev = dataclasses.replace(dev, wv_max_iterations=max(max_it, 2), stuck_low_rate=0.0, stuck_high_rate=0.0)
+        tol, gain, (sim_mean, sim_std, sim_rms) = _match(aim, sim_dev, (want, want_std, want_rms), tol)
+        params["device.wv_tolerance_S"], params["device.wv_step_gain"] = tol, gain
+        stderr["device.wv_tolerance_S"], stderr["device.wv_step_gain"] = tol * 0.05 / 2, 0.025 / 2  # grid steps
+        quality.update({"mean_pulses_data": want, "mean_pulses_model": sim_mean, "std_pulses_data": want_std,
+                        "std_pulses_model": sim_std, "rms_error_data_S": want_rms,
+                        "rms_error_model_S": sim_rms})  # fmt: skip
         gains = np.arange(0.05, 1.96, 0.05)
-        found = np.array([_mean_pulses(aim, sim_dev, float(k)) for k in gains])
-        k0 = float(gains[np.argmin(np.abs(found - want))])
-        fine = np.arange(max(0.01, k0 - 0.05), min(1.99, k0 + 0.05) + 1e-9, 0.005)
-        fine_found = np.array([_mean_pulses(aim, sim_dev, float(k)) for k in fine])
-        gain = float(fine[np.argmin(np.abs(fine_found - want))])
-        params["device.wv_step_gain"] = gain
-        stderr["device.wv_step_gain"] = 0.005
-        quality["mean_pulses_data"] = want
-        quality["mean_pulses_model"] = float(fine_found[np.argmin(np.abs(fine_found - want))])
+        found = np.array([_simulate(aim, sim_dev, tol, float(k))[0] for k in gains])
         curves.append(Curve(gains, found, np.full_like(found, want), "step gain (fraction of the error per pulse)",
                             "mean pulses per converged cell", label="the loop, simulated"))  # fmt: skip
-        notes.append(f"the pulse response: the project's loop takes the data's {want:.2f} pulses per cell at "
-                     f"wv_step_gain = {gain:.3f} (spread and noise of the base preset)")  # fmt: skip
+        notes.append(f"band and pulse response together: the project's loop takes the data's {want:.2f} pulses "
+                     f"per cell and leaves its {want_rms * 1e6:.3g} uS rms error at wv_tolerance_S = "
+                     f"{tol * 1e6:.3g} uS, wv_step_gain = {gain:.3f} (the base preset's spread and noise)")  # fmt: skip
     return FitResult("program", t.path, params, stderr, quality, curves, notes)

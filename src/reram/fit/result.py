@@ -5,6 +5,7 @@ in comments, and an HTML report with the data beside the fitted model and the re
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any
 import numpy as np
 import tomli_w
 
-from reram.config import load_config, override
+from reram.config import Config, load_config, override
 from reram.report import write_html_report
 from reram.report.plots import plt, save_figure
 from reram.report.writers import write_atomic
@@ -71,17 +72,19 @@ class FitResult:
         return [{"field": k, "value": v, "stderr": self.stderr.get(k)} for k, v in self.params.items()]
 
 
-def write_preset(result: FitResult, path: Path, base: str, name: str) -> Path:
-    """Write a preset that builds on ``base`` with the fitted fields, checked by loading it first.
+def write_preset(result: FitResult, path: Path, base: Config, name: str) -> Path:
+    """Write a complete preset: ``base`` with the fitted fields (loadable on its own, and as
+    another fit's ``--base``), checked by loading it before anything is written.
 
     Raises:
         reram.ConfigError: if a fitted value is outside what the config allows (nothing is written).
 
     """
-    data = {"base": base, "name": name, **result.overrides()}
-    load_config(dict(data))  # validated before anything is written
-    override(load_config(base), result.overrides())
-    lines = [f"# reram fit {result.kind}: {result.data} ({datetime.date.today().isoformat()})"]
+    fitted = dataclasses.replace(override(base, result.overrides()), name=name)
+    data = {"base": "none", **fitted.to_dict()}
+    if load_config(dict(data)) != fitted:  # the file must give back exactly this config
+        raise ValueError(f"the fitted preset {name!r} does not round-trip through TOML")
+    lines = [f"# reram fit {result.kind}: {result.data} onto {base.name!r} ({datetime.date.today().isoformat()})"]
     lines += [f"# {k} = {v:.6g} +- {result.stderr[k]:.2g}" if k in result.stderr else f"# {k} = {v!r}"
               for k, v in result.params.items()]  # fmt: skip
     lines += [f"# fit quality: {k} = {v:.6g}" for k, v in result.quality.items()]
