@@ -165,3 +165,48 @@ def test_cli_fit_writes_a_preset_and_nothing_on_a_bad_file(tmp_path: Path) -> No
     assert r.exit_code == 2 and "g_off_S" in r.output and not out2.exists()
     r = CliRunner().invoke(app, ["fit", "iv", str(bad), "--out", str(out2)])
     assert r.exit_code == 2 and "kind = 'iv'" in r.output
+
+
+def _relaxed(tmp_path: Path, groups: list[tuple[float, float]], n: int = 3000) -> Path:
+    from reram.device import equivalent_time_s, relax
+
+    dev = BASE.device
+    gen = torch.Generator().manual_seed(0)
+    rows = []
+    for kelvin, t in groups:
+        g0 = 2e-6 + torch.rand(n, generator=gen, dtype=torch.float64) * 36e-6
+        g = relax(g0, g0, torch.zeros(n, dtype=torch.bool), 0.0, equivalent_time_s(t, kelvin, dev), dev, gen)
+        rows += [{"g0_S": a, "g_S": b, "t_s": t, "T_K": kelvin} for a, b in zip(g0.tolist(), g.tolist(), strict=True)]
+    return _csv(tmp_path / "relax.csv", rows)
+
+
+def test_relax_finds_the_activation_energy_and_predicts_a_held_out_temperature(tmp_path: Path) -> None:
+    from reram.device import relaxation_sigma_S
+
+    groups = [(300.0, 1.0), (300.0, 86400.0), (300.0, 172800.0), (358.15, 3600.0), (398.15, 600.0)]
+    res = fit("relax", _relaxed(tmp_path, groups), BASE, holdout=398.15)
+    ea = res.params["device.activation_energy_eV"]
+    assert abs(ea - BASE.device.activation_energy_eV) < max(0.05, 2 * res.stderr["device.activation_energy_eV"])
+    assert res.params["device.relax_times_s"] == [1.0, 86400.0, 172800.0]
+    assert res.quality["holdout_rms_log_error"] < 0.12  # 398 K predicted from 300 K and 358 K
+    cfg = load_config(write_preset(res, tmp_path / "relax.toml", BASE, "relaxed"))
+    g = torch.linspace(4e-6, 36e-6, 9, dtype=torch.float64)
+    fitted, truth = (relaxation_sigma_S(g, 86400.0, c) for c in (cfg.device, BASE.device))
+    assert torch.allclose(fitted, truth, rtol=0.1)  # the spread law itself, at a listed time
+    with pytest.raises(FitDataError, match="holdout"):
+        fit("relax", tmp_path / "relax.csv", BASE, holdout=310.0)
+
+
+def test_relax_fits_a_ber_table_through_the_retention_function(tmp_path: Path) -> None:
+    import dataclasses
+
+    from reram.device import bit_error_rate
+
+    dev = BASE.device
+    truth = dataclasses.replace(dev, activation_energy_eV=1.0,
+                                relax_poly_uS=tuple(tuple(1.5 * c for c in p) for p in dev.relax_poly_uS))  # fmt: skip
+    rows = [{"bits": b, "T_K": k, "t_s": t, "ber": bit_error_rate(truth, b, t, k)}
+            for b in (2, 3) for k in (300.0, 358.15, 398.15) for t in (1e2, 1e4, 1e6)]  # fmt: skip
+    res = fit("relax", _csv(tmp_path / "ber.csv", rows), BASE)  # noise-free: to 1 %
+    assert res.params["device.activation_energy_eV"] == pytest.approx(1.0, rel=0.01)
+    assert res.params["device.relax_poly_uS"][0][1] == pytest.approx(1.5 * dev.relax_poly_uS[0][1], rel=0.01)

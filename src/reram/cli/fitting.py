@@ -14,7 +14,7 @@ from reram.cli.common import clean_errors, fail, out_dir
 
 @app.command(name="fit")
 def fit_cmd(
-    kind: str = typer.Argument(..., help="read | program | endurance (the CSV's columns: see the README)."),
+    kind: str = typer.Argument(..., help="read | program | relax | endurance (the CSV's columns: see the README)."),
     data: Path = typer.Argument(..., help="The measurements: CSV, one row per measurement, SI units in the names."),
     base: str = typer.Option(
         "neurram",
@@ -24,12 +24,17 @@ def fit_cmd(
     out: Path = typer.Option(Path("fitted.toml"), "--out", help="The preset file to write (TOML)."),
     name: str = typer.Option("fitted", "--name", help="The written preset's name."),
     report: Path | None = typer.Option(None, "--report", help="Folder for the HTML report: data beside the model."),
+    holdout: float | None = typer.Option(
+        None, "--holdout", help="relax: a temperature (K) of the data to leave out of the fit and predict."
+    ),
 ) -> None:
     """Fit the project's device model to measured data and write a preset with the fitted fields.
 
     read: repeated reads (cell, g_S[, v_read_V, bandwidth_Hz, T_K]) -> read-noise model and size.
     program: write-verify results (target_S, g_S[, iterations]) -> band, stuck rates, pulse
-    response. endurance: window over cycles (cycles, g_on_S, g_off_S[, device]) -> the narrowing
+    response. relax: conductance over time and bake temperature (g0_S, g_S, t_s[, T_K]) -> the
+    relaxation law and its activation energy, or a BER table (bits, T_K, t_s, ber). endurance:
+    window over cycles (cycles, g_on_S, g_off_S[, device]) -> the narrowing
     law. The preset names the data file and the fit's quality in comments; use it with
     `reram run --config FILE` (or any command's --config / --preset).
     """
@@ -42,7 +47,7 @@ def fit_cmd(
         fail(f"--out = {str(out)!r} is a folder: allowed is a .toml file")
     with clean_errors():  # a bad file (FitDataError) or kind: one line naming file, line and column
         base_cfg = load_config(base)
-        result = fit(kind, data, base_cfg)
+        result = fit(kind, data, base_cfg, holdout)
         write_preset(result, out, base_cfg, name)
         if report is not None:
             write_fit_report(result, out_dir(report, "--report"))

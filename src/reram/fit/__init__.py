@@ -1,4 +1,4 @@
-"""Measured device data -> a preset: ``reram fit KIND DATA`` (``read``, ``program``, ``endurance``).
+"""Measured device data -> a preset: ``reram fit KIND DATA`` (``read``, ``program``, ``relax``, ``endurance``).
 
 Each kind reads a documented CSV (:mod:`reram.fit.tables`), fits the project's own device
 model to it and returns a :class:`~reram.fit.result.FitResult`; :func:`write_preset` writes the
@@ -12,19 +12,21 @@ from collections.abc import Callable
 from pathlib import Path
 
 from reram.config import Config
-from reram.fit import endurance, noise, programming
+from reram.fit import endurance, noise, programming, relaxation
 from reram.fit.result import FitResult, write_fit_report, write_preset
 from reram.fit.tables import FitDataError, describe
 
 KINDS: dict[str, tuple[Callable[[str | Path, Config], FitResult], list]] = {
     "read": (noise.fit_read, noise.COLUMNS),
     "program": (programming.fit_program, programming.COLUMNS),
+    "relax": (relaxation.fit_relax, relaxation.COLUMNS),
     "endurance": (endurance.fit_endurance, endurance.COLUMNS),
 }
 
 
-def fit(kind: str, data: str | Path, base: Config) -> FitResult:
-    """Fit ``data`` of ``kind`` onto ``base``.
+def fit(kind: str, data: str | Path, base: Config, holdout: float | None = None) -> FitResult:
+    """Fit ``data`` of ``kind`` onto ``base`` (``holdout``: a temperature, kelvin, that ``relax``
+    leaves out of the fit and predicts).
 
     Raises:
         ValueError: for an unknown kind (the message lists the kinds and their columns).
@@ -34,6 +36,10 @@ def fit(kind: str, data: str | Path, base: Config) -> FitResult:
     if kind not in KINDS:
         known = "; ".join(f"{k} ({describe(cols)})" for k, (_, cols) in KINDS.items())
         raise ValueError(f"kind = {kind!r} is unknown: allowed is one of {known}")
+    if kind == "relax":
+        return relaxation.fit_relax(data, base, holdout)
+    if holdout is not None:
+        raise ValueError(f"holdout = {holdout!r} is invalid for kind {kind!r}: only 'relax' holds a temperature out")
     return KINDS[kind][0](data, base)
 
 
