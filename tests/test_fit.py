@@ -138,6 +138,7 @@ def test_the_written_preset_loads_and_names_its_data(tmp_path: Path) -> None:
         ("cell,g_S\nc0,1e-6\nc0,-2e-6\n", "read", "negative"),
         ("cell,g_S\nc0,1e-6\nc0,abc\n", "read", "not a number"),
         ("cycles,g_on_S,g_off_S\n1,3e-5,1e-6\n10,3e-5,1e-6\n5,3e-5,1e-6\n", "endurance", "line 4, column 'cycles'"),
+        ("train,direction,pulse,g_S\na,set,0,1e-5\na,up,1,2e-5\n", "pulse", "line 3, column 'direction'"),
     ],
 )
 def test_bad_files_name_the_file_line_and_column(tmp_path: Path, text: str, kind: str, msg: str) -> None:
@@ -210,3 +211,46 @@ def test_relax_fits_a_ber_table_through_the_retention_function(tmp_path: Path) -
     res = fit("relax", _csv(tmp_path / "ber.csv", rows), BASE)  # noise-free: to 1 %
     assert res.params["device.activation_energy_eV"] == pytest.approx(1.0, rel=0.01)
     assert res.params["device.relax_poly_uS"][0][1] == pytest.approx(1.5 * dev.relax_poly_uS[0][1], rel=0.01)
+
+
+def _trains(tmp_path: Path, model: str = "exponential", c2c: float = 0.0, devices: int = 4) -> Path:
+    import dataclasses
+
+    from reram.device.update import apply_pulses, init_cells
+
+    base = preset("hfo2").device
+    upd = dataclasses.replace(base.update, model=model, pulses_up=200.0, pulses_down=300.0, nl_up=2.0, nl_down=3.0,
+                              c2c_sigma=c2c, d2d_sigma=0.0)  # fmt: skip
+    dev = dataclasses.replace(base, update=upd, d2d_window_sigma=0.0)
+    span, gen, rows = dev.g_max_S - dev.g_min_S, torch.Generator().manual_seed(0), []
+    one, zero = torch.ones(1, dtype=torch.float64), torch.zeros(1, dtype=torch.float64)
+    for d in range(devices):
+        cells = init_cells((1,), dev, gen)
+        cells.u = cells.u.double().fill_(0.0)
+        for cycle in range(2):
+            for direction in ("set", "reset"):
+                for k in range(151):
+                    if k:
+                        apply_pulses(cells, one if direction == "set" else zero, zero if direction == "set" else one,
+                                     dev.update, gen)  # fmt: skip
+                    rows.append({"device": f"d{d}", "train": f"d{d}-{cycle}-{direction}", "direction": direction,
+                                 "pulse": k, "g_S": float(dev.g_min_S + cells.u[0] * span)})  # fmt: skip
+    return _csv(tmp_path / "pulses.csv", rows)
+
+
+def test_pulse_noise_free_recovers_the_exponential_model_to_1_percent(tmp_path: Path) -> None:
+    res = fit("pulse", _trains(tmp_path), preset("hfo2"))
+    assert res.params["device.update.model"] == "exponential"
+    for key, want in (("pulses_up", 200.0), ("pulses_down", 300.0), ("nl_up", 2.0), ("nl_down", 3.0)):
+        assert res.params[f"device.update.{key}"] == pytest.approx(want, rel=0.01), key
+    assert res.params["device.update.c2c_sigma"] < 1e-6
+
+
+@pytest.mark.parametrize("model", ["exponential", "soft_bounds"])
+def test_pulse_with_cycle_to_cycle_noise(tmp_path: Path, model: str) -> None:
+    res = fit("pulse", _trains(tmp_path, model, c2c=0.004), preset("hfo2"))
+    assert res.params["device.update.model"] == model  # chosen by AIC
+    assert res.params["device.update.c2c_sigma"] == pytest.approx(0.004, rel=0.1)
+    assert res.params["device.update.pulses_up"] == pytest.approx(200.0, rel=0.25)
+    cfg = load_config(write_preset(res, tmp_path / "p.toml", preset("hfo2"), "pulsed"))
+    assert cfg.device.update.model == model

@@ -1,4 +1,5 @@
-"""Measured device data -> a preset: ``reram fit KIND DATA`` (``read``, ``program``, ``relax``, ``endurance``).
+"""Measured device data -> a preset: ``reram fit KIND DATA`` (kinds ``read``, ``program``, ``relax``,
+``pulse``, ``endurance``).
 
 Each kind reads a documented CSV (:mod:`reram.fit.tables`), fits the project's own device
 model to it and returns a :class:`~reram.fit.result.FitResult`; :func:`write_preset` writes the
@@ -12,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from reram.config import Config
-from reram.fit import endurance, noise, programming, relaxation
+from reram.fit import endurance, noise, programming, pulses, relaxation
 from reram.fit.result import FitResult, write_fit_report, write_preset
 from reram.fit.tables import FitDataError, describe
 
@@ -20,6 +21,7 @@ KINDS: dict[str, tuple[Callable[[str | Path, Config], FitResult], list]] = {
     "read": (noise.fit_read, noise.COLUMNS),
     "program": (programming.fit_program, programming.COLUMNS),
     "relax": (relaxation.fit_relax, relaxation.COLUMNS),
+    "pulse": (pulses.fit_pulse, pulses.COLUMNS),
     "endurance": (endurance.fit_endurance, endurance.COLUMNS),
 }
 
