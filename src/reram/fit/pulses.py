@@ -9,7 +9,9 @@ Each train is run through the project's own update model (``reram.device.update`
 read before it (reads after every pulse: each state from the one before, the Markov chain's own
 likelihood; sparser reads: each train from its first read), and the model's parameters are
 fitted by least squares: "linear" and
-"soft_bounds" (``pulses_up``, ``pulses_down``) and "exponential" (also ``nl_up``, ``nl_down``);
+"soft_bounds" (``pulses_up``, ``pulses_down``) and "exponential" (also ``nl_up``, ``nl_down``),
+on the base preset's window (trains that do not reach both ends cannot tell a window apart from
+a nonlinearity: the exponential curves of a wider window with a smaller nl are the same);
 the model of least AIC is written. Then, with that model:
 
 - ``c2c_sigma``: the spread of each measured step about the model's step from the measured
@@ -77,6 +79,11 @@ def fit_pulse(path: str | Path, base: Config) -> FitResult:
     names, train = np.unique(t["train"], return_inverse=True)
     k = t["pulse"].astype(int)
     u = (t["g_S"] - dev0.g_min_S) / span
+    outside = np.flatnonzero((u < -0.05) | (u > 1.05))
+    if outside.size:  # the trains rarely reach both ends: the window cannot be fitted from them
+        raise t.error(int(outside[0]), "g_S", f"{t['g_S'][outside[0]]!r} S lies outside the base preset's window "
+                      f"[{dev0.g_min_S:g}, {dev0.g_max_S:g}] S: use a --base with the device's window (g_min_S, "
+                      "g_max_S)")  # fmt: skip
     first = np.array([np.flatnonzero(train == j)[0] for j in range(len(names))])
     if bool((k[first] != 0).any()):
         raise t.error(int(first[np.flatnonzero(k[first] != 0)[0]]), "pulse", "a train must start at pulse 0")
