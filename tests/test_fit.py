@@ -168,10 +168,12 @@ def test_cli_fit_writes_a_preset_and_nothing_on_a_bad_file(tmp_path: Path) -> No
     assert r.exit_code == 2 and "kind = 'iv'" in r.output
 
 
-def _relaxed(tmp_path: Path, groups: list[tuple[float, float]], n: int = 3000) -> Path:
+def _relaxed(tmp_path: Path, groups: list[tuple[float, float]], n: int = 3000, **device: float) -> Path:
+    import dataclasses
+
     from reram.device import equivalent_time_s, relax
 
-    dev = BASE.device
+    dev = dataclasses.replace(BASE.device, **device)
     gen = torch.Generator().manual_seed(0)
     rows = []
     for kelvin, t in groups:
@@ -254,3 +256,14 @@ def test_pulse_with_cycle_to_cycle_noise(tmp_path: Path, model: str) -> None:
     assert res.params["device.update.pulses_up"] == pytest.approx(200.0, rel=0.25)
     cfg = load_config(write_preset(res, tmp_path / "p.toml", preset("hfo2"), "pulsed"))
     assert cfg.device.update.model == model
+
+
+def test_relax_finds_a_mean_drift_and_none_where_there_is_none(tmp_path: Path) -> None:
+    groups = [(300.0, 1.0), (300.0, 86400.0), (300.0, 172800.0), (358.15, 3600.0)]
+    still = fit("relax", _relaxed(tmp_path, groups), BASE)
+    assert still.params["device.relax_alpha"] == 0.0
+    drift = {"relax_center_S": 5e-6, "relax_tau_s": 10.0, "relax_alpha": 0.05}
+    res = fit("relax", _relaxed(tmp_path, groups, **drift), BASE)
+    assert res.params["device.relax_center_S"] == pytest.approx(5e-6, rel=0.15)
+    assert res.params["device.relax_alpha"] == pytest.approx(0.05, rel=0.25)
+    assert abs(res.params["device.activation_energy_eV"] - 1.2) < 0.1  # the drift does not bias Ea

@@ -19,6 +19,11 @@ temperature T mapped to the reference temperature by t_eq = t exp(Ea / k (1 / T_
 - with ``holdout`` (a temperature in the data) that temperature is left out of the fit and the
   model's prediction there is compared with it (``holdout_rms_log_error``).
 
+- the mean drift: per temperature and time a line of g - g0 over g0 gives the relaxed fraction
+  f (minus its slope) and the centre it drifts to (its root); f(t_eq) = 1 - (1 + t_eq / tau)^-alpha
+  is fitted across them (``relax_center_S``, ``relax_tau_s``, ``relax_alpha``; alpha = 0 where
+  no slope differs from 0 by 3 standard errors). The spread is taken around the mean line.
+
 BER data (one row per entry): ``bits`` (per cell), ``T_K``, ``t_s``, ``ber``: the base preset's
 spread law scaled by a factor and its Ea are fitted (least squares in log BER).
 """
@@ -140,6 +145,17 @@ def fit_relax(path: str | Path, base: Config, holdout: float | None = None) -> F
         notes.append(f"Ea from {len(temps) - 1 - (holdout is not None)} other temperature(s): {ea:.3f} eV")
     else:
         notes.append(f"one temperature only: Ea kept from the base ({ea:g} eV)")
+    drift = _fit_drift(t, dev.t_ref_K if "T_K" not in t else None, ea, t_ref, holdout)
+    if drift is None:
+        notes.append("no significant mean drift (the slope of mean(g - g0) vs g0 within 3 standard errors of 0 "
+                     "at every time): relax_alpha = 0")  # fmt: skip
+        params["device.relax_alpha"] = 0.0
+    else:
+        (center, tau, alpha), (e_c, e_tau, e_alpha), f_rms = drift
+        params.update({"device.relax_center_S": center, "device.relax_tau_s": tau, "device.relax_alpha": alpha})
+        stderr.update({"device.relax_center_S": e_c, "device.relax_tau_s": e_tau, "device.relax_alpha": e_alpha})
+        quality["drift_fraction_rms_error"] = f_rms
+        notes.append(f"mean drift toward {center * 1e6:.3g} uS: f(t) = 1 - (1 + t / {tau:.3g} s)^-{alpha:.3g}")
     if holdout is not None:
         held = [(k, time, c, s) for k, time, c, s in groups if k == holdout]
         miss = log_miss(ea, held)
@@ -148,12 +164,55 @@ def fit_relax(path: str | Path, base: Config, holdout: float | None = None) -> F
         notes.append(f"held out {holdout:g} K: the model predicts its spread within "
                      f"{100 * (math.exp(quality['holdout_rms_log_error']) - 1):.1f} % (rms, log)")  # fmt: skip
     final = dataclasses.replace(dev_fit, activation_energy_eV=ea)
+    if drift is not None:
+        final = dataclasses.replace(final, relax_center_S=drift[0][0], relax_tau_s=drift[0][1],
+                                    relax_alpha=drift[0][2])  # fmt: skip
     curves = []
     for k, time, c, s in groups:
         model = _model_sigma(final, c, _t_eq(time, k, ea, t_ref))
         curves.append(Curve(c * 1e6, s * 1e6, model * 1e6, "conductance after programming (uS)",
                             f"spread (uS) at {time:g} s, {k:g} K"))  # fmt: skip
     return FitResult("relax", t.path, params, stderr, quality, curves[:6], notes)
+
+
+Drift = tuple[tuple[float, float, float], tuple[float, float, float], float]  # values, errors, rms of f
+
+
+def _fit_drift(t: Table, kelvin: float | None, ea: float, t_ref: float, holdout: float | None) -> Drift | None:
+    """The mean drift E[g - g0] = f(t_eq) (c - g0): per (temperature, time) a line in g0 gives f
+    (minus its slope) and c (its root); f(t_eq) = 1 - (1 + t_eq / tau)^-alpha is fitted across
+    them (least squares); None where no slope differs from 0 by 3 standard errors.
+    """
+    temps = t["T_K"] if "T_K" in t else np.full(len(t), kelvin)
+    fs, es, teqs, roots = [], [], [], []
+    for k in np.unique(temps):
+        if k == holdout:
+            continue
+        for time in np.unique(t["t_s"][temps == k]):
+            pick = (temps == k) & (t["t_s"] == time)
+            g0, dg = t["g0_S"][pick], t["g_S"][pick] - t["g0_S"][pick]
+            (slope, icpt), cov = np.polyfit(g0, dg, 1, cov=True)
+            fs.append(-slope)
+            es.append(math.sqrt(cov[0, 0]))
+            teqs.append(_t_eq(float(time), float(k), ea, t_ref))
+            roots.append(icpt / -slope if slope else math.nan)
+    f, e, teq = np.array(fs), np.array(es), np.array(teqs)
+    if not bool((np.abs(f) > 3 * e).any()):
+        return None
+    sig = np.abs(f) > 3 * e
+    w = 1 / e[sig] ** 2
+    center = float(np.sum(np.array(roots)[sig] * w * f[sig] ** 2) / np.sum(w * f[sig] ** 2))  # precise f weigh most
+
+    def resid(p: np.ndarray) -> np.ndarray:
+        return (1 - (1 + teq / 10 ** p[0]) ** -p[1] - f) / e
+
+    res = least_squares(resid, np.array([0.0, 0.05]), bounds=([-6.0, 0.0], [10.0, 1.0]))
+    cov_p = np.linalg.pinv(res.jac.T @ res.jac) * max(1.0, 2 * res.cost / max(1, len(f) - 2))
+    err = np.sqrt(np.maximum(np.diag(cov_p), 0.0))
+    tau = float(10 ** res.x[0])
+    e_center = float(np.std(np.array(roots)[sig]) / math.sqrt(sig.sum())) if sig.sum() > 1 else math.nan
+    f_rms = float(np.sqrt(np.mean((1 - (1 + teq / tau) ** -res.x[1] - f) ** 2)))
+    return (center, tau, float(res.x[1])), (e_center, tau * math.log(10) * float(err[0]), float(err[1])), f_rms
 
 
 def _fit_ber(path: str | Path, base: Config) -> FitResult:
