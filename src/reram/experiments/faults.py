@@ -9,8 +9,9 @@ those faults and evaluated with each method:
 - "spare rows" / "spare columns": ``SPARES`` spare weight lines per array (``array.spare_rows``
   / ``spare_cols``): a line with a failed cell is written onto a spare;
 - "pair repair": the stuck cell's differential partner re-programmed (``array.pair_repair``);
-- "fine-tuning": fault-aware fine-tuning (``reram.train.fault_aware_finetune``): the healthy
-  weights trained around the known faults, the chip programmed again;
+- "fine-tuning": fault-aware fine-tuning (``reram.train.fault_aware_finetune``, one epoch on
+  ``FINETUNE_SAMPLES`` training images): the healthy weights trained around the known faults,
+  the chip programmed again;
 - "pair repair + fine-tuning": both.
 
 Every method's cost comes with it: the core area (the cost model's, spares included) over the
@@ -41,6 +42,7 @@ from reram.report import write_json
 from reram.train import evaluate, fault_aware_finetune
 
 SPARES = 8  # spare weight lines per array for the sparing methods
+FINETUNE_SAMPLES = 12000  # training images of one fault-aware fine-tuning epoch
 METHODS = ("none", "spare rows", "spare columns", "pair repair", "fine-tuning", "pair repair + fine-tuning")
 KINDS = ("low", "high", "mixed")
 
@@ -106,7 +108,8 @@ def _one(model: nn.Module, cfg: Config, method: str, data: Dataset, x_cal: torch
     reram.calibrate(chip, x_cal.split(500))
     found: dict[str, Any] = dict(_detection(chip))
     if method.endswith("fine-tuning"):
-        fault_aware_finetune(chip, data.x_train, data.y_train, epochs=epochs, lr=3e-4, seed=cfg.seed,
+        n = FINETUNE_SAMPLES
+        fault_aware_finetune(chip, data.x_train[:n], data.y_train[:n], epochs=epochs, lr=3e-4, seed=cfg.seed,
                              calibration=x_cal)  # fmt: skip
     prog = programming_cost(chip)
     if method.endswith("fine-tuning"):  # programmed twice: before (to find the faults) and after
