@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything reram needs on a fresh Debian/Ubuntu machine: the Fashion-MNIST package,
 # espeak-ng (synthesized keyword-spotting data), a pinned CPU torch, and reram itself with its
-# test tools and librosa (MFCC features). Safe to run again.
+# test tools, librosa (MFCC features) and the sweep extra (Dask, pyarrow). Safe to run again.
 set -euo pipefail
 PY=${PY:-python3}
 TORCH=${TORCH:-torch==2.13.0}
@@ -13,4 +13,4 @@ if { [ ! -d /usr/share/datasets/fashion-mnist ] || ! command -v espeak-ng >/dev/
 fi
 # torch first and pinned: an unpinned torch would pull a multi-GB CUDA build.
 $PY -m pip install -q "$TORCH"
-$PY -m pip install -q -e ".[dev,speech]"
+$PY -m pip install -q -e ".[dev,speech,sweep]"

@@ -1,0 +1,44 @@
+"""``reram sweep``: a design-space sweep or Monte-Carlo on a Dask cluster."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from reram.cli.app import app
+from reram.cli.common import clean_errors, fail, out_dir, progress
+
+
+@app.command(name="sweep")
+def sweep_cmd(
+    spec: Path = typer.Argument(..., help="The sweep's TOML: job, base, seeds, mode, [options], [axes]."),
+    out: Path = typer.Option(Path("results/sweep"), "--out", help="Folder: results/ (Parquet), cache/."),
+    workers: int | None = typer.Option(None, "--workers", help="Local worker processes (default: the cores)."),
+    scheduler: str | None = typer.Option(None, "--scheduler", help="Join a running Dask scheduler: tcp://host:8786."),
+    batch: int = typer.Option(8, "--batch", help="Rows per Parquet file."),
+) -> None:
+    """Run every point of SPEC (a grid or zip of config axes, times seeds) as Dask tasks, one
+    thread per worker process; rows go to OUT/results/*.parquet batch by batch. A rerun with the
+    same SPEC and OUT runs only the points not yet there; a point whose job fails is recorded
+    with its error. Load the table with pandas (pd.read_parquet(OUT / "results")) or DuckDB.
+    """
+    try:
+        import distributed  # noqa: F401
+        import pyarrow  # noqa: F401
+    except ImportError:
+        fail('reram sweep needs the sweep extra: pip install "reram[sweep]" (dask[distributed], pyarrow)')
+    from reram.sweep import load_spec, run_sweep
+
+    if workers is not None and not 1 <= workers <= 4096:
+        fail(f"--workers = {workers} is invalid: allowed is an integer in [1, 4096]")
+    if not 1 <= batch <= 100_000:
+        fail(f"--batch = {batch} is invalid: allowed is an integer in [1, 100000]")
+    with clean_errors():
+        sweep = load_spec(spec)
+    folder = out_dir(out)
+    with progress() as tick, clean_errors():
+        stats = run_sweep(sweep, folder, workers=workers, scheduler=scheduler, batch=batch, progress=tick)
+    Console().print(f"{stats['points']} points: {stats['ran']} run ({stats['failed']} failed), "
+                    f"{stats['skipped']} already done; rows in {folder / 'results'}/")  # fmt: skip

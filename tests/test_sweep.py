@@ -1,0 +1,130 @@
+"""Sweeps on Dask: the spec is checked before anything runs; points run on a LocalCluster of two
+worker processes; the Parquet table has one row per point, resumes, records failures, and
+survives a worker killed mid-sweep.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import reram
+from reram.sweep import load_spec, parse_spec
+
+pytest.importorskip("distributed")
+pytest.importorskip("pyarrow")
+
+SPEC = {"job": "cost", "base": "neurram", "seeds": 2, "options": {"model": "lenet5"},
+        "axes": {"periphery.adc.bits": [4, 6], "array.rows": {"start": 128, "stop": 256, "step": 128}}}  # fmt: skip
+
+
+def test_a_spec_expands_its_axes_and_seeds_with_one_key_per_config() -> None:
+    spec = parse_spec(SPEC)
+    points = spec.points()
+    assert len(points) == 8 and len({p.key for p in points}) == 8
+    assert {p.values["array.rows"] for p in points} == {128, 256}
+    assert {p.config.seed for p in points} == {0, 1}
+    assert parse_spec(SPEC).points()[3].key == points[3].key  # stable across parses
+    zipped = parse_spec({**SPEC, "mode": "zip", "seeds": 1, "axes": {"periphery.adc.bits": [4, 6],
+                                                                       "array.rows": [128, 256]}})  # fmt: skip
+    assert [p.values for p in zipped.points()] == [{"periphery.adc.bits": 4, "array.rows": 128},
+                                                   {"periphery.adc.bits": 6, "array.rows": 256}]  # fmt: skip
+    rand = parse_spec({**SPEC, "axes": {"array.r_wire_ohm": {"low": 0.0, "high": 5.0, "samples": 3, "seed": 4}}})
+    assert len({p.values["array.r_wire_ohm"] for p in rand.points()}) == 3
+
+
+@pytest.mark.parametrize(
+    ("axes", "msg"),
+    [
+        ({"periphery.adc.bitz": [4]}, "unknown key 'bitz' in 'periphery.adc'"),
+        ({"arry.rows": [4]}, "unknown key 'arry'"),
+        ({"periphery.adc": [4]}, "is a table"),
+        ({"periphery.adc.bits": [4, 99]}, "periphery.adc.bits"),  # out of range: the point names the field
+        ({"periphery.adc.bits": []}, "empty list"),
+    ],
+)
+def test_a_bad_axis_is_named_before_anything_runs(axes: dict[str, object], msg: str) -> None:
+    with pytest.raises(reram.ConfigError, match=msg):
+        parse_spec({**SPEC, "axes": axes})
+
+
+def test_an_unknown_spec_key_or_job_is_named(tmp_path: Path) -> None:
+    with pytest.raises(reram.ConfigError, match="unknown key"):
+        parse_spec({**SPEC, "sedes": 3})
+    from reram.sweep import resolve_job
+
+    with pytest.raises(reram.ConfigError, match="job = 'nope'"):
+        resolve_job("nope")
+
+
+JOB_MODULE = '''
+import os
+from pathlib import Path
+
+from reram.sweep.jobs import cost_job
+
+
+def flaky(config, options, cache):
+    """Fails for one ADC resolution; kills its worker process the first time it meets another."""
+    bits = config.periphery.adc.bits
+    if bits == 5:
+        raise RuntimeError("this point fails on purpose")
+    marker = Path(options["marker"])
+    if bits == 6 and not marker.exists():
+        marker.write_text("killed once")
+        os._exit(1)  # as kill -9: the worker dies with its task in flight
+    return cost_job(config, {"model": "lenet5"}, cache)
+'''
+
+
+def test_a_sweep_on_two_workers_records_failures_survives_a_killed_worker_and_resumes(tmp_path: Path,
+                                                                                      monkeypatch) -> None:  # type: ignore[no-untyped-def]  # fmt: skip
+    from reram.sweep import read_results, run_sweep
+
+    (tmp_path / "sweepjobs.py").write_text(textwrap.dedent(JOB_MODULE))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))  # the worker processes import the job too
+    spec_file = tmp_path / "spec.toml"
+    spec_file.write_text(
+        textwrap.dedent(f"""
+        job = "sweepjobs:flaky"
+        base = "neurram"
+        seeds = 2
+        [options]
+        marker = "{tmp_path / "killed"}"
+        [axes]
+        "periphery.adc.bits" = [4, 5, 6]
+    """)
+    )
+    spec = load_spec(spec_file)
+    out = tmp_path / "out"
+    stats = run_sweep(spec, out, workers=2, batch=2)
+    assert (tmp_path / "killed").exists()  # a worker died mid-sweep
+    df = read_results(out)
+    assert len(df) == 6 and df["key"].is_unique  # every point once: the killed one ran again elsewhere
+    assert stats == {"points": 6, "skipped": 0, "ran": 6, "failed": 2}
+    failed = df[df["status"] == "failed"]
+    assert set(failed["axis:periphery.adc.bits"]) == {5} and failed["error"].str.contains("on purpose").all()
+    ok = df[df["status"] == "ok"]
+    assert (ok["energy_per_inference_J"] > 0).all() and set(ok["version"]) == {reram.__version__}
+    again = run_sweep(spec, out, workers=2)  # nothing left to do: no cluster, no new rows
+    assert again == {"points": 6, "skipped": 6, "ran": 0, "failed": 0}
+    assert len(read_results(out)) == 6
+    # a lost batch (as if the client died before writing it) is run again, and only it
+    parts = sorted((out / "results").glob("part-*.parquet"))
+    parts[0].unlink()
+    redo = run_sweep(spec, out, workers=2)
+    assert redo["ran"] == 2 and len(read_results(out)) == 6 and read_results(out)["key"].is_unique
+
+
+def test_cli_sweep_names_a_bad_spec(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from reram.cli import app
+
+    spec = tmp_path / "bad.toml"
+    spec.write_text('job = "cost"\n[axes]\n"array.rowz" = [64]\n')
+    r = CliRunner().invoke(app, ["sweep", str(spec), "--out", str(tmp_path / "o")])
+    assert r.exit_code == 2 and "array.rowz" in r.output
