@@ -8,6 +8,7 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import reram
@@ -128,3 +129,38 @@ def test_cli_sweep_names_a_bad_spec(tmp_path: Path) -> None:
     spec.write_text('job = "cost"\n[axes]\n"array.rowz" = [64]\n')
     r = CliRunner().invoke(app, ["sweep", str(spec), "--out", str(tmp_path / "o")])
     assert r.exit_code == 2 and "array.rowz" in r.output
+
+
+def test_the_pareto_front_holds_exactly_the_non_dominated_points() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from reram.sweep.report import pareto_mask
+
+    @settings(max_examples=50, deadline=None)
+    @given(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 5), st.integers(0, 5)), min_size=1, max_size=12))
+    def check(rows: list[tuple[int, int, int]]) -> None:
+        v = np.array(rows, dtype=float)
+        senses = ["max", "min", "min"]
+        mask = pareto_mask(v, senses)
+        assert mask.any()  # someone is always on the front
+        for i in range(len(v)):
+            beaten = any(
+                v[j, 0] >= v[i, 0] and v[j, 1] <= v[i, 1] and v[j, 2] <= v[i, 2] and
+                (v[j, 0] > v[i, 0] or v[j, 1] < v[i, 1] or v[j, 2] < v[i, 2]) for j in range(len(v)))  # fmt: skip
+            assert mask[i] == (not beaten)
+
+    check()
+
+
+def test_the_report_of_a_sweep(tmp_path: Path) -> None:
+    from reram.sweep import run_sweep
+    from reram.sweep.report import write_sweep_report
+
+    run_sweep(parse_spec({**SPEC, "seeds": 1}), tmp_path / "out", workers=1)
+    page = write_sweep_report(tmp_path / "out")
+    assert page.stat().st_size > 0
+    for f in ("sweep_pareto.csv", "sweep_points.csv", "sweep_periphery_adc_bits.png", "sweep_array_rows.png"):
+        assert (tmp_path / "out" / "report" / f).exists(), f
+    with pytest.raises(ValueError, match="no finished points"):
+        write_sweep_report(tmp_path / "empty")

@@ -13,11 +13,17 @@ from reram.cli.common import clean_errors, fail, out_dir, progress
 
 @app.command(name="sweep")
 def sweep_cmd(
-    spec: Path = typer.Argument(..., help="The sweep's TOML: job, base, seeds, mode, [options], [axes]."),
+    spec: Path | None = typer.Argument(None, help="The sweep's TOML: job, base, seeds, mode, [options], [axes]."),
     out: Path = typer.Option(Path("results/sweep"), "--out", help="Folder: results/ (Parquet), cache/."),
     workers: int | None = typer.Option(None, "--workers", help="Local worker processes (default: the cores)."),
     scheduler: str | None = typer.Option(None, "--scheduler", help="Join a running Dask scheduler: tcp://host:8786."),
     batch: int = typer.Option(8, "--batch", help="Rows per Parquet file."),
+    report: Path | None = typer.Option(
+        None,
+        "--report",
+        help="Make the report of the sweep in this folder (its "
+        "results/): metrics vs each axis, Pareto front, HTML; with SPEC, after it.",
+    ),
 ) -> None:
     """Run every point of SPEC (a grid or zip of config axes, times seeds) as Dask tasks, one
     thread per worker process; rows go to OUT/results/*.parquet batch by batch. A rerun with the
@@ -35,6 +41,7 @@ def sweep_cmd(
         fail(f"--workers = {workers} is invalid: allowed is an integer in [1, 4096]")
     if not 1 <= batch <= 100_000:
         fail(f"--batch = {batch} is invalid: allowed is an integer in [1, 100000]")
+    assert spec is not None  # the no-SPEC case returned above
     with clean_errors():
         sweep = load_spec(spec)
     folder = out_dir(out)
@@ -42,3 +49,8 @@ def sweep_cmd(
         stats = run_sweep(sweep, folder, workers=workers, scheduler=scheduler, batch=batch, progress=tick)
     Console().print(f"{stats['points']} points: {stats['ran']} run ({stats['failed']} failed), "
                     f"{stats['skipped']} already done; rows in {folder / 'results'}/")  # fmt: skip
+    if report is not None:
+        from reram.sweep.report import write_sweep_report
+
+        with clean_errors():
+            Console().print(f"report: {write_sweep_report(folder, report)}")
