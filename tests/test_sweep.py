@@ -164,3 +164,19 @@ def test_the_report_of_a_sweep(tmp_path: Path) -> None:
         assert (tmp_path / "out" / "report" / f).exists(), f
     with pytest.raises(ValueError, match="no finished points"):
         write_sweep_report(tmp_path / "empty")
+
+
+def test_a_slurm_cluster_is_one_single_threaded_worker_per_job() -> None:
+    pytest.importorskip("dask_jobqueue")
+    from reram.sweep.clusters import slurm_cluster
+
+    cluster = slurm_cluster(3, queue="gpu-short", account="lab", memory="6GB", walltime="00:30:00")
+    try:
+        script = cluster.job_script()
+    finally:
+        cluster.close()
+    for want in ("#SBATCH -p gpu-short", "#SBATCH -A lab", "#SBATCH --mem=6G", "#SBATCH -t 00:30:00",
+                 "OMP_NUM_THREADS=1", "--nthreads 1"):  # fmt: skip
+        assert want in script, (want, script)
+    with pytest.raises(ValueError, match="slurm-jobs"):
+        slurm_cluster(0)

@@ -18,6 +18,12 @@ def sweep_cmd(
     workers: int | None = typer.Option(None, "--workers", help="Local worker processes (default: the cores)."),
     scheduler: str | None = typer.Option(None, "--scheduler", help="Join a running Dask scheduler: tcp://host:8786."),
     batch: int = typer.Option(8, "--batch", help="Rows per Parquet file."),
+    slurm: bool = typer.Option(False, "--slurm", help="Run the points as SLURM jobs (dask-jobqueue), one worker each."),
+    slurm_jobs: int = typer.Option(16, "--slurm-jobs", help="SLURM jobs (workers) to ask for."),
+    slurm_queue: str | None = typer.Option(None, "--slurm-queue", help="SLURM partition."),
+    slurm_account: str | None = typer.Option(None, "--slurm-account", help="SLURM account."),
+    slurm_memory: str = typer.Option("4GB", "--slurm-memory", help="Memory per job."),
+    slurm_walltime: str = typer.Option("01:00:00", "--slurm-walltime", help="Wall time per job (HH:MM:SS)."),
     report: Path | None = typer.Option(
         None,
         "--report",
@@ -45,8 +51,21 @@ def sweep_cmd(
     with clean_errors():
         sweep = load_spec(spec)
     folder = out_dir(out)
-    with progress() as tick, clean_errors():
-        stats = run_sweep(sweep, folder, workers=workers, scheduler=scheduler, batch=batch, progress=tick)
+    cluster = None
+    if slurm:
+        from reram.sweep.clusters import slurm_cluster
+
+        with clean_errors():
+            cluster = slurm_cluster(slurm_jobs, slurm_queue, slurm_account, memory=slurm_memory,
+                                    walltime=slurm_walltime)  # fmt: skip
+            cluster.scale(jobs=slurm_jobs)  # sbatch: the jobs are submitted now
+    try:
+        with progress() as tick, clean_errors():
+            stats = run_sweep(sweep, folder, workers=workers, scheduler=scheduler, cluster=cluster, batch=batch,
+                              progress=tick)  # fmt: skip
+    finally:
+        if cluster is not None:
+            cluster.close()
     Console().print(f"{stats['points']} points: {stats['ran']} run ({stats['failed']} failed), "
                     f"{stats['skipped']} already done; rows in {folder / 'results'}/")  # fmt: skip
     if report is not None:

@@ -128,8 +128,9 @@ def run_sweep(
     prepare(spec.job, spec.options, cache)  # what every point shares (a trained model), built once here
     own = None
     if cluster is None and scheduler is None:
+        one_thread = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}  # one core per worker process, torch included
         own = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
-                           dashboard_address=None)  # fmt: skip
+                           dashboard_address=None, env=one_thread)  # fmt: skip
     client = Client(scheduler) if scheduler else Client(cluster or own)
     try:
         by_key = {p.key: p for p in todo}
