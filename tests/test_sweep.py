@@ -180,3 +180,20 @@ def test_a_slurm_cluster_is_one_single_threaded_worker_per_job() -> None:
         assert want in script, (want, script)
     with pytest.raises(ValueError, match="slurm-jobs"):
         slurm_cluster(0)
+
+
+def test_explore_searches_the_axes_resumes_and_is_compared_with_the_grid(tmp_path: Path) -> None:
+    pytest.importorskip("optuna")
+    from reram.sweep import run_sweep
+    from reram.sweep.explore import front_share, run_explore
+
+    spec = parse_spec({**SPEC, "seeds": 1, "axes": {"periphery.adc.bits": [3, 4, 6, 8], "array.rows": [128, 256]}})
+    run_sweep(spec, tmp_path / "grid", workers=1)
+    study = run_explore(spec, tmp_path / "ex", trials=6, batch=3, workers=1)
+    assert len(study.trials) == 6 and study.best_trials
+    assert len(run_explore(spec, tmp_path / "ex", trials=8, batch=4, workers=1).trials) == 8  # continued
+    objectives = {"energy_per_inference_J": "minimize", "area_mm2": "minimize"}
+    share = front_share(tmp_path / "ex", tmp_path / "grid", objectives)
+    assert share["grid_front"] >= 1 and 0.0 <= share["share"] <= 1.0
+    with pytest.raises(reram.ConfigError, match="directions"):
+        run_explore(spec, tmp_path / "bad", trials=1, objectives={"area_mm2": "smaller"})
