@@ -170,7 +170,7 @@ def test_a_slurm_cluster_is_one_single_threaded_worker_per_job() -> None:
     pytest.importorskip("dask_jobqueue")
     from reram.sweep.clusters import slurm_cluster
 
-    cluster = slurm_cluster(3, queue="gpu-short", account="lab", memory="6GB", walltime="00:30:00")
+    cluster = slurm_cluster(3, queue="gpu-short", account="lab", memory="6GB", walltime="00:30:00", submit=False)
     try:
         script = cluster.job_script()
     finally:
@@ -179,7 +179,7 @@ def test_a_slurm_cluster_is_one_single_threaded_worker_per_job() -> None:
                  "OMP_NUM_THREADS=1", "--nthreads 1"):  # fmt: skip
         assert want in script, (want, script)
     with pytest.raises(ValueError, match="slurm-jobs"):
-        slurm_cluster(0)
+        slurm_cluster(0, submit=False)
 
 
 def test_explore_searches_the_axes_resumes_and_is_compared_with_the_grid(tmp_path: Path) -> None:
@@ -197,3 +197,12 @@ def test_explore_searches_the_axes_resumes_and_is_compared_with_the_grid(tmp_pat
     assert share["grid_front"] >= 1 and 0.0 <= share["share"] <= 1.0
     with pytest.raises(reram.ConfigError, match="directions"):
         run_explore(spec, tmp_path / "bad", trials=1, objectives={"area_mm2": "smaller"})
+
+
+def test_a_batch_keeps_every_rows_columns_when_a_failed_row_comes_first(tmp_path: Path) -> None:
+    from reram.sweep.runner import _write_batch, read_results
+
+    _write_batch(tmp_path, [{"key": "a", "status": "failed", "error": "boom"},
+                            {"key": "b", "status": "ok", "error": "", "energy_per_inference_J": 1e-6}])  # fmt: skip
+    df = read_results(tmp_path).set_index("key")
+    assert df.loc["b", "energy_per_inference_J"] == 1e-6 and df.loc["a", "error"] == "boom"

@@ -58,7 +58,6 @@ def sweep_cmd(
         with clean_errors():
             cluster = slurm_cluster(slurm_jobs, slurm_queue, slurm_account, memory=slurm_memory,
                                     walltime=slurm_walltime)  # fmt: skip
-            cluster.scale(jobs=slurm_jobs)  # sbatch: the jobs are submitted now
     try:
         with progress() as tick, clean_errors():
             stats = run_sweep(sweep, folder, workers=workers, scheduler=scheduler, cluster=cluster, batch=batch,

@@ -12,9 +12,10 @@ from typing import Any
 
 
 def slurm_cluster(jobs: int, queue: str | None = None, account: str | None = None, cores: int = 1,
-                  memory: str = "4GB", walltime: str = "01:00:00", extra: list[str] | None = None) -> Any:  # fmt: skip
-    """A ``dask_jobqueue.SLURMCluster`` of one-worker jobs; ``jobs`` of them are submitted when
-    ``cluster.scale(jobs=jobs)`` is called (``reram sweep --slurm`` does), nothing before.
+                  memory: str = "4GB", walltime: str = "01:00:00", extra: list[str] | None = None,
+                  submit: bool = True) -> Any:  # fmt: skip
+    """A ``dask_jobqueue.SLURMCluster`` of one-worker jobs, ``jobs`` of them submitted (sbatch)
+    unless ``submit`` is false (then nothing is: ``cluster.job_script()`` shows what would be).
 
     Raises:
         ValueError: for a bad count, or without the ``dask-jobqueue`` package.
@@ -29,4 +30,6 @@ def slurm_cluster(jobs: int, queue: str | None = None, account: str | None = Non
     cluster = SLURMCluster(queue=queue, account=account, cores=cores, processes=1, memory=memory, walltime=walltime,
                            job_script_prologue=["export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1"],
                            job_extra_directives=extra or [], scheduler_options={"dashboard_address": None})  # fmt: skip
+    if submit:
+        cluster.scale(jobs=jobs)
     return cluster

@@ -76,7 +76,8 @@ def _write_batch(out: Path, rows: list[dict[str, Any]]) -> Path:
     path = folder / f"part-{stamp}.parquet"
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".part-", suffix=".tmp")
     os.close(fd)
-    pq.write_table(pa.Table.from_pylist(rows), tmp)
+    names = list(dict.fromkeys(k for r in rows for k in r))  # every row's columns (a failed row has fewer)
+    pq.write_table(pa.Table.from_pylist([{k: r.get(k) for k in names} for r in rows]), tmp)
     os.replace(tmp, path)
     return path
 
