@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from reram.config import ConfigError
 
@@ -108,10 +108,12 @@ def number_list(text: str | None, option: str, kind: Callable[[str], Any], low: 
 
 @contextmanager
 def progress() -> Iterator[Callable[[str, int, int], None]]:
-    """A rich progress display on stderr; yields ``tick(stage, done, total)``, one bar per stage."""
+    """A rich progress display on stderr; yields ``tick(stage, done, total)``, one bar per stage,
+    with the time elapsed and the time left (ETA).
+    """
     logging.basicConfig(level=logging.WARNING)
     columns = (TextColumn("{task.description:<12}"), BarColumn(), TextColumn("{task.completed}/{task.total}"))
-    with Progress(*columns, TimeElapsedColumn(), console=console) as bar:
+    with Progress(*columns, TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), console=console) as bar:
         tasks: dict[str, Any] = {}
 
         def tick(stage: str, done: int, total: int) -> None:

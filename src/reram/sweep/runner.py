@@ -105,7 +105,7 @@ def run_sweep(
         scheduler: the address of a running Dask scheduler to join instead.
         cluster: a Dask cluster object to use instead (e.g. a ``SLURMCluster``).
         batch: rows per Parquet file.
-        progress: called as ``progress("sweep", done, total)``.
+        progress: called as ``progress("sweep", done, total)`` (and ``("failed", failures, total)``).
 
     Returns:
         {"points", "skipped", "ran", "failed"}.
@@ -151,6 +151,8 @@ def run_sweep(
                 _write_batch(out, rows)
                 rows = []
             tick("sweep", stats["skipped"] + stats["ran"], len(points))
+            if stats["failed"]:
+                tick("failed", stats["failed"], len(points))  # a second bar: the failures so far
         if rows:
             _write_batch(out, rows)
     finally:
