@@ -96,8 +96,11 @@ def _groups(t: Table, t_ref: float, band_var: float) -> list[tuple[float, float,
 
 def fit_relax(path: str | Path, base: Config, holdout: float | None = None) -> FitResult:
     """Fit the relaxation of ``path`` (see the module docstring)."""
-    header = Path(path).read_text().splitlines()[:1] if Path(path).is_file() else []
-    if header and "ber" in [h.strip() for h in header[0].split(",")]:
+    header = ""
+    if Path(path).is_file():
+        with Path(path).open() as f:  # the header alone says which kind of table this is
+            header = f.readline()
+    if "ber" in [h.strip() for h in header.split(",")]:
         return _fit_ber(path, base)
     t = read_table(path, COLUMNS)
     dev = base.device
