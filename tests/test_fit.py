@@ -164,8 +164,8 @@ def test_cli_fit_writes_a_preset_and_nothing_on_a_bad_file(tmp_path: Path) -> No
     out2 = tmp_path / "q.toml"
     r = CliRunner().invoke(app, ["fit", "endurance", str(bad), "--out", str(out2)])
     assert r.exit_code == 2 and "g_off_S" in r.output and not out2.exists()
-    r = CliRunner().invoke(app, ["fit", "iv", str(bad), "--out", str(out2)])
-    assert r.exit_code == 2 and "kind = 'iv'" in r.output
+    r = CliRunner().invoke(app, ["fit", "ivv", str(bad), "--out", str(out2)])
+    assert r.exit_code == 2 and "kind = 'ivv'" in r.output and "iv (sweep" in r.output
 
 
 def _relaxed(tmp_path: Path, groups: list[tuple[float, float]], n: int = 3000, **device: float) -> Path:

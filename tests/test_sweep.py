@@ -206,3 +206,69 @@ def test_a_batch_keeps_every_rows_columns_when_a_failed_row_comes_first(tmp_path
                             {"key": "b", "status": "ok", "error": "", "energy_per_inference_J": 1e-6}])  # fmt: skip
     df = read_results(tmp_path).set_index("key")
     assert df.loc["b", "energy_per_inference_J"] == 1e-6 and df.loc["a", "error"] == "boom"
+
+
+TINY = {"dataset": "mnist-subset", "model": "mlp", "epochs": 1, "train_samples": 600, "test_samples": 200,
+        "calibration_samples": 200, "ages_s": [1.0]}  # fmt: skip
+
+
+def test_the_built_in_jobs_run_on_the_chip_and_report_accuracy_and_cost(tmp_path: Path) -> None:
+    from reram.config import load_config, override
+    from reram.sweep.jobs import JOBS, prepare
+
+    config = load_config("neurram")
+    prepare("train", TINY, tmp_path)
+    assert list(tmp_path.glob("float_model_*.pt"))  # the shared float model, trained once
+    train = JOBS["train"](config, {**TINY, "hwa": {"noise_level": 0.1}}, tmp_path)
+    assert {"accuracy_no_hwa_pct", "accuracy_hwa_pct", "energy_per_inference_J"} <= set(train)
+    assert train["accuracy_pct"] == train["accuracy_hwa_pct"] and 0 < train["accuracy_pct"] <= 100
+    assert len(list(tmp_path.glob("hwa-*_model_*.pt"))) == 1
+    wired = override(config, {"array": {"ir_drop": "exact", "r_wire_ohm": 20.0}})
+    plain, dropped = (JOBS["irdrop"](c, TINY, tmp_path) for c in (config, wired))
+    assert dropped["layer_error_mean"] > plain["layer_error_mean"] > 0  # the wires act on the numbers
+    rel = JOBS["reliability"](config, {**TINY, "times_s": [1.0, 3e8], "temperature_C": 125,
+                                       "methods": ["none", "global"]}, tmp_path)  # fmt: skip
+    assert {"accuracy_pct_1_s_none", "accuracy_pct_1_s_global", "accuracy_loss_pts"} <= set(rel)
+    assert rel["temperature_C"] == pytest.approx(125.0)
+
+
+@pytest.mark.parametrize(
+    ("options", "msg"),
+    [
+        ({"temperatur_C": 25}, "unknown key.*temperatur_C"),
+        ({"methods": ["sometimes"]}, "options.methods"),
+        ({"times_s": [10.0, 1.0]}, "options.times_s"),
+        ({"temperature_C": -300}, "options.temperature_C"),
+    ],
+)
+def test_a_bad_job_option_is_named(tmp_path: Path, options: dict[str, object], msg: str) -> None:
+    from reram.config import load_config
+    from reram.sweep.jobs import JOBS, prepare
+
+    with pytest.raises(reram.ConfigError, match=msg):
+        prepare("reliability", {**TINY, **options}, tmp_path)
+        JOBS["reliability"](load_config("neurram"), {**TINY, **options}, tmp_path)
+
+
+def test_an_axis_over_a_job_option_makes_points_with_their_own_options() -> None:
+    spec = parse_spec({"job": "train", "base": "neurram", "options": {**TINY, "hwa": {"bias_noise": False}},
+                       "axes": {"options.hwa.noise_level": [0.0, 0.1], "periphery.adc.bits": [6]}})  # fmt: skip
+    points = spec.points()
+    assert len({p.key for p in points}) == 2
+    assert [p.job_options(spec.options)["hwa"] for p in points] == [
+        {"bias_noise": False, "noise_level": 0.0}, {"bias_noise": False, "noise_level": 0.1}]  # fmt: skip
+    assert spec.options["hwa"] == {"bias_noise": False}  # the spec's own options are left as they were
+    assert len(spec.option_sets()) == 2
+    with pytest.raises(reram.ConfigError, match="name the option"):
+        parse_spec({**SPEC, "axes": {"options.": [1]}})
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).parents[1] / "examples" / "sweeps").glob("*.toml")),
+                         ids=lambda p: p.name)  # fmt: skip
+def test_every_example_spec_parses_and_its_options_are_known(path: Path) -> None:
+    from reram.sweep.jobs import check_options
+
+    spec = load_spec(path)
+    assert spec.points()
+    for opts in spec.option_sets():
+        check_options(spec.job, opts)

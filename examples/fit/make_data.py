@@ -1,13 +1,14 @@
 """Generate a lab's worth of device data in ``reram fit``'s formats, from the project's own models
 with known parameters (nothing here is measured or copied): repeated reads, write-verify results,
-retention bakes, pulse trains and an endurance test, written as ``reads.csv``, ``program.csv``,
-``relax.csv``, ``pulses.csv`` and ``endurance.csv`` (see ``examples/fit/README.md``).
+retention bakes, pulse trains, I-V sweeps and an endurance test, written as ``reads.csv``,
+``program.csv``, ``relax.csv``, ``pulses.csv``, ``iv.csv`` and ``endurance.csv`` (see ``examples/fit/README.md``).
 
 The parameters behind the data (what the fits should find): read noise 1.5 % of G (the
 physical model), write-verify band 0.8 uS with a step gain of 0.45, 0.5 % of cells stuck low and
 1 % stuck high, relaxation as the ``neurram`` preset's with an activation energy of 1.05 eV,
 an exponential pulse response (250 pulses up, 350 down, nonlinearity 1.5 and 2.5, 0.3 %
-cycle-to-cycle noise), a window that narrows 12 % per decade after 3e4 cycles.
+cycle-to-cycle noise), a window that narrows 12 % per decade after 3e4 cycles, I-V sweeps of
+cells with I = G v0 sinh(V / v0), v0 = 0.25 V, on at 40 uS and off at 1 uS (5 % spread).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from reram.fit.endurance import window_model
 TRUE = {"read_noise_rel": 0.015, "wv_tolerance_S": 0.8e-6, "wv_step_gain": 0.45, "stuck_low_rate": 0.005,
         "stuck_high_rate": 0.01, "activation_energy_eV": 1.05, "pulses_up": 250.0, "pulses_down": 350.0,
         "nl_up": 1.5, "nl_down": 2.5, "c2c_sigma": 0.003, "endurance_cycles": 3e4,
-        "endurance_narrowing": 0.12}  # fmt: skip
+        "endurance_narrowing": 0.12, "iv_v0_V": 0.25, "g_on_S": 40e-6, "g_off_S": 1e-6}  # fmt: skip
 
 
 def _write(path: Path, rows: list[dict[str, object]]) -> None:
@@ -39,7 +40,7 @@ def _write(path: Path, rows: list[dict[str, object]]) -> None:
 
 
 def main(out: Path) -> None:
-    """Write the three CSVs into ``out``."""
+    """Write the six CSVs into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(2026)
     reads = []  # 64 cells across the window, 100 reads each at 0.2 V over a 50 MHz bandwidth
@@ -60,6 +61,7 @@ def main(out: Path) -> None:
                                                     strict=True)])  # fmt: skip
     _relax(out)
     _pulses(out)
+    _iv(out)
     cycles = np.unique(np.round(np.logspace(0, 8, 80)))
     rows = []
     for d, w0 in enumerate((32e-6, 36e-6, 29e-6, 34e-6)):
@@ -104,6 +106,20 @@ def _pulses(out: Path) -> None:
                     rows.append({"device": f"d{d}", "train": f"d{d}-{cycle}-{direction}", "direction": direction,
                                  "pulse": k, "g_S": f"{dev.g_min_S + float(cells.u[0]) * span:.6e}"})  # fmt: skip
     _write(out / "pulses.csv", rows)
+
+
+def _iv(out: Path) -> None:
+    """Four cells swept from -0.5 V to 0.5 V in the on and the off state (1 % current noise, 1 pA floor)."""
+    rng, rows = np.random.default_rng(7), []
+    v = np.linspace(-0.5, 0.5, 41)
+    for d in range(4):
+        for state, g_mid in (("on", TRUE["g_on_S"]), ("off", TRUE["g_off_S"])):
+            g = g_mid * (1 + 0.05 * rng.standard_normal())
+            i = g * TRUE["iv_v0_V"] * np.sinh(v / TRUE["iv_v0_V"])
+            i = i * (1 + 0.01 * rng.standard_normal(len(v))) + 1e-12 * rng.standard_normal(len(v))
+            rows += [{"sweep": f"d{d}-{state}", "state": state, "v_V": f"{a:.4f}", "i_A": f"{b:.6e}"}
+                     for a, b in zip(v, i, strict=True)]  # fmt: skip
+    _write(out / "iv.csv", rows)
 
 
 if __name__ == "__main__":

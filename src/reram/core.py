@@ -295,6 +295,31 @@ def _set_adc_range(signal: torch.Tensor, state: PeripheryState, cfg: Config) -> 
     _running(state.adc_fs, fs, state.first_batch or state.auto_adc)
 
 
+def floating_line_V(
+    i_A: torch.Tensor, op: ArrayOp, v_V: torch.Tensor, gsum_S: torch.Tensor, v0_V: float
+) -> torch.Tensor:
+    """The voltage a floating bit line settles at among cells of I = G v0 sinh(V / v0) (volts).
+
+    No current leaves the line: sum G sinh((V - V_bl) / v0) = 0. With sinh(a - b) = sinh a
+    cosh b - cosh a sinh b this is tanh(V_bl / v0) = sum G sinh(V / v0) / sum G cosh(V / v0),
+    two array products; a differential pair's second cell, driven at -V, enters the first sum
+    with its sign (sinh is odd) and the second without (cosh is even). At v0 -> inf it is
+    sum G V / sum G, the ohmic line.
+
+    Args:
+        i_A: (N, tiles, cols, ...) sum of (G+ - G-) v0 sinh(V / v0) over each line's cells
+            (amperes; read noise included).
+        op: the array product (``cell_sums`` of the cells' total G).
+        v_V: the row voltages (N, features).
+        gsum_S: every cell's G on each line (siemens), broadcastable to ``i_A``.
+        v0_V: the cells' nonlinearity (volts).
+
+    """
+    cosh = op.cell_sums(torch.cosh(v_V / v0_V) - 1.0, "g_tot") + gsum_S  # type: ignore[attr-defined]
+    ratio = (i_A / (v0_V * cosh)).clamp(-1.0 + 1e-6, 1.0 - 1e-6)  # |sinh| < cosh: read noise may push past
+    return v0_V * torch.atanh(ratio)
+
+
 def analog_matmul(
     x: torch.Tensor,
     op: ArrayOp,
@@ -335,9 +360,13 @@ def analog_matmul(
         driven.append(driven_values(planes, x_range, dac, cfg.array.v_read_V))
     v = planes.planes.flatten(0, 1)
     # array: column currents (amperes), read noise in distribution
-    i = op.currents(v)
-    v_sq = v * v
-    add_line_noise_(i, op, v, v_sq, cfg, gen)
+    v0 = cfg.device.iv_v0_V
+    drive = v if v0 == 0 else v0 * torch.sinh(v / v0)  # a cell passes I = G v0 sinh(V / v0): ohmic at v0 = 0
+    i = op.currents(drive)
+    v_sq = drive * drive
+    add_line_noise_(i, op, drive, v_sq, cfg, gen)
+    if v0:
+        v_sq = v * drive  # the power a cell dissipates per siemens: I V / G
     view = (1, *state.adc_fs.shape) + (1,) * spatial
     wire_J = None
     if on_read is not None:  # cell energy with the bit lines held at 0 V: sum V^2 G t, one pulse per plane
@@ -352,7 +381,9 @@ def analog_matmul(
             pulses = op.row_totals(nonzero, torch.ones_like(g_row[..., :1]))
         else:
             pulses = torch.zeros(g_row.shape[0], 1, dtype=v.dtype, device=v.device)
-    if adc.sensing == "voltage":  # floating bit line: V = sum(V G) / sum(G)
+    if adc.sensing == "voltage" and v0:  # floating line of sinh cells: sum G sinh((V - V_bl) / v0) = 0
+        i.copy_(floating_line_V(i, op, v, state.gsum_S.view(view), v0))
+    elif adc.sensing == "voltage":  # floating bit line: V = sum(V G) / sum(G)
         i.div_(state.gsum_S.view(view))
         if on_read is not None:  # sum G (V - V_bl)^2 = sum G V^2 - V_bl^2 sum G, per column
             bl = (i * i).sum(0).flatten(2).sum(-1) if spatial else (i * i).sum(0)

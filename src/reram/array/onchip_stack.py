@@ -68,7 +68,7 @@ class Layout:
         self.ct = min(max(1, arr.cols // (k + 1)), n_out)
         self.n_col = -(-n_out // self.ct)
         self.span, self.g_ref = dev.g_max_S - dev.g_min_S, (dev.g_max_S + dev.g_min_S) / 2
-        unit = [s / (arr.v_read_V * self.span) for s in significance]
+        unit = [s / (dev.drive_V(arr.v_read_V) * self.span) for s in significance]
         kw: dict[str, Any] = {"dtype": like.dtype, "device": like.device}
         self.gain_f = torch.cat([torch.full((self.t, n_out), u, **kw) for u in unit], -1)
         self.gain_t = torch.cat([torch.full((self.n_col, self.t * self.r), u, **kw) for u in unit])

@@ -15,7 +15,7 @@ from reram.cli.common import clean_errors, fail, out_dir
 @app.command(name="fit")
 def fit_cmd(
     kind: str = typer.Argument(
-        ..., help="read | program | relax | pulse | endurance (the CSV's columns: see the README)."
+        ..., help="read | program | relax | pulse | iv | endurance (the CSV's columns: see the README)."
     ),
     data: Path = typer.Argument(..., help="The measurements: CSV, one row per measurement, SI units in the names."),
     base: str = typer.Option(
@@ -36,7 +36,8 @@ def fit_cmd(
     program: write-verify results (target_S, g_S[, iterations]) -> band, stuck rates, pulse
     response. relax: conductance over time and bake temperature (g0_S, g_S, t_s[, T_K]) -> the
     relaxation law and its activation energy, or a BER table (bits, T_K, t_s, ber). pulse: SET
-    and RESET trains (train, direction, pulse, g_S[, device]) -> the update model. endurance:
+    and RESET trains (train, direction, pulse, g_S[, device]) -> the update model. iv: I-V sweeps
+    (sweep, v_V, i_A[, state]) -> the cell's sinh nonlinearity v0 and the on/off window. endurance:
     window over cycles (cycles, g_on_S, g_off_S[, device]) -> the narrowing
     law. The preset names the data file and the fit's quality in comments; use it with
     `reram run --config FILE` (or any command's --config / --preset).

@@ -35,6 +35,11 @@ def sweep_cmd(
     thread per worker process; rows go to OUT/results/*.parquet batch by batch. A rerun with the
     same SPEC and OUT runs only the points not yet there; a point whose job fails is recorded
     with its error. Load the table with pandas (pd.read_parquet(OUT / "results")) or DuckDB.
+
+    Jobs: cost (analytic cost of a zoo model), run (the default job's accuracy and counted cost),
+    train (hardware-aware fine-tuning per point), irdrop (accuracy and layer error with the wires),
+    reliability (accuracy over years at a temperature), or module:function. Axes name dotted
+    config fields or job options ("options.temperature_C").
     """
     try:
         import distributed  # noqa: F401

@@ -134,6 +134,10 @@ class DeviceConfig:
         read_disturb_v_ref_V: read voltage at which the onset is given (volts).
         read_disturb_v0_V: voltage acceleration: the stress of a read grows e-fold per v0 of read
             voltage above v_ref (volts).
+        iv_v0_V: the cell's I-V nonlinearity, I = G v0 sinh(V / v0) (volts; 0 = ohmic, I = G V):
+            the read current of a cell at row voltage V (``reram.core``: the drive, the floating
+            bit line's settling, the read noise and the cell energy all follow it). Only with
+            ideal wires (``array.ir_drop = "off"``): the wired solves are linear.
         update: the response to update pulses (on-chip training).
 
     """
@@ -169,6 +173,7 @@ class DeviceConfig:
     read_disturb_onset_s: float = num(1e-3, 1e-15, 1e10, "s", open_lo=True)
     read_disturb_v_ref_V: float = num(0.2, 0, 10, "V")
     read_disturb_v0_V: float = num(0.05, 1e-3, 10, "V")
+    iv_v0_V: float = num(0.0, 0, 100, "V (0 = ohmic)")
     update: UpdateConfig = field(default_factory=UpdateConfig)
 
     def __post_init__(self) -> None:
@@ -189,6 +194,13 @@ class DeviceConfig:
         for poly in self.relax_poly_uS:
             if not poly or not all(isinstance(c, float) and math.isfinite(c) for c in poly):
                 fail("device.relax_poly_uS", self.relax_poly_uS, "lists of finite polynomial coefficients (uS)")
+
+    def drive_V(self, v_V: float) -> float:
+        """The ohmic-equivalent drive of a cell at ``v_V`` volts: I / G = v0 sinh(V / v0), or V
+        for ohmic cells (the periphery's full-scale gain assumes the full-scale pulse's).
+        """
+        v0 = self.iv_v0_V
+        return v_V if v0 == 0 else v0 * math.sinh(v_V / v0)
 
     @property
     def read_sigma_S(self) -> float:
@@ -423,6 +435,9 @@ class Config:
         check(self)
         if self.array.ir_drop == "approx" and self.periphery.adc.sensing == "voltage":
             fail("array.ir_drop", "approx", '"off" or "exact" with periphery.adc.sensing = "voltage"')
+        if self.device.iv_v0_V and self.array.ir_drop != "off":
+            fail("array.ir_drop", self.array.ir_drop, '"off" with nonlinear cells (device.iv_v0_V > 0): the wired '
+                 "solves are linear; or device.iv_v0_V = 0")  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (TOML/JSON-ready)."""

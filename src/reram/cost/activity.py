@@ -59,7 +59,9 @@ def estimate_profile(
             v = planes.planes
             slots = v[0].numel() * len(planes.weights)
             density = float((v != 0).sum()) / slots
-            energy = float((v / v_read).square().sum()) / slots
+            v0 = config.device.iv_v0_V  # a cell dissipates V I / G = V v0 sinh(V / v0) (V^2 when ohmic)
+            vi = v * v if v0 == 0 else v * v0 * torch.sinh(v / v0)
+            energy = float(vi.sum()) / (v_read * config.device.drive_V(v_read)) / slots
             found[name] = LayerProfile(float(len(planes.weights)), density, energy, float(planes.conversions),
                                        float(planes.timesteps))  # fmt: skip
 

@@ -329,7 +329,7 @@ def peak(cfg: Config, pulse_density: float = 0.5, g_mean_S: float | None = None)
     macs = arr.weight_rows * arr.weight_cols
     slots = arr.rows * planes
     per = {
-        "cell": slots * pulse_density * v2 * arr.v_read_V**2 * g * arr.cols * arr.t_pulse_s,
+        "cell": slots * pulse_density * v2 * arr.v_read_V * dev.drive_V(arr.v_read_V) * g * arr.cols * arr.t_pulse_s,
         "wordline": slots * pulse_density * cc.row_pulse_J
         + (slots * (1 - pulse_density) * cc.wl_toggle_J if cfg.cost.wl_switching == "every_plane" else 0.0),
         "bitline": arr.cols * conv * cc.bitline_J,

@@ -82,7 +82,10 @@ def _same_noise(chip: nn.Module) -> None:
         m._gens.pop(1, None)
 
 
-def _evaluate_methods(chip: nn.Module, data: Any, x_cal: torch.Tensor, methods: Sequence[str]) -> dict[str, float]:
+def evaluate_methods(chip: nn.Module, data: Any, x_cal: torch.Tensor, methods: Sequence[str]) -> dict[str, float]:
+    """Test accuracy (%) of ``chip`` under each drift correction of ``methods`` (see ``METHODS``):
+    each read with the same noise draws; the chip is left uncompensated afterwards.
+    """
     found = {}
     for method in methods:
         if method == "recalibrated":
@@ -172,7 +175,7 @@ def run_reliability(
                 reram.age(chip, t - t_prev, _kelvin(t_c))
                 t_prev = t
                 todo = [m for m in methods if f"s{s}-T{t_c:g}-t{t:g}-{m}" not in done]
-                res = _evaluate_methods(chip, data, x_cal, todo) if todo else {}
+                res = evaluate_methods(chip, data, x_cal, todo) if todo else {}
                 for m in methods:
                     row = {"study": "age", "seed": s, "temperature_C": t_c, "age_s": t, "method": m}
                     record(f"s{s}-T{t_c:g}-t{t:g}-{m}", row, lambda m=m, res=res: res[m])

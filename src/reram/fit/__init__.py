@@ -1,5 +1,5 @@
 """Measured device data -> a preset: ``reram fit KIND DATA`` (kinds ``read``, ``program``, ``relax``,
-``pulse``, ``endurance``).
+``pulse``, ``iv``, ``endurance``).
 
 Each kind reads a documented CSV (:mod:`reram.fit.tables`), fits the project's own device
 model to it and returns a :class:`~reram.fit.result.FitResult`; :func:`write_preset` writes the
@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from reram.config import Config
-from reram.fit import endurance, noise, programming, pulses, relaxation
+from reram.fit import endurance, iv, noise, programming, pulses, relaxation
 from reram.fit.result import FitResult, write_fit_report, write_preset
 from reram.fit.tables import FitDataError, describe
 
@@ -22,6 +22,7 @@ KINDS: dict[str, tuple[Callable[[str | Path, Config], FitResult], list]] = {
     "program": (programming.fit_program, programming.COLUMNS),
     "relax": (relaxation.fit_relax, relaxation.COLUMNS),
     "pulse": (pulses.fit_pulse, pulses.COLUMNS),
+    "iv": (iv.fit_iv, iv.COLUMNS),
     "endurance": (endurance.fit_endurance, endurance.COLUMNS),
 }
 

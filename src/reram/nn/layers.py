@@ -199,7 +199,7 @@ class AnalogLayer(nn.Module):
         self.g_prog_S.copy_(self.g_S)
         self.frozen.copy_(res.stuck | ~mask)
         self.program_failures = int((res.failed & mask).sum())
-        v_read = cfg.array.v_read_V
+        v_read = cfg.device.drive_V(cfg.array.v_read_V)  # a full-scale pulse's I / G
         gsum_target = target.sum((0, 2))
         gain = 1.0 / (v_read * tc.s_per_weight)
         bound = v_read * (target[0] - target[1]).abs().sum(1)

@@ -361,7 +361,8 @@ class OnChipLinear(nn.Module):
         e.mvms += self.in_features
         e.dac_conversions += self.in_features
         e.adc_conversions += self.in_features * self.out_features
-        e.cell_energy_J += float(self._lines_S[k][0].sum()) * arr.v_read_V**2 * arr.t_pulse_s
+        v = arr.v_read_V
+        e.cell_energy_J += float(self._lines_S[k][0].sum()) * v * self.config.device.drive_V(v) * arr.t_pulse_s
 
     def _pulsed_conductance_S(self, n_up: torch.Tensor, n_down: torch.Tensor, k: int, pulses: float) -> float:
         """Sum over cell ``k``'s cells of pulses x conductance (siemens), at the state before the pulses."""

@@ -64,7 +64,7 @@ class TransposedRead:
         with torch.no_grad():
             tc, target = layer.conductance_targets()  # target: (2, row tiles, rows, out)
             self._op = _transposed_op(layer)  # the programmed cells, read as they are now
-            v_read = cfg.array.v_read_V
+            v_read = cfg.device.drive_V(cfg.array.v_read_V)
 
             def per_row(a: torch.Tensor) -> torch.Tensor:  # (row tiles, rows, out) -> (col tiles, padded inputs)
                 a = F.pad(a, (0, g.n_col * g.col_tile - g.out_features))

@@ -17,9 +17,9 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from reram.config import ConfigError, override
+from reram.config import ConfigError
 from reram.sweep.runner import _row, _write_batch, evaluate_point, finished, read_results
-from reram.sweep.spec import Point, SweepSpec, _nest
+from reram.sweep.spec import Point, SweepSpec
 
 
 def default_objectives(job: str) -> dict[str, str]:
@@ -66,7 +66,8 @@ def run_explore(
     cache = out / "cache"
     from reram.sweep.jobs import prepare
 
-    prepare(spec.job, spec.options, cache)
+    for opts in spec.option_sets():
+        prepare(spec.job, opts, cache)
     cluster = LocalCluster(n_workers=workers or 1, threads_per_worker=1, processes=True, dashboard_address=None,
                            env={"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})  # fmt: skip
     client = Client(cluster)
@@ -76,10 +77,10 @@ def run_explore(
             for _ in range(min(batch, trials - len(study.trials))):
                 trial = study.ask()
                 values = {n: trial.suggest_categorical(n, spec.axes[n]) for n in names}
-                cfg = dataclasses.replace(override(spec.base, _nest(values)), seed=spec.base.seed)
-                asked.append((trial, Point(values, 0, cfg)))
-            futures = {client.submit(evaluate_point, spec.job, p.config.to_dict(), spec.options, str(cache),
-                                     pure=False): (t, p) for t, p in asked}  # fmt: skip
+                cfg, opts = spec.resolve(values)
+                asked.append((trial, Point(values, 0, dataclasses.replace(cfg, seed=spec.base.seed), opts)))
+            futures = {client.submit(evaluate_point, spec.job, p.config.to_dict(), p.job_options(spec.options),
+                                     str(cache), pure=False): (t, p) for t, p in asked}  # fmt: skip
             rows = []
             for fut in as_completed(list(futures)):
                 trial, point = futures[fut]

@@ -126,7 +126,8 @@ def run_sweep(
     if not todo:
         return stats
     cache = out / "cache"
-    prepare(spec.job, spec.options, cache)  # what every point shares (a trained model), built once here
+    for opts in spec.option_sets():  # what the points share (a trained model), built once here
+        prepare(spec.job, opts, cache)
     own = None
     if cluster is None and scheduler is None:
         one_thread = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}  # one core per worker process, torch included
@@ -135,7 +136,7 @@ def run_sweep(
     client = Client(scheduler) if scheduler else Client(cluster or own)
     try:
         by_key = {p.key: p for p in todo}
-        futures = [client.submit(evaluate_point, spec.job, p.config.to_dict(), spec.options, str(cache),
+        futures = [client.submit(evaluate_point, spec.job, p.config.to_dict(), p.job_options(spec.options), str(cache),
                                  key=f"reram-point-{p.key}", pure=False) for p in todo]  # fmt: skip
         rows: list[dict[str, Any]] = []
         for fut in as_completed(futures):

@@ -10,6 +10,10 @@
     "periphery.adc.bits" = [4, 6, 8]                      # a list
     "array.rows" = {start = 64, stop = 256, step = 64}    # a range (stop included)
     "array.r_wire_ohm" = {low = 0.0, high = 5.0, samples = 3, seed = 1}  # uniform random samples
+    "options.temperature_C" = [25, 85]                    # an axis over a job option
+
+An axis named ``options.<key>`` varies one of the job's options (``options.hwa.noise_level``
+reaches into a table of them); the job checks its options before the points run.
 
 Every axis is checked against the config schema before anything runs (an unknown field is a
 named error listing the allowed keys), and every point's config is built and validated when the
@@ -31,21 +35,40 @@ from reram.config import Config, ConfigError, load_config, override
 from reram.config.io import read_toml
 
 MODES = ("grid", "zip")
+OPTIONS = "options."  # the prefix of an axis over a job option
 
 
 @dataclass(frozen=True)
 class Point:
-    """One run of the job: its axis values (dotted names), seed, and full resolved config."""
+    """One run of the job: its axis values (dotted names), seed, full resolved config, and the
+    job options its ``options.*`` axes set (nested, merged over the spec's [options]).
+    """
 
     values: dict[str, Any]
     seed: int
     config: Config
+    options: dict[str, Any] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
-        """A hash of the full resolved config and the seed: equal points share it across runs."""
-        text = json.dumps([self.config.to_dict(), self.seed], sort_keys=True, default=str)
+        """A hash of the full resolved config, the seed and the point's own options: equal points
+        share it across runs.
+        """
+        parts: list[Any] = [self.config.to_dict(), self.seed] + ([self.options] if self.options else [])
+        text = json.dumps(parts, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def job_options(self, common: dict[str, Any]) -> dict[str, Any]:
+        """The options the job gets at this point: ``common`` with the point's own merged in."""
+        return merge(common, self.options)
+
+
+def merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``extra`` merged in, tables key by key (neither is changed)."""
+    out = dict(base)
+    for k, v in extra.items():
+        out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
 
 
 @dataclass
@@ -70,14 +93,32 @@ class SweepSpec:
         out = []
         for combo in combos:
             values = dict(zip(names, combo, strict=True))
-            cfg = self.base
-            try:
-                cfg = override(cfg, _nest(values))
-            except ConfigError as exc:
-                raise ConfigError(f"{self.source}: the point {values} is invalid: {exc}") from None
+            cfg, opts = self.resolve(values)
             for s in range(self.seeds):
-                out.append(Point(values, s, dataclasses.replace(cfg, seed=self.base.seed + s)))
+                out.append(Point(values, s, dataclasses.replace(cfg, seed=self.base.seed + s), opts))
         return out
+
+    def resolve(self, values: dict[str, Any]) -> tuple[Config, dict[str, Any]]:
+        """The config and the job options (nested) that one combination of axis values sets.
+
+        Raises:
+            reram.ConfigError: naming the point when a value is out of its field's range.
+
+        """
+        fields = {k: v for k, v in values.items() if not k.startswith(OPTIONS)}
+        opts = {k.removeprefix(OPTIONS): v for k, v in values.items() if k.startswith(OPTIONS)}
+        try:
+            return override(self.base, _nest(fields)), _nest(opts)
+        except ConfigError as exc:
+            raise ConfigError(f"{self.source}: the point {values} is invalid: {exc}") from None
+
+    def option_sets(self) -> list[dict[str, Any]]:
+        """Every distinct set of job options the points use (what ``prepare`` builds once each)."""
+        seen: dict[str, dict[str, Any]] = {}
+        for p in self.points():
+            opts = p.job_options(self.options)
+            seen.setdefault(json.dumps(opts, sort_keys=True, default=str), opts)
+        return list(seen.values())
 
 
 def _nest(values: dict[str, Any]) -> dict[str, Any]:
@@ -92,6 +133,10 @@ def _nest(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def _check_field(path: str, base: Config, where: str) -> None:
+    if path.startswith(OPTIONS):
+        if not path.removeprefix(OPTIONS) or "" in path.split("."):
+            raise ConfigError(f"{where}: axis {path!r}: name the option, e.g. 'options.temperature_C'")
+        return  # the job checks its options
     obj: Any = base
     parts = path.split(".")
     for i, part in enumerate(parts):
