@@ -237,7 +237,7 @@ def test_generated_argument_values_exit_cleanly(tmp_path: Any, monkeypatch: Any,
 
     monkeypatch.chdir(tmp_path)
     names = {t.strip() for t in text.split(",") if t.strip()}
-    if where == "bench-tasks" and names and names <= set(BENCH_TASKS):
+    if where == "bench-tasks" and names and names <= set(BENCH_TASKS["neurram"]):
         return  # a valid task list would run the suite
     numbers = [t for t in text.split(",") if t.strip()]
     if where in ("sizes", "resistances") and numbers and all(t.strip().replace(".", "", 1).isdigit() for t in numbers):

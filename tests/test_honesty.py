@@ -28,8 +28,9 @@ def test_every_weight_holding_module_left_digital_is_listed_with_its_reason(capl
     with caplog.at_level(logging.WARNING, logger="reram"):
         chip = reram.convert(model, "ideal")
     rows = _names(reram.digital_modules(chip))
-    assert set(rows) == {"lstm", "gru", "attn", "attn.out_proj", "conv3d", "deconv", "sub", "emb", "grouped"}
-    assert "recurrent" in rows["lstm"].reason and "inside 'attn'" in rows["attn.out_proj"].reason
+    assert set(rows) == {"lstm", "gru", "attn.products", "conv3d", "deconv", "sub", "emb", "grouped"}
+    assert "recurrent" in rows["lstm"].reason and "activation x activation" in rows["attn.products"].reason
+    assert rows["attn.products"].weights == 0 and isinstance(chip["attn"].q_proj, reram.nn.AnalogLinear)
     assert "subclass" in rows["sub"].reason and "groups=2" in rows["grouped"].reason
     assert 0 < sum(r.share for r in rows.values()) < 1
     assert isinstance(chip["fc"], reram.nn.AnalogLinear)
@@ -62,7 +63,8 @@ def test_transformer_fast_path_never_bypasses_the_converted_linears() -> None:
         y_float, y = layer(x), chip(x)
     assert chip.linear1.events.total().vectors == 10 and chip.linear2.events.total().vectors == 10
     assert not torch.allclose(y, y_float)
-    assert {r.name for r in reram.digital_modules(chip)} == {"self_attn", "self_attn.out_proj"}
+    assert chip.self_attn.q_proj.events.total().vectors == 10  # the attention's projections are read too
+    assert {r.name for r in reram.digital_modules(chip)} == {"self_attn.products"}
 
 
 def test_calibration_warns_about_converted_layers_the_forward_never_reads(caplog) -> None:
@@ -102,7 +104,8 @@ def test_what_stays_digital_is_priced_as_digital_work() -> None:
     layers = {lw.name: lw for lw in work.layers}
     assert not layers["lstm"].analog and layers["lstm"].macs == 5 * 4 * 8 * (6 + 8)
     e = 8
-    assert layers["attn"].macs == 5 * e * e * 4 + 2 * 5 * 5 * e  # q, k, v, out projections; QK^T and AV
+    assert layers["attn.products"].macs == 2 * 5 * 5 * e and not layers["attn.products"].analog  # QK^T and AV
+    assert all(layers[f"attn.{p}_proj"].analog for p in "qkvo"[:3]) and layers["attn.out_proj"].analog
     assert layers["fc"].analog
     assert rep.component_energy_J()["digital_layers"] > 0
     chip = reram.convert(model, {"base": "neurram", "device": {"read_noise_rel": 0.0, "read_noise_model": "constant"}})
@@ -110,5 +113,5 @@ def test_what_stays_digital_is_priced_as_digital_work() -> None:
     with torch.no_grad():
         chip(torch.rand(4, 5, 6))
     counted, _ = cost_of_run(chip, (5, 6))
-    assert {lw.name for lw in counted.layers if not lw.analog} == {"lstm", "attn"}
-    assert cost_of_run(chip)[0].unpriced == ["attn", "attn.out_proj", "lstm"]
+    assert {lw.name for lw in counted.layers if not lw.analog} == {"lstm", "attn.products"}
+    assert cost_of_run(chip)[0].unpriced == ["attn.products", "lstm"]

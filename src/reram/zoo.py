@@ -177,6 +177,90 @@ def resnet50(classes: int = 1000) -> nn.Module:
     return nn.Sequential(*layers)
 
 
+class ViT(nn.Module):
+    """A small vision transformer for 1x28x28 images: 7x7 patches (16 tokens) embedded by a Linear,
+    a learned position embedding (added digitally), ``depth`` pre-norm encoder layers, mean pooling and a Linear head.
+    The encoder's ``nn.MultiheadAttention`` is rewritten with ``nn.Linear`` projections
+    (:func:`reram.nn.split_attention`) so that hardware-aware training reaches them too.
+    """
+
+    def __init__(self, classes: int = 10, dim: int = 64, depth: int = 2, heads: int = 4, patch: int = 7):
+        super().__init__()
+        from reram.nn.attention import split_attention
+
+        self.patch = patch
+        self.embed = nn.Linear(patch * patch, dim)
+        self.pos = nn.Embedding((28 // patch) ** 2, dim)  # learned positions: a digital lookup
+        layer = nn.TransformerEncoderLayer(dim, heads, 2 * dim, dropout=0.0, activation="gelu", batch_first=True,
+                                           norm_first=True)  # fmt: skip
+        self.encoder = nn.TransformerEncoder(layer, depth, enable_nested_tensor=False)
+        split_attention(self.encoder)
+        self.norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        p = self.patch
+        n = x.shape[0]
+        tokens = x.unfold(2, p, p).unfold(3, p, p).reshape(n, -1, p * p)  # (N, 16, 49)
+        h = self.encoder(self.embed(tokens) + self.pos.weight)
+        return self.head(self.norm(h.mean(1)))
+
+
+def vit_tiny(classes: int = 10) -> nn.Module:
+    """The small ViT (2 layers, 64 wide, 4 heads; about 70 k weights) for 1x28x28 images."""
+    return ViT(classes)
+
+
+class GPTBlock(nn.Module):
+    """A GPT-2 block: pre-norm causal self-attention (one ``nn.Linear`` for q, k, v, one for the
+    output; products in :class:`reram.nn.AttentionProducts`) and a 4x GELU MLP, both residual.
+    """
+
+    def __init__(self, dim: int, heads: int):
+        super().__init__()
+        from reram.nn.attention import AttentionProducts
+
+        self.heads = heads
+        self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
+        self.qkv, self.proj = nn.Linear(dim, 3 * dim), nn.Linear(dim, dim)
+        self.fc, self.out = nn.Linear(dim, 4 * dim), nn.Linear(4 * dim, dim)
+        self.products = AttentionProducts()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        n, length, dim = x.shape
+        q, k, v = self.qkv(self.norm1(x)).view(n, length, 3, self.heads, dim // self.heads).permute(2, 0, 3, 1, 4)
+        causal = torch.full((length, length), float("-inf"), device=x.device, dtype=x.dtype).triu(1)
+        a = self.products(q, k, v, causal).transpose(1, 2).reshape(n, length, dim)
+        x = x + self.proj(a)
+        return x + self.out(nn.functional.gelu(self.fc(self.norm2(x))))
+
+
+class CharGPT(nn.Module):
+    """A character-level GPT: token and position embeddings (digital lookups), ``depth`` GPT
+    blocks, a final norm and a Linear head to ``vocab`` logits. Input: (N, L) ids, L <= context.
+    """
+
+    def __init__(self, vocab: int = 64, dim: int = 128, depth: int = 4, heads: int = 4, context: int = 64):
+        super().__init__()
+        self.context = context
+        self.tok, self.pos = nn.Embedding(vocab, dim), nn.Embedding(context, dim)
+        self.blocks = nn.Sequential(*(GPTBlock(dim, heads) for _ in range(depth)))
+        self.norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, vocab)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        ids = ids.long()  # a cost trace feeds zeros of the weights' dtype
+        h = self.tok(ids) + self.pos(torch.arange(ids.shape[1], device=ids.device))
+        return self.head(self.norm(self.blocks(h)))
+
+
+def char_gpt(classes: int = 64) -> nn.Module:
+    """The character-level GPT (4 blocks, 128 wide, 4 heads, 64 characters of context; about
+    0.8 M weights) over a vocabulary of ``classes`` characters.
+    """
+    return CharGPT(classes)
+
+
 MODELS: dict[str, tuple[Callable[..., nn.Module], tuple[int, ...]]] = {
     "fashion_cnn": (fashion_cnn, (1, 28, 28)),
     "neurram_mnist_cnn": (neurram_mnist_cnn, (1, 28, 28)),
@@ -186,6 +270,8 @@ MODELS: dict[str, tuple[Callable[..., nn.Module], tuple[int, ...]]] = {
     "resnet20": (resnet20, (3, 32, 32)),
     "kws_lstm": (kws_lstm, (40, 51)),
     "resnet50": (resnet50, (3, 224, 224)),
+    "vit_tiny": (vit_tiny, (1, 28, 28)),
+    "char_gpt": (char_gpt, (64,)),
 }
 
 

@@ -148,36 +148,56 @@ def irdrop(
     Console().print(f"results in {out}/")
 
 
-BENCH_TASKS = ("mnist", "fashion", "cifar10", "kws", "rbm")
+BENCH_TASKS = {"neurram": ("mnist", "fashion", "cifar10", "kws", "rbm"), "transformers": ("vit", "gpt")}
 
 
 @app.command()
 def bench(
-    suite: str = typer.Argument(..., help="Benchmark suite: neurram."),
+    suite: str = typer.Argument(..., help="Benchmark suite: neurram or transformers."),
     quick: bool = typer.Option(False, "--quick", help="Short variant (under 10 minutes on 2 cores)."),
     as_json: bool = typer.Option(False, "--json", help="Print the whole result as one JSON object."),
     cifar_dir: str | None = typer.Option(None, "--cifar-dir", help="cifar-10-batches-py folder (CIFAR-10 row)."),
-    tasks: str = typer.Option(",".join(BENCH_TASKS), "--tasks", help="Comma-separated rows to run."),
+    tasks: str | None = typer.Option(None, "--tasks", help="Comma-separated rows to run (default: all of the suite)."),
     out: Path = typer.Option(Path("results/bench"), "--out", help="Output folder (JSON, CSV, figures, report)."),
 ) -> None:
     """A benchmark suite. ``neurram``: NeuRRAM's tasks (MNIST CNN, Fashion-MNIST CNN, ResNet-20 on
     CIFAR-10 when --cifar-dir or RERAM_CIFAR10 is given, keyword spotting, RBM image recovery on
     the transposable array): float software, 4-bit software, analog on the neurram preset with
-    hardware-aware training, and the published chip result. Resumes from what OUT already holds.
+    hardware-aware training, and the published chip result. ``transformers``: a ViT on
+    Fashion-MNIST (vit) and a character-level GPT on the King James Bible (gpt; Debian's
+    bible-kjv): float, analog as trained, analog after hardware-aware fine-tuning, and the energy
+    per image or token. Resumes from what OUT already holds.
     """
-    from reram.experiments.bench_neurram import run_neurram_bench
-
-    if suite != "neurram":
-        fail(f"suite = {suite!r} is unknown: allowed is 'neurram'")
-    names = tuple(t.strip() for t in tasks.split(",") if t.strip())
-    unknown = [t for t in names if t not in BENCH_TASKS]
+    if suite not in BENCH_TASKS:
+        fail(f"suite = {suite!r} is unknown: allowed is one of {', '.join(BENCH_TASKS)}")
+    allowed = BENCH_TASKS[suite]
+    names = allowed if tasks is None else tuple(t.strip() for t in tasks.split(",") if t.strip())
+    unknown = [t for t in names if t not in allowed]
     if not names or unknown:
-        fail(f"--tasks = {tasks!r} is invalid: allowed is a comma-separated subset of {', '.join(BENCH_TASKS)}")
+        fail(f"--tasks = {tasks!r} is invalid: allowed is a comma-separated subset of {', '.join(allowed)}")
     out = out_dir(out / suite)
-    with progress() as tick, clean_errors(), manifested(out, "reram bench neurram", {"quick": quick}):  # rows add up
-        summary = run_neurram_bench(out, quick, cifar_dir, tick, names)
+    with progress() as tick, clean_errors(), manifested(out, f"reram bench {suite}", {"quick": quick}):  # rows add up
+        if suite == "neurram":
+            from reram.experiments.bench_neurram import run_neurram_bench
+
+            summary = run_neurram_bench(out, quick, cifar_dir, tick, names)
+        else:
+            from reram.experiments.bench_transformers import run_transformer_bench
+
+            summary = run_transformer_bench(out, quick, tick, names)
     if as_json:
         print(json.dumps(json_safe(summary), indent=2, allow_nan=False))
+        return
+    if suite == "transformers":
+        t = Table(title=f"Transformers{' (quick)' if quick else ''}: neurram preset")
+        for col in ("task", "metric", "float software", "analog", "analog + HWA", "energy"):
+            t.add_column(col, justify="right")
+        for r in summary["rows"]:
+            a, h = f"{r['analog']:.3f} ± {r['analog_std']:.3f}", f"{r['analog_hwa']:.3f} ± {r['analog_hwa_std']:.3f}"
+            t.add_row(r["task"], r["metric"], f"{r['float_software']:.3f}", a, h,
+                      f"{r['energy_per_inference_J'] * 1e9:.2f} nJ per {r['unit']}")  # fmt: skip
+        Console().print(t)
+        Console().print(f"results in {out}/")
         return
     t = Table(title=f"NeuRRAM suite{' (quick)' if quick else ''}: neurram preset")
     for col in ("task", "metric", "float software", "4-bit software", "analog", "published chip"):

@@ -28,6 +28,7 @@ from reram.config import Config, load_config
 from reram.core import EVENT_KINDS, TileEvents
 from reram.mapping import Placement, TileGrid, TileSite, place, tile_matrix
 from reram.nn import analog_layers, inventory, revert
+from reram.nn.attention import split_attention
 from reram.nn.convert import supported
 from reram.periphery.dac import plane_counts
 
@@ -221,7 +222,7 @@ def profile_of(work: Workload, model: nn.Module) -> dict[str, LayerProfile]:
         density = layer.total("read_pulses") / max(layer.total("dac_conversions"), 1e-30)
         wm = _weight_matrix(mods[layer.name])
         g = target_row_conductance(wm, layer.grid, cfg).sum()
-        full = cfg.array.t_pulse_s * cfg.array.v_read_V**2 * vectors * planes * g
+        full = cfg.array.t_pulse_s * cfg.array.v_read_V * cfg.device.drive_V(cfg.array.v_read_V) * vectors * planes * g
         energy = layer.total("cell_energy_J") / max(full, 1e-300)
         prof[layer.name] = LayerProfile(planes, density, energy, conversions, timesteps)
     return prof
@@ -241,7 +242,7 @@ def _trace(model: nn.Module, input_shape: tuple[int, ...]) -> dict[str, tuple[fl
     hooks = []
     parents = inventory.digital_parents(model)
     for name, m in model.named_modules():
-        if name in parents or not inventory.matrix_weights(m):
+        if name in parents or not (inventory.matrix_weights(m) or inventory.digital_work(m)):
             continue
 
         def hook(mod: nn.Module, args: tuple[torch.Tensor, ...], out: Any, name: str = name) -> None:
@@ -291,6 +292,9 @@ def analytic_workload(
         )
     if analog_layers(model):
         model = revert(copy.deepcopy(model))
+    if any(isinstance(m, nn.MultiheadAttention) for m in model.modules()):
+        model = copy.deepcopy(model)
+        split_attention(model)  # as convert maps it: four projections on cores, the products digital
     try:  # shapes only: trace a copy on the meta device (no arithmetic)
         shapes = _trace(copy.deepcopy(model).to("meta"), input_shape)
     except ValueError:
@@ -323,7 +327,7 @@ def analytic_workload(
         prof = (profile or {}).get(name) or default_profile(cfg, first)
         first = False
         g_rows = target_row_conductance(_weight_matrix(mods[name]), grid, cfg)
-        scale = cfg.array.t_pulse_s * cfg.array.v_read_V**2 * prof.energy_factor
+        scale = cfg.array.t_pulse_s * cfg.array.v_read_V * cfg.device.drive_V(cfg.array.v_read_V) * prof.energy_factor
         counts = TileEvents(grid.tiles(), grid.cells_per_weight_row, grid.cells_per_weight_col)
         counts.add(positions, prof.planes, prof.conversions, prof.timesteps)  # the counts a simulated read adds
         slots = counts.counts[:, TileEvents.SHAPE_KINDS.index("dac_conversions")]  # rows x planes x vectors

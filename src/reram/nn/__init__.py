@@ -1,5 +1,6 @@
 """torch integration: analog layers and the module swap."""
 
+from reram.nn.attention import AttentionProducts, LinearAttention, split_attention
 from reram.nn.compensate import compensate_drift, store_drift_reference
 from reram.nn.conv import AnalogConv1d, AnalogConv2d
 from reram.nn.convert import (
@@ -24,6 +25,8 @@ __all__ = [
     "AnalogConv2d",
     "AnalogLayer",
     "AnalogLinear",
+    "AttentionProducts",
+    "LinearAttention",
     "age",
     "analog_layers",
     "calibrate",
@@ -38,5 +41,6 @@ __all__ = [
     "read_temperature",
     "reset_events",
     "revert",
+    "split_attention",
     "store_drift_reference",
 ]

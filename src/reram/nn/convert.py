@@ -21,6 +21,7 @@ from reram.config import Config, load_config, override
 from reram.core import EventCounts
 from reram.mapping import Placement, place
 from reram.nn import inventory
+from reram.nn.attention import split_attention
 from reram.nn.conv import AnalogConv1d, AnalogConv2d
 from reram.nn.layers import AnalogLayer, AnalogLinear
 
@@ -58,6 +59,8 @@ def convert(
 ) -> nn.Module:
     """Return ``model`` with its Linear, Conv1d and Conv2d layers running on simulated cores.
 
+    Every ``nn.MultiheadAttention`` is first rewritten as a :class:`reram.nn.LinearAttention`
+    (four ``nn.Linear`` projections, converted like any other, and digital attention products).
     Every other module that holds a weight matrix stays digital and is reported: one warning per
     module type, the table in :func:`digital_modules` (name, type, reason, share of the weights).
 
@@ -78,6 +81,9 @@ def convert(
     """
     cfg = load_config(config)
     out = model if inplace else copy.deepcopy(model)
+    rewritten = split_attention(out)  # nn.MultiheadAttention -> nn.Linear projections + digital products
+    if rewritten:
+        log.info("attention rewritten with nn.Linear projections: %s", ", ".join(rewritten))
     parents = inventory.digital_parents(out)
     candidates = [(n, m) for n, m in out.named_modules() if n not in parents and supported(m)]
     targets = [(n, m) for n, m in candidates if filter_fn is None or filter_fn(m, n)]
@@ -86,8 +92,9 @@ def convert(
     if not targets:
         raise ValueError("convert(): no layer to put on cores (Linear, Conv1d, Conv2d); what the model holds:\n"
                          + (inventory.table(digital) or "  no weight matrices"))  # fmt: skip
-    if strict and digital:
-        raise ValueError("convert(strict=True): these modules would stay digital:\n" + inventory.table(digital))
+    if strict and any(r.weights for r in digital):
+        raise ValueError("convert(strict=True): these modules would stay digital:\n"
+                         + inventory.table([r for r in digital if r.weights]))  # fmt: skip
     _check_patterns(per_layer, [n for n, _ in targets])
     for index, (name, m) in enumerate(targets):
         layer_cfg = cfg

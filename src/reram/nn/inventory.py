@@ -2,11 +2,12 @@
 
 Every module that holds a weight matrix (a ``weight`` of two or more dims, an RNN's gate matrices,
 an attention's packed projections) is either converted onto cores or listed here with the reason
-it stays digital and its share of the model's weights. :func:`reram.convert` logs one warning per
-module type, stores the table on the converted model (:func:`digital_modules`) and raises with it
-under ``strict=True``. Modules with a fused fast path that would read converted weights directly
-(``nn.TransformerEncoderLayer`` in eval mode) have that path switched off, so the converted
-layers are never bypassed.
+it stays digital and its share of the model's weights; so is every module of digital products
+without weights (attention's Q K^T and attention x V, :mod:`reram.nn.attention`).
+:func:`reram.convert` logs one warning per module type, stores the table on the converted model
+(:func:`digital_modules`) and raises with it under ``strict=True``. Modules with a fused fast
+path that would read converted weights directly (``nn.TransformerEncoderLayer`` in eval mode)
+have that path switched off, so the converted layers are never bypassed.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+
+from reram.nn.attention import AttentionProducts, rewritable
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +63,12 @@ def why_digital(m: nn.Module) -> str | None:
         if isinstance(m, (nn.Conv1d, nn.Conv2d)) and m.padding_mode != "zeros":
             return f"padding_mode={m.padding_mode!r}: only zero padding is mapped"
         return None
+    if isinstance(m, AttentionProducts):
+        return "activation x activation products (Q K^T, softmax, attention x V): digital, K and V from SRAM"
     if isinstance(m, nn.MultiheadAttention):
-        return "nn.MultiheadAttention: its projections are read inside torch's fused attention, not by its submodules"
+        if not rewritable(m):
+            return "nn.MultiheadAttention with add_bias_kv / add_zero_attn: not rewritten with nn.Linear projections"
+        return "nn.MultiheadAttention as the model itself: wrap it in a module so that convert can rewrite it"
     if isinstance(m, nn.RNNBase):
         return f"{type(m).__name__}: recurrent gate matrices are not mapped (write the gates with nn.Linear)"
     if isinstance(m, nn.Embedding | nn.EmbeddingBag):
@@ -91,7 +98,7 @@ def inventory(
     rows = []
     for name, m in model.named_modules():
         w = matrix_weights(m)
-        if not w or name in converted:
+        if not (w or digital_work(m)) or name in converted:
             continue
         if name in inside_digital:
             reason = f"inside {inside_digital[name]!r}, which reads its weight directly"
@@ -101,6 +108,11 @@ def inventory(
             reason = why_digital(m) or "not converted"
         rows.append(DigitalModule(name, type(m).__name__, reason, w, w / total))
     return rows
+
+
+def digital_work(m: nn.Module) -> bool:
+    """True for a weightless module whose products the digital side computes (attention's)."""
+    return isinstance(m, AttentionProducts)
 
 
 def digital_parents(model: nn.Module) -> dict[str, str]:
@@ -153,6 +165,8 @@ def digital_macs(m: nn.Module, args: tuple, out: object) -> float:
     """
     x = args[0] if args else None
     y = out[0] if isinstance(out, tuple) else out
+    if isinstance(m, AttentionProducts):
+        return AttentionProducts.macs(args[0], args[1])
     if isinstance(m, nn.MultiheadAttention):
         q = x  # (L, N, E) or (N, L, E): projections of q, k, v and out per token, then QK^T and AV
         k = args[1] if len(args) > 1 else x

@@ -235,3 +235,20 @@ def reliability_curves(rows: list[dict[str, object]], float_pct: float, path: Pa
         ax.set_visible(False)
     axes.flat[0].legend(fontsize=7)
     return save_figure(fig, path)
+
+
+def bench_panels(rows: list[dict[str, object]], columns: dict[str, str], path: Path) -> Path:
+    """One panel per task: a bar per column (``columns``: row key -> label) with its ``<key>_std``
+    as error bar, on the task's own metric (accuracy, perplexity, ...).
+    """
+    fig, axes = plt.subplots(1, len(rows), figsize=(4.2 * len(rows), 3.5), squeeze=False)
+    for ax, r in zip(axes[0], rows, strict=True):
+        values = [float(r[k]) for k in columns]  # type: ignore[arg-type]
+        errs = [float(r.get(f"{k}_std", 0.0)) for k in columns]  # type: ignore[arg-type]
+        bars = ax.bar(list(columns.values()), values, yerr=errs, capsize=4,
+                      color=["#4c72b0"] + ["#dd8452"] * (len(columns) - 1))  # fmt: skip
+        ax.bar_label(bars, fmt="%.2f")
+        ax.set_ylim(0, max(values) * 1.15)  # from zero: differences at their size
+        ax.set_ylabel(str(r["metric"]))
+        ax.set_title(str(r["task"]), fontsize=9)
+    return save_figure(fig, path)

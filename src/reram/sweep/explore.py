@@ -57,7 +57,11 @@ def run_explore(
         raise ConfigError(f"sampler = {kind!r}: allowed is 'nsga2' or 'tpe'")
     out.mkdir(parents=True, exist_ok=True)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    chosen = optuna.samplers.NSGAIISampler(seed=seed) if kind == "nsga2" else optuna.samplers.TPESampler(seed=seed)
+    # a generation of a quarter of the budget (4 to 50): with optuna's default 50 a budget under 50
+    # trials would never leave the random first generation
+    population = max(4, min(50, trials // 4))
+    chosen = (optuna.samplers.NSGAIISampler(seed=seed, population_size=population) if kind == "nsga2"
+              else optuna.samplers.TPESampler(seed=seed))  # fmt: skip
     directions = [optuna.study.StudyDirection.MAXIMIZE if d == "maximize" else optuna.study.StudyDirection.MINIMIZE
                   for d in objectives.values()]  # fmt: skip
     study = optuna.create_study(study_name="reram-explore", storage=f"sqlite:///{out / 'explore.db'}",
