@@ -127,3 +127,17 @@ def test_attention_products_match_sdpa_with_and_without_weights() -> None:
     p.need_weights = True
     assert torch.allclose(p(q, k, v, mask), ref, atol=1e-6) and p.last_weights is not None
     assert AttentionProducts.macs(q, k) == 2 * 2 * 3 * 5 * 7 * 4
+
+
+def test_a_rewritten_encoder_runs_in_eval_without_grad_even_with_a_padding_mask() -> None:
+    from reram.nn import split_attention
+
+    torch.manual_seed(0)
+    enc = nn.TransformerEncoder(nn.TransformerEncoderLayer(16, 2, 32, dropout=0.0, batch_first=True), 2).eval()
+    x, pad = torch.randn(2, 5, 16), torch.tensor([[False] * 5, [False, False, False, True, True]])
+    with torch.no_grad():
+        ref = enc(x, src_key_padding_mask=pad)
+        split_attention(enc)
+        out = enc(x, src_key_padding_mask=pad)  # the fused paths would read in_proj_weight
+    keep = ~pad
+    assert torch.allclose(out[keep], ref[keep], atol=1e-5)

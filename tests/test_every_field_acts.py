@@ -33,6 +33,8 @@ BASES: dict[str, dict[str, Any]] = {
               "array": {"r_access_ohm": 2000.0, "rows": 16, "cols": 16},
               "periphery": {"dac": {"bit_serial": False, "accumulate": "digital", "split_bits": 0},
                             "adc": {"sensing": "current", "percentile": 90.0}}},
+    "multichip": {"base": "neurram", "chip": {"cores": 1, "max_chips": 8, "link_pJ_per_bit": 2.0},
+                  "array": {"rows": 16, "cols": 16}},  # every tile on a chip of its own: the links act
     "training": {"base": "hfo2", "device": {"update": {"d2d_sigma": 0.1, "endurance_cycles": 0.05,
                                                                "endurance_narrowing": 0.8}},
                  "array": {"ir_drop": "approx", "r_wire_ohm": 0.5}},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 
 import torch
@@ -261,6 +262,72 @@ def char_gpt(classes: int = 64) -> nn.Module:
     return CharGPT(classes)
 
 
+def gpt2_small(classes: int = 50257) -> nn.Module:
+    """GPT-2 small's shape (Radford et al. 2019: 12 blocks, 768 wide, 12 heads, 1024 tokens of
+    context, a 50,257-token vocabulary; 124 M weights with the head tied to the token embedding).
+    Untrained: for pricing (``reram cost``) and scale benchmarks.
+    """
+    model = CharGPT(classes, dim=768, depth=12, heads=12, context=1024)
+    model.head.weight = model.tok.weight  # tied, as in GPT-2
+    return model
+
+
+class LlamaBlock(nn.Module):
+    """A Llama block: RMS-normed grouped-query self-attention (q, k, v, o projections; ``kv_heads``
+    key/value heads) and a SwiGLU MLP (gate, up, down), both residual. Rotary position embedding
+    is left out: elementwise digital work that no matrix reads.
+    """
+
+    def __init__(self, dim: int, heads: int, kv_heads: int, hidden: int):
+        super().__init__()
+        from reram.nn.attention import AttentionProducts
+
+        self.heads, self.kv_heads, self.head_dim = heads, kv_heads, dim // heads
+        self.norm1, self.norm2 = nn.RMSNorm(dim), nn.RMSNorm(dim)
+        self.q_proj = nn.Linear(dim, dim, bias=False)
+        self.k_proj = nn.Linear(dim, kv_heads * self.head_dim, bias=False)
+        self.v_proj = nn.Linear(dim, kv_heads * self.head_dim, bias=False)
+        self.o_proj = nn.Linear(dim, dim, bias=False)
+        self.gate, self.up = nn.Linear(dim, hidden, bias=False), nn.Linear(dim, hidden, bias=False)
+        self.down = nn.Linear(hidden, dim, bias=False)
+        self.products = AttentionProducts()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        n, length, dim = x.shape
+        h = self.norm1(x)
+        q = self.q_proj(h).view(n, length, self.heads, self.head_dim).transpose(1, 2)
+        k = self.k_proj(h).view(n, length, self.kv_heads, self.head_dim).transpose(1, 2)
+        v = self.v_proj(h).view(n, length, self.kv_heads, self.head_dim).transpose(1, 2)
+        causal = torch.full((length, length), float("-inf"), device=x.device, dtype=x.dtype).triu(1)
+        x = x + self.o_proj(self.products(q, k, v, causal).transpose(1, 2).reshape(n, length, dim))
+        h = self.norm2(x)
+        return x + self.down(nn.functional.silu(self.gate(h)) * self.up(h))
+
+
+class LlamaLike(nn.Module):
+    """A Llama-style decoder: token embedding, ``depth`` :class:`LlamaBlock`, RMS norm, tied head."""
+
+    def __init__(self, vocab: int, dim: int, depth: int, heads: int, kv_heads: int, hidden: int, context: int):
+        super().__init__()
+        self.context = context
+        self.tok = nn.Embedding(vocab, dim)
+        self.blocks = nn.Sequential(*(LlamaBlock(dim, heads, kv_heads, hidden) for _ in range(depth)))
+        self.norm = nn.RMSNorm(dim)
+        self.head = nn.Linear(dim, vocab, bias=False)
+        self.head.weight = self.tok.weight
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        return self.head(self.norm(self.blocks(self.tok(ids.long()))))
+
+
+def llama_1b(classes: int = 128256) -> nn.Module:
+    """A 1 B-weight Llama-like shape (Llama 3.2 1B's: 16 blocks, 2048 wide, 32 query and 8
+    key/value heads, SwiGLU 8192, a 128,256-token vocabulary, tied head; 1.24 B weights).
+    Untrained: for pricing and scale benchmarks.
+    """
+    return LlamaLike(classes, dim=2048, depth=16, heads=32, kv_heads=8, hidden=8192, context=2048)
+
+
 MODELS: dict[str, tuple[Callable[..., nn.Module], tuple[int, ...]]] = {
     "fashion_cnn": (fashion_cnn, (1, 28, 28)),
     "neurram_mnist_cnn": (neurram_mnist_cnn, (1, 28, 28)),
@@ -272,12 +339,26 @@ MODELS: dict[str, tuple[Callable[..., nn.Module], tuple[int, ...]]] = {
     "resnet50": (resnet50, (3, 224, 224)),
     "vit_tiny": (vit_tiny, (1, 28, 28)),
     "char_gpt": (char_gpt, (64,)),
+    "gpt2_small": (gpt2_small, (1,)),
+    "llama_1b": (llama_1b, (1,)),
 }
+SEQUENCE_MODELS = ("char_gpt", "gpt2_small", "llama_1b")  # token ids in, a ``context`` attribute
+SHAPE_ONLY = ("gpt2_small", "llama_1b")  # untrained shapes: priced without weights (meta device)
 
 
-def build(name: str, classes: int = 10) -> tuple[nn.Module, tuple[int, ...]]:
-    """A zoo model by name and its input shape (C, H, W)."""
+def build(
+    name: str, classes: int | None = 10, device: str | torch.device | None = None
+) -> tuple[nn.Module, tuple[int, ...]]:
+    """A zoo model by name and its input shape (C, H, W; (tokens,) for a sequence model).
+
+    Args:
+        name: a key of ``MODELS``.
+        classes: output classes (a sequence model's vocabulary); None = the model's own default.
+        device: where to build it ("meta": shapes only, no memory, for pricing).
+
+    """
     if name not in MODELS:
         raise ValueError(f"model = {name!r} is unknown: allowed is one of {', '.join(MODELS)}")
     factory, shape = MODELS[name]
-    return factory(classes), shape
+    with torch.device(device) if device is not None else contextlib.nullcontext():
+        return (factory() if classes is None else factory(classes)), shape

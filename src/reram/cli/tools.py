@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -51,27 +52,48 @@ def cost(
     preset_name: str = typer.Option("neurram", "--preset", help="Chip preset (see `reram presets`)."),
     config: Path | None = typer.Option(None, "--config", help="TOML chip config (overrides --preset)."),
     input_shape: str | None = typer.Option(None, "--input-shape", help="One sample's shape, e.g. 3,32,32."),
+    context: int | None = typer.Option(
+        None, "--context", help="Language models: tokens in the KV cache per decoded token (default: the model's)."
+    ),
+    prompt: int = typer.Option(128, "--prompt", help="Language models: prompt tokens to prefill."),
+    partition: str | None = typer.Option(None, "--partition", help="pipeline | tensor (sets chip.partition)."),
+    max_chips: int | None = typer.Option(None, "--max-chips", help="Chips the model may take (sets chip.max_chips)."),
     as_json: bool = typer.Option(False, "--json", help="Print the whole result as one JSON object."),
     out: Path = typer.Option(Path("results/cost"), "--out", help="Output folder (cost.json, CSVs, PNGs, report)."),
 ) -> None:
     """Energy, latency and area of MODEL on a chip, from its mapping alone: energy per
     inference, latency, throughput, TOPS, TOPS/W, TOPS/mm², EDP; per-layer and per-component
     breakdowns; digital SRAM and digital-ReRAM baselines on the same network and node; the
-    full-array peak. Modules that stay digital (LSTM, attention, ...) are priced as digital MACs.
-    Component values and their sources: reram/cost/nodes/*.toml.
+    full-array peak. Modules that stay digital (LSTM, attention products, ...) are priced as
+    digital MACs. A language model (char_gpt, gpt2_small, llama_1b, or one with a ``context``)
+    is also priced per token on its system of chips: decode latency and tokens/s, pipelined
+    tokens/s, prefill of --prompt tokens, energy per token with links and KV cache, per chip
+    cores, weights, traffic and utilisation, and a placement picture. Component values and
+    their sources: reram/cost/nodes/*.toml.
     """
-    from reram.config import load_config
-    from reram.experiments.cost_job import resolve_model, run_cost
+    from reram.config import load_config, override
+    from reram.experiments.cost_job import resolve_model, run_cost, run_system
 
     with clean_errors():
         cfg = load_config(config_file(config) if config else preset_name)
+        chip = {k: v for k, v in (("partition", partition), ("max_chips", max_chips)) if v is not None}
+        if chip:
+            cfg = override(cfg, {"chip": chip})
         shape = _shape(input_shape)
-        resolve_model(model, shape)  # a bad MODEL fails before anything is written
+        made, _ = resolve_model(model, shape)  # a bad MODEL fails before anything is written
+        tokens = context is not None or hasattr(made, "context")
+        if context is not None and context < 1 or prompt < 0:
+            fail(f"--context = {context!r} / --prompt = {prompt!r}: allowed are --context >= 1 and --prompt >= 0")
     out = out_dir(out)
     with clean_errors(), manifested(out, "reram cost", {"model": model, "config": cfg.to_dict(), "shape": shape}):
         summary = run_cost(model, cfg, out, shape)
+        if tokens:
+            summary["system"] = run_system(model, cfg, out, context, prompt)
     if as_json:
         print(json.dumps(json_safe(summary), indent=2, allow_nan=False))
+        return
+    if tokens:
+        _print_system(model, cfg, summary["system"], out)
         return
     m = summary["metrics"]
     where = f"{summary['cores_used']} cores, {summary['chips']} chip(s)"
@@ -101,6 +123,33 @@ def cost(
         f"vs digital ReRAM: {versus('digital ReRAM', dig['energy_ratio'], dig['latency_ratio'])}\n"
         f"full-array peak: {p['energy_per_mac_J'] * 1e15:.3g} fJ/MAC, {p['tops_per_w']:.3g} TOPS/W; results in {out}/"
     )
+
+
+def _print_system(model: str, cfg: Any, system: dict[str, Any], out: Path) -> None:
+    p = system["per_token"]
+    t = Table(title=f"{model} on {int(p['chips'])} chip(s) of {cfg.name} ({cfg.chip.partition}, {cfg.chip.topology})")
+    t.add_column("per token", justify="left")
+    t.add_column("value", justify="right")
+    rows = [("decode latency", f"{p['decode_latency_s'] * 1e3:.4g} ms at {int(p['context_tokens'])} tokens of context"),
+            ("decode tokens/s (one sequence)", f"{p['decode_tokens_per_s']:.4g}"),
+            ("tokens/s pipelined", f"{p['pipelined_tokens_per_s']:.4g}"),
+            ("energy per token", f"{p['energy_per_token_J'] * 1e6:.4g} µJ"),
+            ("links / KV cache / attention share", f"{p['links_share']:.1%} / {p['kv_cache_share']:.1%} / "
+                                                   f"{p['attention_share']:.1%}"),
+            ("KV cache", f"{p['kv_cache_bits'] / 8e6:.4g} MB in {'SRAM' if p['kv_cache_in_sram'] else 'DRAM'}"),
+            ("mean chip utilisation", f"{p['mean_chip_utilisation']:.1%}")]  # fmt: skip
+    if "prefill_latency_s" in p:
+        rows.append((f"prefill of {int(p['prefill_tokens'])} tokens", f"{p['prefill_latency_s'] * 1e3:.4g} ms"))
+    for a, b in rows:
+        t.add_row(a, b)
+    Console().print(t)
+    c = Table(title="energy per token by component")
+    c.add_column("component")
+    c.add_column("µJ", justify="right")
+    for k, v in system["energy_per_token_J"].items():
+        c.add_row(k, f"{v * 1e6:.4g}")
+    Console().print(c)
+    Console().print(f"per chip (cores, weights, traffic, utilisation): {out}/chips.csv; placement: {out}/placement.png")
 
 
 @app.command(epilog=CONFIG_RULE)

@@ -400,12 +400,26 @@ class PeripheryConfig:
 
 @dataclass(frozen=True)
 class ChipConfig:
-    """A chip: how many cores, and whether a model may spill onto more chips.
+    """A chip, and the system of chips a large model spills onto.
 
     Attributes:
         cores: cores (arrays with periphery) per chip.
         max_chips: chips a model may occupy; a model needing more fails to map.
         node_nm: technology node (nanometres); informs the cost model.
+        partition: how a model needing several chips is cut (``reram.mapping.placement``):
+            "pipeline" (layers in order, chip after chip: each chip a pipeline stage, a layer
+            split only where a chip fills up) or "tensor" (every layer's tiles dealt out over
+            all the chips: each chip holds a share of every matrix).
+        topology: how the chips are linked: "mesh" (a square grid, chip k at row k // side,
+            column k % side, each linked to its four neighbours; as Simba's package) or "ring"
+            (each linked to its two neighbours); a transfer takes the fewest hops.
+        link_Gbps: bandwidth of a chip-to-chip link, each direction (gigabits per second).
+        link_latency_ns: latency of one hop over a link (nanoseconds).
+        link_pJ_per_bit: energy of moving one bit over one hop (picojoules); None = the node's
+            ``chip_link_J_per_bit`` (``reram/cost/nodes``, from wireline surveys).
+            The bandwidth and latency defaults follow Simba's package links (Shao et al., MICRO
+            2019: ground-referenced signalling at 0.82-1.75 pJ/bit, 100 Gb/s per chiplet port,
+            about 20 ns per hop); assumed, not measured for a ReRAM system.
 
     """
 
@@ -413,9 +427,16 @@ class ChipConfig:
     cores: int = num(48, 1, 1_000_000, "cores")
     max_chips: int = num(64, 1, 100_000, "chips")
     node_nm: int = num(130, 1, 1000, "nm")
+    partition: str = "pipeline"
+    topology: str = "mesh"
+    link_Gbps: float = num(100.0, 1e-3, 1e6, "Gb/s")
+    link_latency_ns: float = num(20.0, 0, 1e6, "ns")
+    link_pJ_per_bit: float | None = num(None, 0, 1e4, "pJ/bit")
 
     def __post_init__(self) -> None:
         check(self)
+        choice(self, "partition", ("pipeline", "tensor"))
+        choice(self, "topology", ("mesh", "ring"))
 
 
 @dataclass(frozen=True)

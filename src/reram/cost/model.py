@@ -19,7 +19,11 @@ Energy per component (per inference):
 - ``shift_add``/``psum``: digital additions of ``accumulator_bits``;
 - ``buffer``: SRAM reads of the layer's inputs and writes of its outputs (``act_bits`` each);
 - ``interconnect``: outputs moved to the next layer's cores and partial sums between cores,
-  0.5 C_wire V_dd^2 per bit per metre (a chip-to-chip link when the cores sit on other chips);
+  0.5 C_wire V_dd^2 per bit per metre, on one chip;
+- ``links``: what crosses between chips (``reram.mapping.traffic``: a layer's inputs to the
+  chips holding its tiles, partial sums back to its home chip), ``chip.link_pJ_per_bit`` per bit
+  and hop of the chips' mesh or ring; each layer's transfers also take hops x ``link_latency_ns`` plus their
+  bits over ``link_Gbps`` (the largest transfer of each kind, the links working in parallel);
 - ``activation``: one digital operation per output (activation, pooling compare);
 - ``dram``: the input sample read and the result written off chip;
 - ``digital_layers``: layers that stay digital, at the digital baseline's energy per MAC.
@@ -41,6 +45,7 @@ from typing import Any
 from reram.config import Config
 from reram.cost.library import NodeParams, node_params
 from reram.cost.workload import LayerWork, Workload
+from reram.mapping.traffic import Transfer, hops, network_transfers
 from reram.periphery.dac import plane_counts
 
 COMPONENTS = (
@@ -54,6 +59,7 @@ COMPONENTS = (
     "psum",
     "buffer",
     "interconnect",
+    "links",
     "activation",
     "dram",
     "digital_layers",
@@ -260,6 +266,8 @@ def price(work: Workload) -> CostReport:
     wire_J_per_bit_m = 0.5 * node.wire_cap_F_per_m * node.vdd_V**2
     energy: dict[str, dict[str, float]] = {}
     latency: dict[str, float] = {}
+    transfers = work_transfers(work)
+    n_chips = max(1, work.placement.n_chips)
     for k, layer in enumerate(work.layers):
         e = dict.fromkeys(COMPONENTS, 0.0)
         e["buffer"] = (layer.input_elements + layer.output_elements) * bits * node.sram_J_per_bit
@@ -283,13 +291,15 @@ def price(work: Workload) -> CostReport:
             nxt = work.layers[k + 1] if k + 1 < len(work.layers) else None
             if nxt is not None:
                 dist, crosses = _distance_m(layer, nxt, core_pitch, cfg.chip.cores)
-                moved = layer.output_elements * bits
-                e["interconnect"] += moved * (node.chip_link_J_per_bit if crosses else dist * wire_J_per_bit_m)
+                if not crosses:  # across chips: the links below
+                    e["interconnect"] += layer.output_elements * bits * dist * wire_J_per_bit_m
             # every tile has its own core, so a layer takes one tile's timesteps and conversions in turn
             rounds = math.ceil(max(_tile_cols(layer)) / cc.adcs_per_core)
             first = layer.events[0]
             latency[layer.name] = (first["mvms"] * cc.t_plane_s + first["timesteps"] * cc.t_sample_s
                                    + first["slices"] * rounds * cc.t_conversion_s)  # fmt: skip
+            e["links"], t_links = _link_costs(transfers.get(layer.name, []), layer.positions, n_chips, cfg, node)
+            latency[layer.name] += t_links
         if k == 0:
             e["dram"] += layer.input_elements * bits * node.dram_J_per_bit
         if k == len(work.layers) - 1:
@@ -301,6 +311,38 @@ def price(work: Workload) -> CostReport:
     parts["interconnect"] = 0.1 * sum(parts.values())  # router and wiring overhead, ~10 % (ours)
     macs = sum(layer.macs for layer in work.layers)
     return CostReport(energy, latency, parts, macs, cfg.cost.pipeline, work.source, chips)
+
+
+def work_transfers(work: Workload) -> dict[str, list[Transfer]]:
+    """The chip-to-chip transfers of every analog layer per input vector (``reram.mapping.traffic``)."""
+    if work.placement.n_chips <= 1:
+        return {}
+    chain = [(w.name, w.grid, w.sites) for w in work.layers if w.analog and w.grid is not None and w.sites]
+    return network_transfers(chain, work.config.cost.act_bits, work.config.cost.accumulator_bits)
+
+
+def link_J_per_bit(cfg: Config, node: NodeParams) -> float:
+    """Energy of one bit over one chip-to-chip hop (joules): the chip's setting, else the node's."""
+    pj = cfg.chip.link_pJ_per_bit
+    return node.chip_link_J_per_bit if pj is None else pj * 1e-12
+
+
+def _link_costs(
+    transfers: list[Transfer], positions: float, n_chips: int, cfg: Config, node: NodeParams
+) -> tuple[float, float]:
+    """(joules, seconds) of one layer's transfers over ``positions`` input vectors."""
+    if not transfers:
+        return 0.0, 0.0
+    per_bit = link_J_per_bit(cfg, node)
+    topo = cfg.chip.topology
+    joules = sum(t.bits * hops(t.src, t.dst, n_chips, topo) for t in transfers) * positions * per_bit
+    seconds = 0.0
+    for kind in ("inputs", "partial_sums"):
+        mine = [t for t in transfers if t.kind == kind]
+        if mine:
+            seconds += max(hops(t.src, t.dst, n_chips, topo) * cfg.chip.link_latency_ns * 1e-9
+                           + t.bits * positions / (cfg.chip.link_Gbps * 1e9) for t in mine)  # fmt: skip
+    return joules, seconds
 
 
 def _tile_cols(layer: LayerWork) -> list[int]:

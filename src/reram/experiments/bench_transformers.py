@@ -143,7 +143,7 @@ def _train_lm(model: nn.Module, corpus: Any, steps: int, lr: float, s: GPTSettin
         nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         sched.step()
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
         if k % 20 == 0 or k == steps - 1:
             tick(stage, k + 1, steps)
     model.eval()

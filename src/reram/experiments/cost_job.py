@@ -11,7 +11,7 @@ from torch import nn
 from reram.config import Config, ConfigError
 from reram.cost import COMPONENTS, CostReport, Workload, cost_of_model, summarize
 from reram.report import plots, write_csv, write_html_report, write_json
-from reram.zoo import MODELS, build
+from reram.zoo import MODELS, SEQUENCE_MODELS, SHAPE_ONLY, build
 
 
 def resolve_model(spec: str, input_shape: tuple[int, ...] | None) -> tuple[nn.Module, tuple[int, ...]]:
@@ -21,7 +21,10 @@ def resolve_model(spec: str, input_shape: tuple[int, ...] | None) -> tuple[nn.Mo
             raise ConfigError(
                 f"MODEL = {spec!r} is unknown: allowed is a zoo model ({', '.join(MODELS)}) or module:factory"
             )
-        model, shape = build(spec, 1000 if spec == "resnet50" else 10)
+        if spec in SHAPE_ONLY:  # untrained large shapes: built on the meta device, no memory
+            model, shape = build(spec, None, "meta")
+        else:
+            model, shape = build(spec, None if spec in SEQUENCE_MODELS else 1000 if spec == "resnet50" else 10)
         return model, input_shape or shape
     mod_name, _, attr = spec.partition(":")
     try:
@@ -74,6 +77,12 @@ def run_cost(spec: str, config: Config, out: Path, input_shape: tuple[int, ...] 
     from reram.cost.activity import activity_spread
 
     model, shape = resolve_model(spec, input_shape)
+    if _is_meta(model) or hasattr(model, "context"):  # shapes only, or token ids in: the assumed activity
+        work, report = cost_of_model(model, config, shape)
+        summary = write_cost(out, work, report, f"Cost of {spec} on {config.name} ({config.chip.node_nm} nm)")
+        summary["activity"] = {"source": "assumed (reram.cost.default_profile): half the row slots pulsed"}
+        write_json(out / "cost.json", summary)
+        return summary
     images, signed = activity_spread(model, config, shape)
     work, report = cost_of_model(model, config, shape, images)
     summary = write_cost(out, work, report, f"Cost of {spec} on {config.name} ({config.chip.node_nm} nm)")
@@ -87,4 +96,45 @@ def run_cost(spec: str, config: Config, out: Path, input_shape: tuple[int, ...] 
         "relative_range": [min(spread.values()) / e - 1, max(spread.values()) / e - 1],
     }
     write_json(out / "cost.json", summary)
+    return summary
+
+
+def _is_meta(model: nn.Module) -> bool:
+    return any(p.is_meta for p in model.parameters())
+
+
+def run_system(spec: str, config: Config, out: Path, context: int | None, prompt: int) -> dict[str, Any]:
+    """Per-token cost of a token model on the chips (:func:`reram.cost.system.system_cost`):
+    write ``system.json``, ``chips.csv``, ``placement.png`` and ``system_report.html`` into ``out``.
+
+    Raises:
+        reram.ConfigError: the model does not take token ids (no ``context``).
+
+    """
+    from reram.cost.system import system_cost, system_summary
+
+    model, _ = resolve_model(spec, None)
+    ctx = context or getattr(model, "context", None)
+    if ctx is None:
+        raise ConfigError(f"MODEL = {spec!r} takes no token ids: --context is for language models "
+                          f"({', '.join(SEQUENCE_MODELS)} or a module:factory whose model has a context)")  # fmt: skip
+    result = system_cost(model, config, int(ctx), prompt)
+    summary = system_summary(result)
+    work = result["work"]
+    names = [lw.name for lw in work.layers if lw.sites]
+    index = {n: k for k, n in enumerate(names)}
+    sites = [(s.chip, s.core, index[s.layer]) for s in work.placement.sites]
+    png = plots.placement_map(sites, max(1, work.placement.n_chips), config.chip.cores, names, out / "placement.png")
+    write_json(out / "system.json", summary)
+    write_csv(out / "chips.csv", summary["chips"])
+    per_token = [{"figure": k, "value": v} for k, v in summary["per_token"].items()]
+    energy = [{"component": k, "joules_per_token": v} for k, v in summary["energy_per_token_J"].items()]
+    intro = [f"{spec} on {work.placement.n_chips} chip(s) of {config.chip.cores} cores ({config.chip.partition} "
+             f"partition, {config.chip.topology} of links at {config.chip.link_Gbps} Gb/s), decoding with "
+             f"{ctx} tokens in the KV cache. Energy per token by component, links and KV cache included; "
+             "per chip: cores, weights, bits in and out per token, and utilisation (busy time over the busiest "
+             "chip's)."]  # fmt: skip
+    write_html_report(out / "system_report.html", f"{spec}: a system of chips, per token",
+                      [("Per token", per_token), ("Energy per token", energy), ("Per chip", summary["chips"])],
+                      [png], intro=intro)  # fmt: skip
     return summary

@@ -27,9 +27,10 @@ from torch import nn
 class AttentionProducts(nn.Module):
     """softmax(Q K^T / sqrt(d) + mask) V: the digital products of scaled dot-product attention.
 
-    Called as ``products(q, k, v, mask)`` with q (N, heads, L, d), k and v (N, heads, S, d) and an
-    additive float mask broadcastable to (N, heads, L, S) (or None). ``need_weights = True`` keeps
-    the (N, heads, L, S) attention weights of the last call in ``last_weights``.
+    Called as ``products(q, k, v, mask)`` with q (N, heads, L, d), k and v (N, kv heads, S, d;
+    kv heads dividing heads: grouped-query attention) and an additive float mask broadcastable
+    to (N, heads, L, S) (or None). ``need_weights = True`` keeps the (N, heads, L, S) attention
+    weights of the last call in ``last_weights``.
     """
 
     def __init__(self, dropout: float = 0.0):
@@ -41,8 +42,11 @@ class AttentionProducts(nn.Module):
     def forward(
         self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """(N, heads, L, d) attention outputs."""
+        """(N, heads, L, d) attention outputs (k, v with fewer heads: grouped-query attention)."""
         p = self.dropout if self.training else 0.0
+        if k.shape[1] != q.shape[1]:  # each key/value head serves heads / kv_heads query heads
+            k = k.repeat_interleave(q.shape[1] // k.shape[1], dim=1)
+            v = v.repeat_interleave(q.shape[1] // v.shape[1], dim=1)
         if not self.need_weights:
             self.last_weights = None
             return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)
@@ -177,6 +181,8 @@ def rewritable(m: nn.MultiheadAttention) -> bool:
 def split_attention(model: nn.Module) -> list[str]:
     """Replace every rewritable ``nn.MultiheadAttention`` in ``model`` (in place) by a
     :class:`LinearAttention`; returns their names. The model itself is not replaced (wrap it).
+    The fused fast paths of ``nn.TransformerEncoderLayer`` / ``nn.TransformerEncoder``, which
+    would read the packed weights themselves, are switched off where they hold one.
     """
     names = []
     for name, m in list(model.named_modules()):
@@ -184,4 +190,9 @@ def split_attention(model: nn.Module) -> list[str]:
             parent, _, child = name.rpartition(".")
             setattr(model.get_submodule(parent), child, LinearAttention(m))
             names.append(name)
+    for m in model.modules():  # torch's fused encoder paths read the packed weights: never take them
+        if isinstance(m, nn.TransformerEncoderLayer) and isinstance(m.self_attn, LinearAttention):
+            m.activation_relu_or_gelu = 0
+        if isinstance(m, nn.TransformerEncoder) and any(isinstance(x, LinearAttention) for x in m.modules()):
+            m.use_nested_tensor = False
     return names

@@ -252,3 +252,35 @@ def bench_panels(rows: list[dict[str, object]], columns: dict[str, str], path: P
         ax.set_ylabel(str(r["metric"]))
         ax.set_title(str(r["task"]), fontsize=9)
     return save_figure(fig, path)
+
+
+def placement_map(sites: list[tuple[int, int, int]], n_chips: int, cores: int, layer_names: list[str],
+                  path: Path) -> Path:  # fmt: skip
+    """Chips x cores, each used core coloured by its layer's place in the network (a pipeline
+    shows as a gradient along the chips, tensor parallel as stripes); unused cores white.
+
+    Args:
+        sites: (chip, core, layer index) of every tile.
+        n_chips, cores: the system's size.
+        layer_names: in network order (the colour bar's ends are named).
+        path: the PNG to write.
+
+    """
+    grid = np.full((cores, n_chips), np.nan)
+    for chip, core, layer in sites:
+        grid[core, chip] = layer
+    fig, ax = plt.subplots(figsize=(min(14.0, 3 + n_chips * 0.12), 3.6))
+    cmap = plt.get_cmap("viridis").copy()
+    cmap.set_bad("white")
+    top = max(1, len(layer_names) - 1)
+    im = ax.imshow(grid, aspect="auto", interpolation="nearest", cmap=cmap, origin="lower",
+                   extent=(-0.5, n_chips - 0.5, -0.5, cores - 0.5), vmin=0, vmax=top)  # fmt: skip
+    ax.set_xlabel("chip")
+    ax.set_ylabel("core")
+    bar = fig.colorbar(im, ax=ax)
+    bar.set_label("layer (network order)")
+    if layer_names:
+        bar.set_ticks([0, len(layer_names) - 1])
+        bar.set_ticklabels([layer_names[0], layer_names[-1]])
+    ax.set_title(f"placement: {len(sites)} tiles on {n_chips} chip(s) of {cores} cores")
+    return save_figure(fig, path)
