@@ -76,6 +76,7 @@ def test_tensor_partition_spreads_every_layer_and_pipeline_keeps_blocks_together
 
 def test_hops_on_a_mesh_and_a_ring() -> None:
     assert hops(0, 8, 9) == 4 and hops(2, 6, 9) == 4 and hops(1, 4, 9) == 1 and hops(0, 0, 9) == 0  # 3 x 3 mesh
+    assert all(hops(k, k + 1, 9) == 1 for k in range(8))  # numbered in a snake: a pipeline's stages are neighbours
     assert hops(0, 8, 9, "ring") == 1 and hops(1, 5, 9, "ring") == 4
 
 

@@ -410,9 +410,9 @@ class ChipConfig:
             "pipeline" (layers in order, chip after chip: each chip a pipeline stage, a layer
             split only where a chip fills up) or "tensor" (every layer's tiles dealt out over
             all the chips: each chip holds a share of every matrix).
-        topology: how the chips are linked: "mesh" (a square grid, chip k at row k // side,
-            column k % side, each linked to its four neighbours; as Simba's package) or "ring"
-            (each linked to its two neighbours); a transfer takes the fewest hops.
+        topology: how the chips are linked: "mesh" (a square grid numbered row by row in a
+            snake, so that chips k and k + 1 are neighbours, each linked to its four; as Simba's
+            package) or "ring" (each linked to its two neighbours); a transfer takes the fewest hops.
         link_Gbps: bandwidth of a chip-to-chip link, each direction (gigabits per second).
         link_latency_ns: latency of one hop over a link (nanoseconds).
         link_pJ_per_bit: energy of moving one bit over one hop (picojoules); None = the node's

@@ -53,41 +53,32 @@ def write_verify(
 ) -> tuple[torch.Tensor, torch.Tensor, int, torch.Tensor]:
     """Iterative write-verify on all cells at once.
 
-    Cells start RESET at their window's low end. Each iteration reads every cell not yet
-    verified (only those: the work shrinks as cells pass) with read noise; a cell whose verify
-    read lies within +-``wv_tolerance_S`` of its target is done; every other cell gets one SET or
-    RESET pulse whose conductance change is a log-normally spread fraction ``wv_step_gain`` of
-    the verified error plus cycle-to-cycle noise, bounded by the cell's own window. Cells not
-    done after ``wv_max_iterations`` are failures.
+    Cells start RESET at their window's low end. Each iteration reads every active cell with
+    read noise; a cell whose verify read lies within +-``wv_tolerance_S`` of its target is done;
+    every other cell gets one SET or RESET pulse whose conductance change is a log-normally
+    spread fraction ``wv_step_gain`` of the verified error plus cycle-to-cycle noise, bounded by
+    the cell's own window. Cells not done after ``wv_max_iterations`` are failures.
 
     Returns:
         (conductances in siemens, failed mask, iterations run, pulses each cell received).
 
     """
-    shape = g_lo.shape
-    target, lo, hi = target_S.reshape(-1), g_lo.reshape(-1), g_hi.reshape(-1)
-    g = lo.clone()
+    g = g_lo.clone()
+    done = torch.zeros_like(g, dtype=torch.bool)
     pulses = torch.zeros_like(g, dtype=torch.int32)
-    active = torch.arange(g.numel(), device=g.device)  # the cells not yet verified: only they are read
     sigma_read = cfg.read_sigma_S
     it = 0
     for it in range(1, cfg.wv_max_iterations + 1):  # noqa: B007 - ``it`` is returned
-        ga = g[active]
-        read = ga + sigma_read * torch.randn(ga.shape, generator=gen, device=g.device) if sigma_read else ga
-        err = target[active] - read
-        todo = err.abs() > cfg.wv_tolerance_S
-        if not bool(todo.any()):
-            active = active[:0]
+        read = g + sigma_read * torch.randn(g.shape, generator=gen, device=g.device) if sigma_read else g
+        err = target_S - read
+        done |= err.abs() <= cfg.wv_tolerance_S
+        if bool(done.all()):
             break
-        active, err, ga = active[todo], err[todo], ga[todo]
-        pulses[active] += 1
-        spread = torch.exp(cfg.wv_step_spread * torch.randn(ga.shape, generator=gen, device=g.device))
+        pulses += ~done
+        spread = torch.exp(cfg.wv_step_spread * torch.randn(g.shape, generator=gen, device=g.device))
         step = cfg.wv_step_gain * err * spread
-        step = step + cfg.wv_c2c_sigma_S * torch.randn(ga.shape, generator=gen, device=g.device)
-        g[active] = torch.minimum(torch.maximum(ga + step, lo[active]), hi[active])
-    done = torch.ones_like(g, dtype=torch.bool)
-    done[active] = False
-    g, done, pulses = g.view(shape), done.view(shape), pulses.view(shape)
+        step = step + cfg.wv_c2c_sigma_S * torch.randn(g.shape, generator=gen, device=g.device)
+        g = torch.where(done, g, torch.minimum(torch.maximum(g + step, g_lo), g_hi))
     failed = (g - target_S).abs() > cfg.wv_tolerance_S + 3 * sigma_read
     return g, failed | ~done, it, pulses
 

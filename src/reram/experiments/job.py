@@ -58,12 +58,17 @@ def check_job(job: JobConfig) -> None:
     """
     from reram.data import DATASETS
     from reram.data.datasets import BUILT_IN
-    from reram.zoo import MODELS
+    from reram.zoo import MODELS, SEQUENCE_MODELS
 
     if job.dataset not in DATASETS:
         raise ConfigError(f"job.dataset = {job.dataset!r} is invalid: allowed is one of {', '.join(DATASETS)}")
     if job.model not in MODELS:
         raise ConfigError(f"job.model = {job.model!r} is invalid: allowed is a zoo model ({', '.join(MODELS)})")
+    if job.model in SEQUENCE_MODELS:
+        image_models = ", ".join(m for m in MODELS if m not in SEQUENCE_MODELS)
+        raise ConfigError(f"job.model = {job.model!r} is a language model (token ids in): the job classifies "
+                          f"images or speech; allowed are {image_models} (language models: reram bench transformers, "
+                          "reram cost)")  # fmt: skip
     if job.data_dir:
         if job.dataset in BUILT_IN:
             raise ConfigError(f"job.data_dir = {job.data_dir!r} is invalid for the built-in dataset {job.dataset!r}: "

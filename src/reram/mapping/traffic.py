@@ -45,14 +45,21 @@ def home_chip(sites: Sequence[TileSite]) -> int:
 
 
 def hops(src: int, dst: int, n_chips: int, topology: str = "mesh") -> int:
-    """Links between two chips: on a square ``mesh`` of ``n_chips`` (side ceil(sqrt(n))), the
-    Manhattan distance; on a ``ring``, the shorter way round.
+    """Links between two chips: on a square ``mesh`` of ``n_chips`` (side ceil(sqrt(n)), chips
+    numbered row by row in a snake, so that chip k and k + 1 are neighbours), the Manhattan
+    distance; on a ``ring``, the shorter way round.
     """
     if topology == "ring":
         d = abs(src - dst)
         return min(d, n_chips - d)
     side = math.isqrt(n_chips - 1) + 1 if n_chips > 1 else 1
-    return abs(src // side - dst // side) + abs(src % side - dst % side)
+
+    def xy(k: int) -> tuple[int, int]:
+        row, col = divmod(k, side)
+        return row, col if row % 2 == 0 else side - 1 - col
+
+    (r1, c1), (r2, c2) = xy(src), xy(dst)
+    return abs(r1 - r2) + abs(c1 - c2)
 
 
 def layer_transfers(
