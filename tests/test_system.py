@@ -112,5 +112,7 @@ def test_the_large_shapes_are_priced_without_weights() -> None:
 def test_bad_context_and_partition_are_named() -> None:
     with pytest.raises(ValueError, match="context = 0"):
         system_cost(CharGPT(vocab=8, dim=16, depth=1, heads=2, context=8), "neurram", 0)
+    with pytest.raises(ValueError, match="token ids"):
+        system_cost(nn.Sequential(nn.Flatten(), nn.Linear(784, 10)), "neurram", 16)
     with pytest.raises(reram.ConfigError, match="chip.partition"):
         _system(4, "diagonal")

@@ -67,6 +67,8 @@ def attention_shapes(model: nn.Module) -> list[AttentionShape]:
     try:
         with torch.no_grad():
             m.eval()(torch.zeros(1, 1, device="meta"))
+    except Exception as err:
+        raise ValueError(f"the model does not take a (1, 1) batch of token ids: {err}") from err
     finally:
         for h in hooks:
             h.remove()
@@ -95,11 +97,11 @@ def system_cost(model: nn.Module, config: Config | str | None, context: int, pro
     if not isinstance(prompt, int) or prompt < 0:
         raise ValueError(f"prompt = {prompt!r} is invalid: allowed is an integer >= 0 (tokens)")
     cfg = load_config(config)
+    shapes = attention_shapes(model)  # first: a model that takes no token ids fails here, by name
     work = analytic_workload(model, cfg, (1,))
     report = price(work)
     node = node_params(cfg.chip.node_nm)
     cost = cfg.cost
-    shapes = attention_shapes(model)
     n_chips = max(1, work.placement.n_chips)
     kv_bits_per_token = sum(2 * a.kv_heads * a.head_dim for a in shapes) * cost.act_bits
     kv_total_bits = kv_bits_per_token * context
