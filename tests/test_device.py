@@ -196,3 +196,20 @@ def test_a_chip_reads_at_a_temperature_apart_from_ageing():
     assert not torch.equal(y_hot, y0)
     with pytest.raises(ValueError, match="read temperature"):
         chip.read_temperature(-3.0)
+
+
+def test_programming_tile_group_by_tile_group_is_programming() -> None:
+    from reram.device import program, program_tiles
+
+    dev = reram.override(reram.preset("neurram"), {"device": {"stuck_high_rate": 0.02}}).device
+    target = 2e-6 + torch.rand(2, 6, 64, 32, generator=torch.Generator().manual_seed(0)) * 30e-6
+    whole = program_tiles(target, dev, torch.Generator().manual_seed(1))
+    same = program(target, dev, torch.Generator().manual_seed(1))
+    assert torch.equal(whole.g_S, same.g_S)  # a stack that fits: one call, the same draws
+    parts = program_tiles(target, dev, torch.Generator().manual_seed(1), max_cells=2 * 64 * 32 * 2)
+    assert parts.g_S.shape == target.shape and parts.pulses is not None and parts.pulses.shape == target.shape
+    ok = ~parts.failed
+    levels = cell.quantize_levels(target, dev)  # the targets on the device's levels
+    assert float((parts.g_S - levels)[ok].abs().max()) <= dev.wv_tolerance_S + 3 * dev.read_sigma_S
+    assert abs(float(parts.stuck.float().mean()) - 0.02) < 0.01  # the faults drawn group by group
+    assert not torch.equal(parts.g_S, whole.g_S)  # groups draw their own noise

@@ -224,3 +224,26 @@ def test_a_whole_converted_model_saves_and_loads(tmp_path):
     twin = copy.deepcopy(chip)
     twin.program(seed=2)
     assert not torch.equal(twin[0].g_S, chip[0].g_S)
+
+
+@pytest.mark.parametrize("layer", [nn.Linear(40, 30), nn.Conv2d(3, 8, 3, padding=1)])
+def test_a_batch_read_in_chunks_is_read_as_one(layer: nn.Module, monkeypatch: pytest.MonkeyPatch) -> None:
+    import reram.nn.layers as layers
+
+    torch.manual_seed(0)
+    x = torch.rand(12, 40) if isinstance(layer, nn.Linear) else torch.rand(12, 3, 6, 6)
+    cfg = {"base": "neurram", "device": {"read_noise_rel": 0.0, "read_noise_model": "constant"},
+           "periphery": {"adc": {"sample_cap_F": 0.0}}}  # fmt: skip
+    whole, chunked = (reram.convert(layer, cfg) for _ in range(2))
+    for m in (whole, chunked):
+        m.program()
+        reram.calibrate(m, [x])
+        reram.reset_events(m)
+    with torch.no_grad():
+        a = whole(x)
+        monkeypatch.setattr(layers, "CHUNK_BYTES", 1)  # one input at a time
+        b = chunked(x)
+    assert torch.equal(a, b)
+    ea, eb = whole.events.total(), chunked.events.total()
+    assert ea.vectors == eb.vectors and ea.adc_conversions == eb.adc_conversions
+    assert eb.cell_energy_J == pytest.approx(ea.cell_energy_J, rel=1e-6)

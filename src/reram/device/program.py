@@ -124,3 +124,37 @@ def program(
     else:
         pulses = torch.ones(target.shape, dtype=torch.int32, device=target.device)
     return ProgramResult(g_S=g, stuck=bad, failed=failed | bad, iterations=iterations, pulses=pulses)
+
+
+CHUNK_CELLS = 1 << 24  # cells programmed at once (memory): a larger stack goes tile group by tile group
+
+
+def program_tiles(
+    target_S: torch.Tensor,
+    cfg: DeviceConfig,
+    gen: torch.Generator,
+    stuck: tuple[torch.Tensor, torch.Tensor] | None = None,
+    max_cells: int = CHUNK_CELLS,
+) -> ProgramResult:
+    """:func:`program` on a (2, tiles, rows, cols) stack, a group of whole tiles at a time when it
+    holds more than ``max_cells`` cells (as a chip programs array after array): the write-verify's
+    temporaries stay the size of a group. A stack that fits is programmed in one call (the same
+    draws as :func:`program`); a larger one draws group after group from the same generator.
+    """
+    tiles = target_S.shape[1]
+    per_tile = max(1, target_S[:, :1].numel())
+    step = max(1, max_cells // per_tile)
+    if step >= tiles:
+        return program(target_S, cfg, gen, stuck)
+    parts = []
+    for a in range(0, tiles, step):
+        part = None if stuck is None else (stuck[0][:, a : a + step], stuck[1][:, a : a + step])
+        parts.append(program(target_S[:, a : a + step], cfg, gen, part))
+    pulses = [p.pulses for p in parts]
+    return ProgramResult(
+        g_S=torch.cat([p.g_S for p in parts], 1),
+        stuck=torch.cat([p.stuck for p in parts], 1),
+        failed=torch.cat([p.failed for p in parts], 1),
+        iterations=max(p.iterations for p in parts),
+        pulses=torch.cat(pulses, 1) if all(p is not None for p in pulses) else None,  # type: ignore[arg-type]
+    )

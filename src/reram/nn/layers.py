@@ -31,6 +31,9 @@ from reram.periphery.dac import InputPlanes, plane_counts
 log = logging.getLogger(__name__)
 
 
+CHUNK_BYTES = 256 * 2**20  # a read's currents held at once (memory); larger batches are read in chunks
+
+
 def _generator(seed: int, index: int, stream: int, device: torch.device) -> torch.Generator:
     mixed = int(np.random.SeedSequence([seed, index, stream]).generate_state(1)[0])
     return torch.Generator(device=device).manual_seed(mixed)
@@ -184,7 +187,7 @@ class AnalogLayer(nn.Module):
         mask = self.grid.row_mask(self.weight.device)[None, :, :, None].expand_as(self.g_S)
         tc, target = self.conductance_targets()
         stuck = self.stuck_map()
-        res = cell.program(target, cfg.device, self._gen(0), None if stuck is None else stuck.main())
+        res = cell.program_tiles(target, cfg.device, self._gen(0), None if stuck is None else stuck.main())
         ct = self.grid.col_tile
         if cfg.array.spare_rows:  # the verify read found failed rows: write them onto spares
             res, self.remapped_rows = repair.spare_rows(target, res, cfg, ct, self._gen(5), mask, stuck)
@@ -302,16 +305,15 @@ class AnalogLayer(nn.Module):
         positions = flat.shape[0] * self._positions_per_vector(flat)
         samples = x.shape[0] if x.dim() > 1 else 1
         self.positions, self.input_elements = positions // samples, x.numel() // samples
-        y = analog_matmul(
-            flat.detach(),
-            op,
-            state,
-            self.config,
-            self._gen(1),
-            self._spatial(),
-            lambda p, pulses, joules, wire_J: self._count(positions, p, pulses, joules, wire_J),
-        )
-        y = unflat(y)
+        parts = []
+        for part in flat.detach().split(self._chunk_rows(flat, positions, state)):
+            n = part.shape[0] * self._positions_per_vector(part)
+
+            def count(p: InputPlanes, pulses: torch.Tensor, joules: torch.Tensor, wire_J: Any, n: int = n) -> None:
+                self._count(n, p, pulses, joules, wire_J)
+
+            parts.append(analog_matmul(part, op, state, self.config, self._gen(1), self._spatial(), count))
+        y = unflat(parts[0] if len(parts) == 1 else torch.cat(parts))
         if self.compensated:  # the digital side rescales each output (drift compensation)
             y = y * self.out_scale.view(-1, *([1] * self._spatial()))
         if self.bias is not None:
@@ -323,6 +325,18 @@ class AnalogLayer(nn.Module):
 
     def _positions_per_vector(self, flat: torch.Tensor) -> int:
         return 1
+
+    def _chunk_rows(self, flat: torch.Tensor, positions: int, state: PeripheryState) -> int:
+        """Inputs read at once: all of them, unless the read's intermediates (currents of every
+        plane, tile and column) would pass ``CHUNK_BYTES``; then in chunks, one after another, as
+        a chip streams its inputs. Never while calibrating (the ranges see the whole batch).
+        """
+        rows = flat.shape[0]
+        if state.calibrating or state.auto_adc or rows <= 1:
+            return max(rows, 1)
+        planes = plane_counts(self.config.periphery.dac, 2)[0]
+        per_row = planes * self.grid.n_row * self.grid.out_features * (positions / rows) * flat.element_size()
+        return max(1, min(rows, int(CHUNK_BYTES // max(per_row, 1.0))))
 
     def _count(self, vectors: int, planes: InputPlanes, pulses: torch.Tensor, joules: torch.Tensor,
                wire_J: torch.Tensor | None = None) -> None:  # fmt: skip
