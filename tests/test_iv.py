@@ -13,9 +13,8 @@ from hypothesis import strategies as st
 from torch import nn
 
 import reram
-from reram.array.mvm import StackOp, row_grouping
+from reram.array.mvm import StackOp, floating_line_V, row_grouping
 from reram.config import override, preset
-from reram.core import floating_line_V
 from reram.fit import FitDataError, fit
 
 IDEAL = preset("ideal")

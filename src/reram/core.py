@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
+from reram.array.mvm import floating_line_V
 from reram.array.noise import add_line_noise_
 from reram.config import Config, DACConfig
 from reram.periphery import adc_levels, encode_inputs, percentile_abs
@@ -293,31 +294,6 @@ def _set_adc_range(signal: torch.Tensor, state: PeripheryState, cfg: Config) -> 
     # a column that saw no signal (inputs always zero on its rows) takes the busiest column's range
     fs = torch.where(fs > 0, fs, fs.amax()).clamp_min(torch.finfo(signal.dtype).tiny)
     _running(state.adc_fs, fs, state.first_batch or state.auto_adc)
-
-
-def floating_line_V(
-    i_A: torch.Tensor, op: ArrayOp, v_V: torch.Tensor, gsum_S: torch.Tensor, v0_V: float
-) -> torch.Tensor:
-    """The voltage a floating bit line settles at among cells of I = G v0 sinh(V / v0) (volts).
-
-    No current leaves the line: sum G sinh((V - V_bl) / v0) = 0. With sinh(a - b) = sinh a
-    cosh b - cosh a sinh b this is tanh(V_bl / v0) = sum G sinh(V / v0) / sum G cosh(V / v0),
-    two array products; a differential pair's second cell, driven at -V, enters the first sum
-    with its sign (sinh is odd) and the second without (cosh is even). At v0 -> inf it is
-    sum G V / sum G, the ohmic line.
-
-    Args:
-        i_A: (N, tiles, cols, ...) sum of (G+ - G-) v0 sinh(V / v0) over each line's cells
-            (amperes; read noise included).
-        op: the array product (``cell_sums`` of the cells' total G).
-        v_V: the row voltages (N, features).
-        gsum_S: every cell's G on each line (siemens), broadcastable to ``i_A``.
-        v0_V: the cells' nonlinearity (volts).
-
-    """
-    cosh = op.cell_sums(torch.cosh(v_V / v0_V) - 1.0, "g_tot") + gsum_S  # type: ignore[attr-defined]
-    ratio = (i_A / (v0_V * cosh)).clamp(-1.0 + 1e-6, 1.0 - 1e-6)  # |sinh| < cosh: read noise may push past
-    return v0_V * torch.atanh(ratio)
 
 
 def analog_matmul(

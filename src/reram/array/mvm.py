@@ -3,7 +3,8 @@
 Each cell passes I = V G; each column sums its cells' currents (:meth:`StackOp.currents`). Read
 noise, independent Gaussian of std sigma on every cell, enters in distribution: the column
 current is exactly N(V @ G, (V**2) @ sigma**2), so one sample per output replaces a noise tensor
-per input (:func:`add_read_noise_`, the one sampler).
+per input (:func:`add_read_noise_`, the one sampler). A floating bit line of nonlinear cells
+(I = G v0 sinh(V / v0)) settles where its cells' currents cancel (:func:`floating_line_V`).
 
 A :class:`StackOp` is what :func:`reram.core.analog_matmul` drives: a stack of arrays (tiles),
 each a dense (rows, cols) matrix of what one volt on a row adds to a column's current (siemens),
@@ -17,6 +18,7 @@ DAC (``reram.periphery.dac``) -> currents and read noise (here) -> sensing and A
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -40,6 +42,29 @@ def add_read_noise_(
     if sigma_S > 0:
         i_A.addcmul_(gaussian_like(i_A, gen), (v_sq_sum * (cells * sigma_S**2)).sqrt())
     return i_A
+
+
+def floating_line_V(i_A: torch.Tensor, op: Any, v_V: torch.Tensor, gsum_S: torch.Tensor, v0_V: float) -> torch.Tensor:
+    """The voltage a floating bit line settles at among cells of I = G v0 sinh(V / v0) (volts).
+
+    No current leaves the line: sum G sinh((V - V_bl) / v0) = 0. With sinh(a - b) = sinh a
+    cosh b - cosh a sinh b this is tanh(V_bl / v0) = sum G sinh(V / v0) / sum G cosh(V / v0),
+    two array products; a differential pair's second cell, driven at -V, enters the first sum
+    with its sign (sinh is odd) and the second without (cosh is even). At v0 -> inf it is
+    sum G V / sum G, the ohmic line.
+
+    Args:
+        i_A: (N, tiles, cols, ...) sum of (G+ - G-) v0 sinh(V / v0) over each line's cells
+            (amperes; read noise included).
+        op: the array product (``cell_sums`` of the cells' total G).
+        v_V: the row voltages (N, features).
+        gsum_S: every cell's G on each line (siemens), broadcastable to ``i_A``.
+        v0_V: the cells' nonlinearity (volts).
+
+    """
+    cosh = op.cell_sums(torch.cosh(v_V / v0_V) - 1.0, "g_tot") + gsum_S
+    ratio = (i_A / (v0_V * cosh)).clamp(-1.0 + 1e-6, 1.0 - 1e-6)  # |sinh| < cosh: read noise may push past
+    return v0_V * torch.atanh(ratio)
 
 
 Grouping = Callable[[torch.Tensor], torch.Tensor]

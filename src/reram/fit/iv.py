@@ -3,7 +3,7 @@
 Data (one row per point of a sweep): ``sweep`` (an id: one voltage sweep of one cell in one
 state), ``v_V`` (the voltage across the cell, volts), ``i_A`` (the current through it, amperes);
 optionally ``state`` ("on" / "off", also "lrs" / "hrs": the cell's state during the sweep).
-The model is the simulator's (``device.iv_v0_V``, :func:`reram.core.floating_line_V`):
+The model is the simulator's (``device.iv_v0_V``, :func:`reram.array.mvm.floating_line_V`):
 I = G v0 sinh(V / v0), one low-field conductance G per sweep and one v0 shared by all. It is
 fitted by least squares (``scipy.optimize.least_squares``, v0 bounded to (1 mV, 100 V)); each
 sweep's residuals are divided by its largest current, so a high-resistance sweep weighs as
