@@ -247,3 +247,20 @@ def test_a_batch_read_in_chunks_is_read_as_one(layer: nn.Module, monkeypatch: py
     ea, eb = whole.events.total(), chunked.events.total()
     assert ea.vectors == eb.vectors and ea.adc_conversions == eb.adc_conversions
     assert eb.cell_energy_J == pytest.approx(ea.cell_energy_J, rel=1e-6)
+
+
+def test_an_uncalibrated_layer_reads_its_batch_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    import reram.nn.layers as layers
+
+    torch.manual_seed(0)
+    layer, x = nn.Linear(40, 30), torch.rand(12, 40)
+    cfg = {"base": "neurram", "device": {"read_noise_rel": 0.0, "read_noise_model": "constant"},
+           "periphery": {"adc": {"sample_cap_F": 0.0}}}  # fmt: skip
+    whole, chunked = (reram.convert(layer, cfg) for _ in range(2))
+    for m in (whole, chunked):
+        m.program()
+    with torch.no_grad():
+        a = whole(x)
+        monkeypatch.setattr(layers, "CHUNK_BYTES", 1)
+        b = chunked(x)
+    assert torch.equal(a, b)  # the batch's own max |x| is the DAC's range: it sees the whole batch

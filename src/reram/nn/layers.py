@@ -329,10 +329,12 @@ class AnalogLayer(nn.Module):
     def _chunk_rows(self, flat: torch.Tensor, positions: int, state: PeripheryState) -> int:
         """Inputs read at once: all of them, unless the read's intermediates (currents of every
         plane, tile and column) would pass ``CHUNK_BYTES``; then in chunks, one after another, as
-        a chip streams its inputs. Never while calibrating (the ranges see the whole batch).
+        a chip streams its inputs. Never while calibrating or with the input range not yet
+        calibrated (then the batch's own max |x| sets it: the whole batch), nor on-chip (the ADC
+        ranges follow each read).
         """
         rows = flat.shape[0]
-        if state.calibrating or state.auto_adc or rows <= 1:
+        if state.calibrating or state.auto_adc or rows <= 1 or not float(state.x_range) > 0:
             return max(rows, 1)
         planes = plane_counts(self.config.periphery.dac, 2)[0]
         per_row = planes * self.grid.n_row * self.grid.out_features * (positions / rows) * flat.element_size()
