@@ -67,7 +67,7 @@ def test_symmetric_array_gives_symmetric_answers() -> None:
     # ...but identical columns give identical outputs
     gc = g[:, :1].expand(-1, 10).contiguous()
     out = solve_crossbar(gc, v, Wires(0.0, 1.0)).currents_A
-    assert torch.allclose(out, out[:, :1].expand_as(out), rtol=1e-12)
+    assert torch.allclose(out, out[:, :1].expand_as(out), rtol=1e-12, atol=0)
 
 
 def test_effective_matrix_equals_per_input_solve() -> None:
@@ -192,9 +192,10 @@ def test_voltage_sensing_tends_to_the_weighted_average() -> None:
     sol = solve_crossbar(g, v, Wires(1e-3, 1e-3), Topology(sensing="voltage"))
     assert sol.sense_V is not None
     ideal = (v @ g) / g.sum(0)  # a floating bit line settles at sum(G V) / sum(G)
-    assert torch.allclose(sol.sense_V, ideal, rtol=1e-6)
+    assert torch.allclose(sol.sense_V, ideal, rtol=1e-6, atol=0)
     a = effective_matrix(g, Wires(1.0, 1.0), sensing="voltage")
-    assert torch.allclose(v @ a, solve_crossbar(g, v, Wires(1.0, 1.0), Topology(sensing="voltage")).sense_V, rtol=1e-10)
+    sensed = solve_crossbar(g, v, Wires(1.0, 1.0), Topology(sensing="voltage")).sense_V
+    assert torch.allclose(v @ a, sensed, rtol=1e-10, atol=0)
 
 
 def test_floating_rows_open_sneak_paths() -> None:
@@ -226,7 +227,7 @@ def test_current_in_equals_current_out() -> None:
     sol = solve_crossbar(g, v, w, node_voltages=True)
     assert sol.row_V is not None
     pushed = ((v - sol.row_V[:, :, 0]) / (w.r_row + w.r_source)).sum(1)
-    assert torch.allclose(pushed, sol.currents_A.sum(1), rtol=1e-12)
+    assert torch.allclose(pushed, sol.currents_A.sum(1), rtol=1e-9, atol=0)
 
 
 def test_nonlinear_cells_obey_kirchhoff_and_tend_to_linear() -> None:
@@ -237,9 +238,9 @@ def test_nonlinear_cells_obey_kirchhoff_and_tend_to_linear() -> None:
     assert float(kcl_residual(g, v, sol, w, v0_V=0.15)) <= 1e-9
     linear = solve_crossbar(g, v, w).currents_A
     assert bool((sol.currents_A > linear).all())  # sinh cells conduct more than their small-signal G
-    assert torch.allclose(solve_crossbar(g, v, w, v0_V=1e4).currents_A, linear, rtol=1e-8)
+    assert torch.allclose(solve_crossbar(g, v, w, v0_V=1e4).currents_A, linear, rtol=1e-8, atol=0)
     ideal_nl = (g[None] * 0.15 * torch.sinh(v[:, :, None] / 0.15)).sum(1)
-    assert torch.allclose(solve_crossbar(g, v, Wires(0.0, 0.0), v0_V=0.15).currents_A, ideal_nl, rtol=1e-12)
+    assert torch.allclose(solve_crossbar(g, v, Wires(0.0, 0.0), v0_V=0.15).currents_A, ideal_nl, rtol=1e-12, atol=0)
 
 
 def test_approximations_state_their_error() -> None:
@@ -414,8 +415,8 @@ def test_energy_forms_conserve_what_the_drivers_deliver(rows, cols, r_row, r_col
     rows_w = (v - u[:, :, 0]) ** 2 / (r_row + r_src)
     rows_w = rows_w.sum(1) + ((u[:, :, 1:] - u[:, :, :-1]) ** 2).sum((1, 2)) / r_row
     cols_w = ((c[:, 1:] - c[:, :-1]) ** 2).sum((1, 2)) / r_col + (c[:, -1] ** 2).sum(1) / (r_col + r_sense)
-    assert torch.allclose(((v @ m_cell) * v).sum(1), cells, rtol=1e-8)
-    assert torch.allclose(((v @ (m_cell + m_wire)) * v).sum(1), cells + access + rows_w + cols_w, rtol=1e-8)
+    assert torch.allclose(((v @ m_cell) * v).sum(1), cells, rtol=1e-8, atol=0)
+    assert torch.allclose(((v @ (m_cell + m_wire)) * v).sum(1), cells + access + rows_w + cols_w, rtol=1e-8, atol=0)
 
 
 def test_counted_read_energy_splits_between_cells_and_wires() -> None:

@@ -8,7 +8,7 @@ y = analog(x)
 """
 
 from reram.config import Config, ConfigError, available_presets, load_config, override, preset
-from reram.core import EventCounts
+from reram.events import EventCounts
 from reram.mapping import MappingError, Placement
 from reram.nn import (
     age,

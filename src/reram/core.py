@@ -10,199 +10,19 @@ serves every layer type.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, fields
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Protocol
 
-import numpy as np
 import torch
 
 from reram.array.mvm import floating_line_V
-from reram.array.noise import add_line_noise_
+from reram.array.noise import line_variance
 from reram.config import Config, DACConfig
 from reram.periphery import adc_levels, encode_inputs, percentile_abs
-from reram.periphery.adc import add_sampling_noise_, correct_, distort_, max_abs, to_codes_
+from reram.periphery.adc import correct_, distort_, max_abs, sampling_variance, to_codes_
 from reram.periphery.dac import InputPlanes, driven_values
 from reram.periphery.neuron import integrate
 from reram.rng import gaussian_like
-
-# per tile, per read: the kinds an inference read counts (the cost model's workload)
-EVENT_KINDS = (
-    "vectors",
-    "mvms",
-    "macs",
-    "cell_reads",
-    "dac_conversions",
-    "read_pulses",
-    "adc_conversions",
-    "slices",
-    "timesteps",
-    "integrations",
-    "shift_adds",
-    "psum_adds",
-    "cell_energy_J",
-    "wire_energy_J",
-)
-
-
-@dataclass
-class EventCounts:
-    """Events of the chip: one vocabulary for every kernel (forward and transposed reads,
-    outer-product updates, programming). Counts are numbers of events; energies in joules.
-
-    Attributes:
-        vectors: input vectors read with the rows driven (one per sample per output position).
-        transposed_vectors: input vectors read with the columns driven (TNSA, backpropagation).
-        mvms: array activations (one per input plane per input vector per tile or phase).
-        macs, transposed_macs: multiply-accumulates of those reads (logical weights x vectors).
-        cell_reads: cells read (cells x planes x input vectors).
-        dac_conversions: line drive slots of the reads (driven lines x planes x input vectors).
-        read_pulses: read drive slots with a non-zero pulse (the slots a driver actually switches).
-        adc_conversions: conversions of sensed lines (lines x conversions x input vectors; a
-            conversion per plane, or per slice when the neuron integrates the planes).
-        slices: conversion rounds of an array (conversions x input vectors): the latency's.
-        timesteps: sample-and-integrate steps of an array (planes' repeats x input vectors): the
-            settled line of bit j of an integrated slice is sampled 2**j times.
-        integrations: sample-and-integrate steps of sensed lines (lines x timesteps x vectors).
-        shift_adds: digital shift-add operations that recombine input planes.
-        psum_adds: digital additions accumulating partial sums across tiles.
-        cell_energy_J: energy the reads dissipated in the cells: the sum over pulses and cells of
-            (V_row - V_col)^2 G t_pulse, from the same voltages and conductances the read used
-            (with exact IR drop, from the solved node voltages: ``reram.array.energy``).
-        wire_energy_J: energy the reads dissipated in the wires, driver and sense resistances and
-            access transistors (exact IR drop, current sensing; 0 with ideal wires).
-        update_samples: outer-product updates (samples) applied.
-        update_row_pulses, update_col_pulses: update pulses fired on rows and on columns.
-        update_cell_pulses: full-selected cell pulses (coincidences, and programmed pulses).
-        half_selected: cell-pulse slots where only the row or only the column fired.
-        update_cell_J: energy update pulses dissipated in the cells, sum V^2 G t over selected
-            (V = v_write) and half-selected (V = v_write / 2) cell pulses.
-        programmed_cells: cells written by write-verify (carry resets, digital write-backs).
-        verify_rows: rows written by write-verify (each cell of a row verified in parallel).
-        program_slots: pulse slots of row-by-row open-loop programming: per row, the largest
-            SET count plus the largest RESET count.
-        digital_macs: multiply-accumulates done digitally (mixed precision's accumulator).
-
-    """
-
-    vectors: float = 0
-    transposed_vectors: float = 0
-    mvms: float = 0
-    macs: float = 0
-    transposed_macs: float = 0
-    cell_reads: float = 0
-    dac_conversions: float = 0
-    read_pulses: float = 0
-    adc_conversions: float = 0
-    slices: float = 0
-    timesteps: float = 0
-    integrations: float = 0
-    shift_adds: float = 0
-    psum_adds: float = 0
-    cell_energy_J: float = 0.0
-    wire_energy_J: float = 0.0
-    update_samples: float = 0
-    update_row_pulses: float = 0
-    update_col_pulses: float = 0
-    update_cell_pulses: float = 0
-    half_selected: float = 0
-    update_cell_J: float = 0.0
-    programmed_cells: float = 0
-    verify_rows: float = 0
-    program_slots: float = 0
-    digital_macs: float = 0
-
-    def __add__(self, other: EventCounts) -> EventCounts:
-        return EventCounts(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
-
-    def as_dict(self) -> dict[str, float]:
-        """Plain dict of counts (energies in joules)."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
-
-def _number(v: float) -> Any:
-    """A count as an int when it is whole (counted runs), else a float (analytic profiles)."""
-    return int(v) if float(v).is_integer() else float(v)
-
-
-class TileEvents:
-    """Per-tile event counters of one layer; counts follow from shapes and plane counts.
-
-    Args:
-        tiles: (row tile, column tile, weight rows used, weight columns used) per tile.
-        cells_per_row, cells_per_col: cells one weight occupies along a column / a row.
-
-    """
-
-    SHAPE_KINDS = (
-        "vectors",
-        "mvms",
-        "macs",
-        "cell_reads",
-        "dac_conversions",
-        "adc_conversions",
-        "slices",
-        "timesteps",
-        "integrations",
-        "shift_adds",
-        "psum_adds",
-    )
-
-    def __init__(self, tiles: list[tuple[int, int, int, int]], cells_per_row: int, cells_per_col: int):
-        unit = []
-        for r, _c, rows, cols in tiles:
-            cr, cc = rows * cells_per_row, cols * cells_per_col
-            unit.append([1, 1, rows * cols, cr * cc, cr, cols, 1, 1, cols, cols, cols if r > 0 else 0])
-        # float64 holds every integer count exactly (to 2**53) and the analytic path's mean planes
-        self.unit = np.asarray(unit, dtype=np.float64)
-        self.counts = np.zeros_like(self.unit)
-        self.read_pulses = np.zeros(len(tiles), dtype=np.float64)
-        self.cell_energy_J = np.zeros(len(tiles), dtype=np.float64)
-        self.wire_energy_J = np.zeros(len(tiles), dtype=np.float64)
-
-    def add(
-        self, vectors: float, planes: float, conversions: float | None = None, timesteps: float | None = None
-    ) -> None:
-        """Count one read of every tile by ``vectors`` input vectors of ``planes`` planes, each
-        vector ``conversions`` conversions per line and ``timesteps`` drive timesteps (both
-        default: one per plane) (the counted path: whole numbers; the analytic path: an activity
-        profile's means).
-        """
-        conv = planes if conversions is None else conversions
-        steps = planes if timesteps is None else timesteps
-        mult = np.asarray([1, planes, 1, planes, planes, conv, conv, steps, steps, conv - 1, 1], dtype=np.float64)
-        mult *= vectors
-        self.counts += self.unit * mult
-
-    def add_measured(
-        self, read_pulses: np.ndarray, cell_energy_J: np.ndarray, wire_energy_J: np.ndarray | None = None
-    ) -> None:
-        """Add the data-dependent counts of one read, per tile (pulses switched, joules in the
-        cells and in the wires).
-        """
-        self.read_pulses += read_pulses
-        self.cell_energy_J += cell_energy_J
-        if wire_energy_J is not None:
-            self.wire_energy_J += wire_energy_J
-
-    def _row(self, k: int) -> EventCounts:
-        c = {kind: _number(v) for kind, v in zip(self.SHAPE_KINDS, self.counts[k], strict=True)}
-        return EventCounts(**c, read_pulses=_number(self.read_pulses[k]), cell_energy_J=float(self.cell_energy_J[k]),
-                           wire_energy_J=float(self.wire_energy_J[k]))  # fmt: skip
-
-    def per_tile(self) -> list[EventCounts]:
-        """Counts per tile, in the layer's tile order."""
-        return [self._row(k) for k in range(len(self.counts))]
-
-    def total(self) -> EventCounts:
-        """Counts summed over the layer's tiles."""
-        return sum(self.per_tile(), EventCounts())
-
-    def reset(self) -> None:
-        """Zero the counters."""
-        self.counts[:] = 0
-        self.read_pulses[:] = 0
-        self.cell_energy_J[:] = 0.0
-        self.wire_energy_J[:] = 0.0
 
 
 class ArrayOp(Protocol):
@@ -335,42 +155,45 @@ def analog_matmul(
     if driven is not None:
         driven.append(driven_values(planes, x_range, dac, cfg.array.v_read_V))
     v = planes.planes.flatten(0, 1)
-    # array: column currents (amperes), read noise in distribution
     v0 = cfg.device.iv_v0_V
-    drive = v if v0 == 0 else v0 * torch.sinh(v / v0)  # a cell passes I = G v0 sinh(V / v0): ohmic at v0 = 0
-    i = op.currents(drive)
-    v_sq = drive * drive
-    add_line_noise_(i, op, drive, v_sq, cfg, gen)
-    if v0:
-        v_sq = v * drive  # the power a cell dissipates per siemens: I V / G
     view = (1, *state.adc_fs.shape) + (1,) * spatial
-    wire_J = None
-    if on_read is not None:  # cell energy with the bit lines held at 0 V: sum V^2 G t, one pulse per plane
-        g_row = op.g_row_S
-        solved = op.read_energy(v) if hasattr(op, "read_energy") else None
-        if solved is None:
-            joules = op.row_totals(v_sq, g_row).double()
-        else:  # a wired array: the solved node voltages' quadratic forms (reram.array.energy)
-            joules, wire_J = solved[0].double(), solved[1].double() * cfg.array.t_pulse_s
-        if count_pulses:
-            nonzero = torch.count_nonzero(v, dim=0).unsqueeze(0).to(v.dtype)  # pulsed slots, summed over inputs
-            pulses = op.row_totals(nonzero, torch.ones_like(g_row[..., :1]))
-        else:
-            pulses = torch.zeros(g_row.shape[0], 1, dtype=v.dtype, device=v.device)
+    # the neuron's sum of ohmic planes is linear in them: one product of the integrated drive
+    fused = planes.slices is not None and v0 == 0 and not getattr(op, "solves_energy", False)
+    if fused:
+        i, var, weights, samples = _integrated_currents(planes, op, cfg)
+    else:  # array: column currents of every plane (amperes) and their read noise's variance
+        drive = v if v0 == 0 else v0 * torch.sinh(v / v0)  # a cell passes I = G v0 sinh(V / v0): ohmic at v0 = 0
+        i = op.currents(drive)
+        var = line_variance(op, drive.abs(), drive * drive, cfg)
+    # the line noise is drawn with the sampling noise (one Gaussian per conversion) where only
+    # linear steps lie between them; before the floating line of sinh cells or per-plane integration
+    if var is not None and ((adc.sensing == "voltage" and v0) or (not fused and planes.slices is not None)):
+        i.addcmul_(gaussian_like(i, gen), var.sqrt_())
+        var = None
+    joules = pulses = wire_J = None
+    if on_read is not None:
+        joules, pulses, wire_J = _read_energy(planes, v, op, cfg, count_pulses)
     if adc.sensing == "voltage" and v0:  # floating line of sinh cells: sum G sinh((V - V_bl) / v0) = 0
         i.copy_(floating_line_V(i, op, v, state.gsum_S.view(view), v0))
     elif adc.sensing == "voltage":  # floating bit line: V = sum(V G) / sum(G)
-        i.div_(state.gsum_S.view(view))
-        if on_read is not None:  # sum G (V - V_bl)^2 = sum G V^2 - V_bl^2 sum G, per column
-            bl = (i * i).sum(0).flatten(2).sum(-1) if spatial else (i * i).sum(0)
+        gsum = state.gsum_S.view(view)
+        i.div_(gsum)
+        if var is not None:
+            var = var / (gsum * gsum)
+        if joules is not None:  # sum G (V - V_bl)^2 = sum G V^2 - V_bl^2 sum G, per column
+            bl = _line_V_squared(i, planes, op, gsum, fused, spatial)
             joules = joules - op.col_tile_sums(bl * state.gsum_S).double()
-    weights, samples = planes.weights, [1] * len(planes.weights)
-    if planes.slices is not None:  # the neuron integrates the planes' charge, then converts once per slice
-        i, weights = integrate(i, planes)
-        samples = [sum(planes.repeats[p] for p in group) for group in planes.slices]
+    if not fused:
+        weights, samples = planes.weights, [1] * len(planes.weights)
+        if planes.slices is not None:  # the neuron integrates the planes' charge, then converts once per slice
+            i, weights = integrate(i, planes)
+            samples = [sum(planes.repeats[p] for p in group) for group in planes.slices]
     if cfg.device.read_noise_model == "physical" and adc.sample_cap_F > 0:  # kT/C on every sample
         kelvin = getattr(op, "read_K", None) or cfg.device.t_ref_K
-        add_sampling_noise_(i, samples, adc, kelvin, cfg.array.t_pulse_s, gen)
+        ktc = sampling_variance(samples, i.shape[0], adc, kelvin, cfg.array.t_pulse_s, i)
+        var = ktc if var is None else var + ktc
+    if var is not None:  # line and sampling noise, independent Gaussians: one draw of their sum
+        i.addcmul_(gaussian_like(i, gen), var.sqrt_())
     if state.calibrating or state.auto_adc:
         _set_adc_range(i, state, cfg)
     # ADC: integer codes; the step size is folded into the digital scale below
@@ -381,8 +204,106 @@ def analog_matmul(
         i.addcmul_(gaussian_like(i, gen), step.view(view), value=adc.noise_lsb)
     codes = correct_(to_codes_(i, step.view(view), adc.bits), state.adc_pattern, adc, view)
     if on_read is not None:
+        assert joules is not None and pulses is not None
         on_read(planes, pulses, joules * cfg.array.t_pulse_s, wire_J)
     return _digital_sum(codes, weights, step * state.gain, x_range, dac, view)
+
+
+def _integrated_currents(
+    planes: InputPlanes, op: ArrayOp, cfg: Config
+) -> tuple[torch.Tensor, torch.Tensor | None, list[float], list[int]]:
+    """The integrated line currents of each slice from one product (ohmic cells).
+
+    The neuron sums plane j's settled line ``repeats[j]`` times, so a slice's signal is
+    sum_j r_j (v_j @ G) = (sum_j r_j v_j) @ G, and its read noise, drawn once per plane and
+    integrated with it, is Gaussian with variance sum_j r_j^2 var_j: the same distribution as
+    reading the planes one by one (:func:`reram.periphery.neuron.integrate`), at one product.
+
+    Returns:
+        (slices * N, tiles, cols, ...) integrated noiseless currents (amperes x timesteps), the
+        variance of their read noise (broadcastable; None without noise), the slices' digital
+        weights and their samples per conversion.
+
+    """
+    assert planes.slices is not None
+    drive, v_abs, v_sq, reads, weights, samples = [], [], [], [], [], []
+    for group in planes.slices:
+        r = [planes.repeats[p] for p in group]
+        p0 = planes.planes[group[0]]
+        d, a, s = p0 * r[0], p0.abs() * (r[0] ** 2), p0 * p0 * (r[0] ** 2)
+        for p, rep in zip(group[1:], r[1:], strict=True):
+            plane = planes.planes[p]
+            d.add_(plane, alpha=rep)
+            a.add_(plane.abs(), alpha=rep**2)
+            s.addcmul_(plane, plane, value=rep**2)
+        drive.append(d)
+        v_abs.append(a)
+        v_sq.append(s)
+        reads.append(float(sum(rep**2 for rep in r)))
+        weights.append(planes.weights[group[0]] / r[0])
+        samples.append(sum(r))
+    i = op.currents(torch.cat(drive))
+    n = planes.planes.shape[1]
+    thermal: float | torch.Tensor = reads[0]
+    if len(set(reads)) > 1:
+        thermal = torch.tensor(reads, dtype=i.dtype, device=i.device).repeat_interleave(n)
+        thermal = thermal.view(-1, *([1] * (i.dim() - 1)))
+    return i, line_variance(op, torch.cat(v_abs), torch.cat(v_sq), cfg, reads=thermal), weights, samples
+
+
+def _read_energy(
+    planes: InputPlanes, v: torch.Tensor, op: ArrayOp, cfg: Config, count_pulses: bool
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """Cell joules x t^-1 per array with the bit lines at 0 V (sum V^2 G, one pulse per plane, or
+    the solved node voltages' forms of a wired array), the non-zero row pulses per tile, and the
+    wires' joules (None when ideal).
+    """
+    g_row, wire_J = op.g_row_S, None
+    v0 = cfg.device.iv_v0_V
+    solved = op.read_energy(v) if hasattr(op, "read_energy") else None
+    if solved is not None:  # a wired array: the solved node voltages' quadratic forms (reram.array.energy)
+        joules, wire_J = solved[0].double(), solved[1].double() * cfg.array.t_pulse_s
+    else:  # the power a cell dissipates per siemens: I V / G, V^2 when ohmic, summed over the planes
+        p = planes.planes
+        per_input = (p * p).sum(0) if v0 == 0 else (p * (v0 * torch.sinh(p / v0))).sum(0)
+        joules = op.row_totals(per_input, g_row).double()
+    if count_pulses:
+        nonzero = torch.count_nonzero(v, dim=0).unsqueeze(0).to(v.dtype)  # pulsed slots, summed over inputs
+        pulses = op.row_totals(nonzero, torch.ones_like(g_row[..., :1]))
+    else:
+        pulses = torch.zeros(g_row.shape[0], 1, dtype=v.dtype, device=v.device)
+    return joules, pulses, wire_J
+
+
+ENERGY_SAMPLE = 4096  # integrated voltage-mode reads: output positions re-read plane by plane for the energy
+
+
+def _line_V_squared(
+    i: torch.Tensor, planes: InputPlanes, op: ArrayOp, gsum: torch.Tensor, fused: bool, spatial: int
+) -> torch.Tensor:
+    """(tiles, cols) sum over the reads of each floating line's V_bl^2 (volts squared), per plane.
+
+    Read plane by plane, the sensed voltages are those lines. Integrated in one product
+    (:func:`_integrated_currents`), the planes' own noiseless line voltages are summed exactly
+    for matrix products (``output_square_sums``: the inputs' Gram matrix); for convolutions they
+    are re-read for every input while the batch has at most ``ENERGY_SAMPLE`` output positions
+    (exact), else for an evenly spaced subset of the images with at least that many, scaled to
+    the batch (an estimate: a few per cent per column, less per array).
+    """
+
+    def squares(bl: torch.Tensor) -> torch.Tensor:
+        sq = bl * bl
+        return sq.sum(0).flatten(2).sum(-1) if spatial else sq.sum(0)
+
+    if not fused:
+        return squares(i)
+    if hasattr(op, "output_square_sums"):  # exact, from the inputs' Gram matrix where that is cheaper
+        return op.output_square_sums(planes.planes.flatten(0, 1)) / (gsum[0] * gsum[0])
+    n = planes.planes.shape[1]
+    positions = max(1, i[0, 0, 0].numel())
+    stride = max(1, n * positions // ENERGY_SAMPLE)
+    sub = planes.planes[:, ::stride]
+    return squares(op.currents(sub.flatten(0, 1)).div_(gsum)) * (n / sub.shape[1])
 
 
 def _digital_sum(

@@ -105,7 +105,8 @@ class StackOp:
             groups of columns (siemens): the cell energy of a read is sum V^2 G t per line.
         col_groups: columns per group of ``g_row_S`` (the array width); None = one group.
         cells_S: for the physical read noise, a function returning {"g_sq": sum over the cells
-            of each weight position of G^2 (S^2), "g_tot": of G (S)}, each shaped as ``gdiff_S``.
+            of each weight position of G^2 (S^2), "g_tot": of G (S)}, each shaped as ``gdiff_S``,
+            and optionally "stacked": the two along the rows, (tiles, 2 rows, cols).
         read_K: the read temperature (kelvin; None = the device's t_ref_K), for thermal noise.
         energy_S: for a wired array, a function returning (2, tiles, column groups, rows, rows)
             the cell and wire power forms per V^2 (siemens; ``reram.array.energy``).
@@ -127,7 +128,7 @@ class StackOp:
         self._g_row = g_row_S
         self._col_groups = col_groups
         self._cells = cells_S
-        self._cell_mats: dict[str, torch.Tensor] | None = None
+        self._cell_mats: dict[str, torch.Tensor] | None = None  # a copy of the owner's dict
         self.read_K = read_K
         self._energy = energy_S
 
@@ -145,12 +146,44 @@ class StackOp:
         if self._cell_mats is None:
             if self._cells is None:
                 raise ValueError("this array product was built without its cells: the physical read noise needs them")
-            self._cell_mats = self._cells()
+            self._cell_mats = dict(self._cells())
         return self._cell_mats[kind]
 
     def cell_sums(self, a: torch.Tensor, kind: str) -> torch.Tensor:
         """(N, tiles, cols) sum over each tile's rows of ``a`` (N, features) x the cells' G^2 or G."""
         return self._product(a, self.cell_matrix(kind))
+
+    def output_square_sums(self, v_V: torch.Tensor) -> torch.Tensor:
+        """(tiles, cols) sum over the inputs ``v_V`` (N, features) of each noiseless output
+        current squared (A^2). With rows <= N cols / (N + cols), from the inputs' Gram matrix
+        per tile: sum_n (v_n . g)^2 = g^T (sum_n v_n v_n^T) g, fewer operations than the products.
+        """
+        t, r, c = self.gdiff.shape
+        n = v_V.shape[0]
+        if r * (n + c) >= n * c:
+            i = self.currents(v_V)
+            return (i * i).sum(0)
+        gv = self.group(v_V)  # (tiles, N, rows)
+        gram = torch.bmm(gv.transpose(1, 2), gv)  # (tiles, rows, rows)
+        return (torch.bmm(gram, self.gdiff) * self.gdiff).sum(1)
+
+    @property
+    def solves_energy(self) -> bool:
+        """Whether reads count their energy from a wired array's solved forms (quadratic in V)."""
+        return self._energy is not None
+
+    def variance_sums(self, a_tot: torch.Tensor, a_sq: torch.Tensor) -> torch.Tensor:
+        """(N, tiles, cols) sum over each tile's rows of ``a_tot`` x G + ``a_sq`` x G^2 (both
+        (N, features)), as one product: the rows of the two cell matrices stacked.
+        """
+        self.cell_matrix("g_tot")
+        mats = self._cell_mats
+        assert mats is not None
+        if "stacked" not in mats:  # the owner may supply it ready (rows of G, then of G^2)
+            mats["stacked"] = torch.cat([mats["g_tot"], mats["g_sq"]], dim=1)
+        stacked = mats["stacked"]
+        both = torch.cat([self.group(a_tot), self.group(a_sq)], dim=-1)  # (tiles, N, 2 rows)
+        return torch.bmm(both, stacked).transpose(0, 1)
 
     def read_energy(self, v_V: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
         """(cells, wires) power x time^-1 of the reads ``v_V`` per array (tiles, column groups):

@@ -23,7 +23,6 @@ from typing import Any
 
 import torch
 
-from reram.array.mvm import add_read_noise_
 from reram.config import Config
 from reram.rng import gaussian_like
 
@@ -36,30 +35,51 @@ def noise_bandwidth_Hz(t_pulse_s: float) -> float:
     return 1.0 / (2.0 * t_pulse_s)
 
 
-def add_line_noise_(
-    i_A: torch.Tensor, op: Any, v_V: torch.Tensor, v_sq: torch.Tensor, cfg: Config, gen: torch.Generator | None
-) -> torch.Tensor:
-    """Add the configured read noise to the line currents ``i_A`` (N, tiles, cols, ...) in place.
+def line_variance(
+    op: Any, v_abs: torch.Tensor, v_sq: torch.Tensor, cfg: Config, reads: float | torch.Tensor = 1.0
+) -> torch.Tensor | None:
+    """The variance of the configured read noise of each line current (A^2), broadcastable to
+    the currents (N, tiles, cols, ...); None without read noise.
 
     Args:
-        i_A: noiseless currents (amperes) of the reads driven by ``v_V``.
-        op: the array product (``square_sums``; for the physical model ``cell_sums`` and
-            ``line_conductance_S`` and optionally ``read_K``).
-        v_V, v_sq: the drive voltages and their squares (N, features).
+        op: the array product (``square_sums``; for the physical model ``cell_sums``,
+            ``variance_sums`` and ``line_conductance_S``, and optionally ``read_K``).
+        v_abs, v_sq: per output row, |V| and V^2 of the drive (N, features; volts, volts squared);
+            for integrated reads, sums of r^2 |V| and r^2 V^2 over the reads of weight r.
         cfg: the system (device noise, array pulse width).
-        gen: generator for the samples.
+        reads: sum of r^2 over the integrated reads (the thermal term's weight), a number or a
+            tensor broadcastable to the currents; 1 for one read.
 
     """
     dev = cfg.device
     if dev.read_noise_rel == 0 and dev.read_noise_model == "constant":
-        return i_A
+        return None
     if dev.read_noise_model == "constant":
-        return add_read_noise_(i_A, op.square_sums(v_sq), dev.read_sigma_S, gen)
+        return op.square_sums(v_sq).mul_(2 * dev.read_sigma_S**2)  # the two cells of each pair
     df = noise_bandwidth_Hz(cfg.array.t_pulse_s)
     kelvin = getattr(op, "read_K", None) or dev.t_ref_K
-    var = op.cell_sums(v_V.abs(), "g_tot").mul_(2 * Q_E * df)  # shot
-    if dev.read_noise_rel > 0:
-        var.add_(op.cell_sums(v_sq, "g_sq"), alpha=dev.read_noise_rel**2)  # fluctuation proportional to G
+    if dev.read_noise_rel > 0:  # shot, and the fluctuation proportional to G: one product
+        var = op.variance_sums(v_abs * (2 * Q_E * df), v_sq * dev.read_noise_rel**2)
+    else:  # shot
+        var = op.cell_sums(v_abs, "g_tot").mul_(2 * Q_E * df)
     g_line = op.line_conductance_S()  # (tiles, cols): every cell on the line
-    var.add_(g_line.view(1, *g_line.shape, *([1] * (var.dim() - 3))), alpha=4 * K_B * kelvin * df)  # thermal
+    thermal = g_line.view(1, *g_line.shape, *([1] * (var.dim() - 3))) * (4 * K_B * kelvin * df)
+    return var.add_(thermal if isinstance(reads, float | int) and reads == 1 else thermal * reads)  # thermal
+
+
+def add_line_noise_(
+    i_A: torch.Tensor,
+    op: Any,
+    v_abs: torch.Tensor,
+    v_sq: torch.Tensor,
+    cfg: Config,
+    gen: torch.Generator | None,
+    reads: float | torch.Tensor = 1.0,
+) -> torch.Tensor:
+    """Add the configured read noise (:func:`line_variance`) to the line currents ``i_A``
+    (N, tiles, cols, ...; amperes) in place, one Gaussian sample per output.
+    """
+    var = line_variance(op, v_abs, v_sq, cfg, reads)
+    if var is None:
+        return i_A
     return i_A.addcmul_(gaussian_like(i_A, gen), var.sqrt_())

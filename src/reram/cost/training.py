@@ -1,6 +1,6 @@
 """Cost of one on-chip training step (forward, transposed and update kernels) and its digital baselines.
 
-Reads the event counts (:class:`reram.core.EventCounts`) of the on-chip layers and prices them with the same
+Reads the event counts (:class:`reram.events.EventCounts`) of the on-chip layers and prices them with the same
 per-event circuit costs as inference (:class:`reram.cost.model.CircuitCosts`):
 
 - reads (forward and transposed): one line drive per input element and input plane (word line
@@ -29,10 +29,10 @@ from dataclasses import fields
 from typing import Any
 
 from reram.config import Config
-from reram.core import EventCounts
 from reram.cost.baselines import digital_reram_mac_J
 from reram.cost.model import CircuitCosts, digital_mac_J
 from reram.cost.programming import write_pulse_J
+from reram.events import EventCounts
 
 WRITE_VERIFY_PULSES = 10  # pulses of one write-verify programming (NeuRRAM: most cells in < 10)
 

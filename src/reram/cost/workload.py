@@ -25,7 +25,7 @@ from torch import nn
 
 from reram.array import target_conductances
 from reram.config import Config, load_config
-from reram.core import EVENT_KINDS, TileEvents
+from reram.events import EVENT_KINDS, TileEvents
 from reram.mapping import Placement, TileGrid, TileSite, place, tile_matrix
 from reram.nn import analog_layers, inventory, revert
 from reram.nn.attention import split_attention

@@ -24,8 +24,8 @@ from torch import nn
 import reram
 from reram.config import Config, ConfigError, JobConfig
 from reram.config import load_job as _load_job
-from reram.core import EVENT_KINDS
 from reram.data import Dataset, load_dataset
+from reram.events import EVENT_KINDS
 from reram.report import plots, write_csv, write_html_report, write_json
 from reram.report.explain import config_rows, layer_label, simulated
 from reram.report.manifest import manifested

@@ -53,6 +53,25 @@ class _ConvOp(_TileOp):
         y = self._conv(layer._group(a, channels_last=t > 1), kernel, t)
         return y.view(y.shape[0], t, -1, *y.shape[2:])
 
+    def variance_sums(self, a_tot: torch.Tensor, a_sq: torch.Tensor) -> torch.Tensor:
+        """(N, tiles, cols, *spatial) sum over each tile's window of ``a_tot`` x G + ``a_sq`` x
+        G^2, as one grouped convolution: each tile's input channels and kernels stacked.
+        """
+        layer = self.layer
+        t = layer.grid.n_row
+
+        def make() -> torch.Tensor:
+            k_tot, k_sq = (self._kernel_of(layer.noise_cells()[k]) for k in ("g_tot", "g_sq"))
+            return torch.cat([k_tot, k_sq], dim=1)
+
+        kernel = layer.cached("kernel_variance", make)
+        parts = [layer._group(a).view(a.shape[0], t, -1, *a.shape[2:]) for a in (a_tot, a_sq)]
+        both = torch.cat(parts, dim=2).flatten(1, 2)
+        if t > 1:
+            both = both.contiguous(memory_format=torch.channels_last) if both.dim() == 4 else both
+        y = self._conv(both, kernel, t)
+        return y.view(y.shape[0], t, -1, *y.shape[2:])
+
     def line_conductance_S(self) -> torch.Tensor:
         """(tiles, cols) conductance of every cell on each sensed line (siemens)."""
         return self.layer.noise_cells()["g_tot"].sum(1)

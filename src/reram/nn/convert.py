@@ -18,7 +18,7 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 from reram.config import Config, load_config, override
-from reram.core import EventCounts
+from reram.events import EventCounts
 from reram.mapping import Placement, place
 from reram.nn import inventory
 from reram.nn.attention import split_attention

@@ -22,9 +22,10 @@ from torch import nn
 from reram import device as cell
 from reram.array import StackOp, repair, row_grouping, target_conductances
 from reram.config import Config
-from reram.core import PeripheryState, TileEvents, analog_matmul
+from reram.core import PeripheryState, analog_matmul
+from reram.events import TileEvents
 from reram.mapping import TileGrid, TileSite, tile_matrix
-from reram.nn import wired
+from reram.nn.cell_views import CellViews
 from reram.periphery.adc import mismatch
 from reram.periphery.dac import InputPlanes, plane_counts
 
@@ -39,7 +40,7 @@ def _generator(seed: int, index: int, stream: int, device: torch.device) -> torc
     return torch.Generator(device=device).manual_seed(mixed)
 
 
-class AnalogLayer(nn.Module):
+class AnalogLayer(CellViews, nn.Module):
     """Common machinery of the analog layers (tiles, programming, ageing, periphery).
 
     Args:
@@ -346,86 +347,6 @@ class AnalogLayer(nn.Module):
         p = pulses.detach().double().expand(-1, self.grid.n_col).reshape(-1).cpu().numpy().round()
         wires = None if wire_J is None else wire_J.detach().reshape(-1).cpu().numpy()
         self.events.add_measured(p * self.grid.cells_per_weight_row, joules.detach().reshape(-1).cpu().numpy(), wires)
-
-    def read_S(self) -> torch.Tensor:
-        """(2, tiles, rows, cols) the cells' conductances as read at ``read_K`` (siemens): their
-        temperature coefficient shifts them from the programmed state (``reram.read_temperature``).
-        """
-        if self.read_K is None:
-            return self.g_S
-        return self.cached("read", lambda: cell.at_read_temperature(self.g_S, self.read_K, self.config.device))
-
-    def branch_S(self) -> torch.Tensor:
-        """(2, tiles, rows, cols) conductance of each cell's branch (siemens): the cell as read, in
-        series with its access transistor, G / (1 + G r_access), with ideal wires; the cells
-        themselves when the resistor network is solved (``array.ir_drop`` on: it holds r_access).
-        """
-        arr, g = self.config.array, self.read_S()
-        if arr.r_access_ohm == 0 or arr.ir_drop != "off":
-            return g
-        return self.cached("branch", lambda: g / (1 + g * arr.r_access_ohm))
-
-    def gdiff(self) -> torch.Tensor:
-        """(row tiles, rows, cols) what each weight contributes per volt (siemens): G+ - G- of the
-        branches, or, with ``array.ir_drop`` on, the effective matrix of every array's network.
-        """
-        arr = self.config.array
-        if arr.ir_drop == "off" or not arr.has_wires:
-            return self.cached("gdiff", self._ideal_gdiff)
-        return self.cached("gdiff_ir", self._effective_gdiff)
-
-    def noise_cells(self) -> dict[str, torch.Tensor]:
-        """{"g_sq": G+^2 + G-^2, "g_tot": G+ + G-} of the branches, (row tiles, rows, cols): what
-        the physical read noise of each weight position needs (siemens^2, siemens).
-        """
-
-        def make() -> torch.Tensor:
-            b = self.branch_S()
-            return torch.stack([b[0] * b[0] + b[1] * b[1], b[0] + b[1]])
-
-        both = self.cached("noise_cells", make)
-        return {"g_sq": both[0], "g_tot": both[1]}
-
-    def _ideal_gdiff(self) -> torch.Tensor:
-        """G+ - G- of the branches; for voltage sensing on differential columns, two floating bit
-        lines give sum(V G+) / sum(G+) - sum(V G-) / sum(G-), which the core's division by the
-        pair's sum(G+) + sum(G-) returns exactly from G+ S / S+ - G- S / S- (S: column sums).
-        """
-        b = self.branch_S()
-        if self.config.periphery.adc.sensing != "voltage" or self.config.array.differential != "columns":
-            return b[0] - b[1]
-        s_pos, s_neg = b[0].sum(1, keepdim=True).clamp_min(1e-30), b[1].sum(1, keepdim=True).clamp_min(1e-30)
-        total = s_pos + s_neg
-        return b[0] * (total / s_pos) - b[1] * (total / s_neg)
-
-    def _effective_gdiff(self) -> torch.Tensor:
-        return wired.effective_gdiff(self)
-
-    def wired_energy(self) -> bool:
-        """Whether reads count their energy from the solved node voltages (``reram.nn.wired``)."""
-        return wired.counts_wire_energy(self)
-
-    def energy_forms(self) -> torch.Tensor:
-        """(2, row tiles, column tiles, rows, rows) cell and wire power forms per V^2 of each array."""
-        return self.cached("energy_forms", lambda: wired.energy_forms_of(self))
-
-    def col_tile_sums(self, per_col: torch.Tensor) -> torch.Tensor:
-        """(row tiles, cols) -> (row tiles, column tiles): sums over each array's columns."""
-        g = self.grid
-        pad = g.n_col * g.col_tile - per_col.shape[-1]
-        return F.pad(per_col, (0, pad)).view(per_col.shape[0], g.n_col, g.col_tile).sum(-1)
-
-    def g_row(self) -> torch.Tensor:
-        """(row tiles, rows, column tiles) programmed conductance on each weight row of each
-        array, both cells of every pair (siemens).
-        """
-
-        def make() -> torch.Tensor:
-            b = self.branch_S()
-            g = b[0] + b[1]  # (t, r, c)
-            return self.col_tile_sums(g.flatten(0, 1)).view(g.shape[0], g.shape[1], self.grid.n_col)
-
-        return self.cached("g_row", make)
 
     def extra_repr(self) -> str:
         """Matrix size, tile grid and config name."""

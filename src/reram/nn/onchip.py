@@ -40,8 +40,9 @@ from reram.array.onchip_stack import Layout, ReadStack, floating_differences, fo
 from reram.array.onchip_wires import effective_differences, update_efficiency
 from reram.array.outer import coincidences
 from reram.config import Config, load_config
-from reram.core import EventCounts, PeripheryState, analog_matmul
+from reram.core import PeripheryState, analog_matmul
 from reram.device import update as cellupd
+from reram.events import EventCounts
 from reram.periphery.adc import percentile_abs
 from reram.periphery.dac import InputPlanes, dac_quantize
 
@@ -404,11 +405,7 @@ def onchip_layers(model: nn.Module) -> list[OnChipLinear]:
 
 def onchip_events(model: nn.Module) -> dict[str, float]:
     """The summed event counts of all on-chip layers."""
-    total = EventCounts()
-    for m in onchip_layers(model):
-        for k, v in m.events.as_dict().items():
-            setattr(total, k, getattr(total, k) + v)
-    return total.as_dict()
+    return sum((m.events for m in onchip_layers(model)), EventCounts()).as_dict()
 
 
 def reset_onchip_events(model: nn.Module) -> None:

@@ -19,7 +19,8 @@ import torch
 import torch.nn.functional as F
 
 from reram.array import StackOp, row_grouping, transposed_stack
-from reram.core import PeripheryState, TileEvents, analog_matmul
+from reram.core import PeripheryState, analog_matmul
+from reram.events import TileEvents
 from reram.nn.layers import AnalogLinear
 from reram.periphery.adc import mismatch
 from reram.periphery.dac import InputPlanes
@@ -34,7 +35,7 @@ def _transposed_op(layer: AnalogLinear) -> StackOp:
     g_col = lines.view(g.n_row, g.n_col, g.col_tile).permute(1, 2, 0).contiguous()
 
     def cells() -> dict[str, torch.Tensor]:
-        return {k: transposed_stack(m, g.col_tile) for k, m in layer.noise_cells().items()}
+        return {k: transposed_stack(m, g.col_tile) for k, m in layer.noise_cells().items() if k != "stacked"}
 
     return StackOp(gt, row_grouping(g.n_col, g.col_tile), g_col, g.rows_pad, cells_S=cells, read_K=layer.read_K)
 

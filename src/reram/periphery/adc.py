@@ -10,7 +10,6 @@ import torch
 
 from reram.array.noise import K_B
 from reram.config import ADCConfig
-from reram.rng import gaussian_like
 
 
 def adc_levels(bits: int) -> int:
@@ -27,28 +26,27 @@ def to_codes_(signal: torch.Tensor, step: torch.Tensor | float, bits: int) -> to
     return signal.div_(step).round_().clamp_(-top, top)
 
 
-def add_sampling_noise_(
-    signal: torch.Tensor, samples: list[int], cfg: ADCConfig, kelvin: float, t_pulse_s: float,
-    gen: torch.Generator | None,
-) -> torch.Tensor:  # fmt: skip
-    """kT/C of the sampling capacitor, in place: each of a conversion's samples adds kT/C (V^2)
-    to a voltage-sensed line; a current-sensed line integrated on C over t_pulse sees it
-    referred to its current, kT C / t_pulse^2 (A^2).
+def sampling_variance(
+    samples: list[int], rows: int, cfg: ADCConfig, kelvin: float, t_pulse_s: float, like: torch.Tensor
+) -> torch.Tensor:
+    """kT/C of the sampling capacitor per conversion, (conversions * N, 1, ...) broadcastable to
+    the sensed signals (V^2, or A^2 when current-sensed): each of a conversion's samples adds
+    kT/C to a voltage-sensed line; a current-sensed line integrated on C over t_pulse sees it
+    referred to its current, kT C / t_pulse^2.
 
     Args:
-        signal: (conversions * N, ...) sensed signals, conversion-major.
         samples: samples integrated into each conversion (1 unless the neuron integrates).
+        rows: conversions * N, the signals' first dim (conversion-major).
         cfg: the converter (``sample_cap_F``, ``sensing``).
         kelvin: the temperature of the read.
         t_pulse_s: the integration window of a current-sensed read.
-        gen: generator for the samples.
+        like: a tensor of the signals' dtype, device and rank.
 
     """
     c = cfg.sample_cap_F
     unit = K_B * kelvin / c if cfg.sensing == "voltage" else K_B * kelvin * c / t_pulse_s**2
-    std = torch.tensor([(n * unit) ** 0.5 for n in samples], dtype=signal.dtype, device=signal.device)
-    per_row = std.repeat_interleave(signal.shape[0] // len(samples)).view(-1, *([1] * (signal.dim() - 1)))
-    return signal.addcmul_(gaussian_like(signal, gen), per_row)
+    var = torch.tensor([n * unit for n in samples], dtype=like.dtype, device=like.device)
+    return var.repeat_interleave(rows // len(samples)).view(-1, *([1] * (like.dim() - 1)))
 
 
 def adc_convert(signal: torch.Tensor, full_scale: torch.Tensor | float, bits: int) -> torch.Tensor:

@@ -1,0 +1,116 @@
+"""What the read kernels see of a layer's cells: conductances as read (temperature), each cell's
+branch with its access transistor, the per-weight differences (or a wired array's effective
+matrix), the noise and energy matrices, all derived from the programmed state and cached until
+it changes (``AnalogLayer.cached``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import torch
+import torch.nn.functional as F
+
+from reram import device as cell
+from reram.nn import wired
+
+if TYPE_CHECKING:
+    from reram.config import Config
+    from reram.mapping import TileGrid
+
+
+class CellViews:
+    """Derived views of an analog layer's cells (mixed into :class:`reram.nn.layers.AnalogLayer`)."""
+
+    g_S: torch.Tensor
+    config: Config
+    grid: TileGrid
+    read_K: float | None
+
+    if TYPE_CHECKING:
+
+        def cached(self, name: str, make: Any) -> torch.Tensor:
+            """A tensor derived from the conductances (``AnalogLayer.cached``)."""
+            ...
+
+    def read_S(self) -> torch.Tensor:
+        """(2, tiles, rows, cols) the cells' conductances as read at ``read_K`` (siemens): their
+        temperature coefficient shifts them from the programmed state (``reram.read_temperature``).
+        """
+        if self.read_K is None:
+            return self.g_S
+        return self.cached("read", lambda: cell.at_read_temperature(self.g_S, self.read_K, self.config.device))
+
+    def branch_S(self) -> torch.Tensor:
+        """(2, tiles, rows, cols) conductance of each cell's branch (siemens): the cell as read, in
+        series with its access transistor, G / (1 + G r_access), with ideal wires; the cells
+        themselves when the resistor network is solved (``array.ir_drop`` on: it holds r_access).
+        """
+        arr, g = self.config.array, self.read_S()
+        if arr.r_access_ohm == 0 or arr.ir_drop != "off":
+            return g
+        return self.cached("branch", lambda: g / (1 + g * arr.r_access_ohm))
+
+    def gdiff(self) -> torch.Tensor:
+        """(row tiles, rows, cols) what each weight contributes per volt (siemens): G+ - G- of the
+        branches, or, with ``array.ir_drop`` on, the effective matrix of every array's network.
+        """
+        arr = self.config.array
+        if arr.ir_drop == "off" or not arr.has_wires:
+            return self.cached("gdiff", self._ideal_gdiff)
+        return self.cached("gdiff_ir", self._effective_gdiff)
+
+    def noise_cells(self) -> dict[str, torch.Tensor]:
+        """{"g_sq": G+^2 + G-^2, "g_tot": G+ + G-} of the branches, (row tiles, rows, cols): what
+        the physical read noise of each weight position needs (siemens^2, siemens); "stacked":
+        both along the rows (one product for the noise variance).
+        """
+
+        def make() -> torch.Tensor:  # (tiles, 2 rows, cols): G, then G^2, along the rows
+            b = self.branch_S()
+            return torch.cat([b[0] + b[1], b[0] * b[0] + b[1] * b[1]], dim=1)
+
+        both = self.cached("noise_cells", make)
+        r = both.shape[1] // 2
+        return {"g_tot": both[:, :r], "g_sq": both[:, r:], "stacked": both}
+
+    def _ideal_gdiff(self) -> torch.Tensor:
+        """G+ - G- of the branches; for voltage sensing on differential columns, two floating bit
+        lines give sum(V G+) / sum(G+) - sum(V G-) / sum(G-), which the core's division by the
+        pair's sum(G+) + sum(G-) returns exactly from G+ S / S+ - G- S / S- (S: column sums).
+        """
+        b = self.branch_S()
+        if self.config.periphery.adc.sensing != "voltage" or self.config.array.differential != "columns":
+            return b[0] - b[1]
+        s_pos, s_neg = b[0].sum(1, keepdim=True).clamp_min(1e-30), b[1].sum(1, keepdim=True).clamp_min(1e-30)
+        total = s_pos + s_neg
+        return b[0] * (total / s_pos) - b[1] * (total / s_neg)
+
+    def _effective_gdiff(self) -> torch.Tensor:
+        return wired.effective_gdiff(self)  # type: ignore[arg-type]
+
+    def wired_energy(self) -> bool:
+        """Whether reads count their energy from the solved node voltages (``reram.nn.wired``)."""
+        return wired.counts_wire_energy(self)  # type: ignore[arg-type]
+
+    def energy_forms(self) -> torch.Tensor:
+        """(2, row tiles, column tiles, rows, rows) cell and wire power forms per V^2 of each array."""
+        return self.cached("energy_forms", lambda: wired.energy_forms_of(self))  # type: ignore[arg-type]
+
+    def col_tile_sums(self, per_col: torch.Tensor) -> torch.Tensor:
+        """(row tiles, cols) -> (row tiles, column tiles): sums over each array's columns."""
+        g = self.grid
+        pad = g.n_col * g.col_tile - per_col.shape[-1]
+        return F.pad(per_col, (0, pad)).view(per_col.shape[0], g.n_col, g.col_tile).sum(-1)
+
+    def g_row(self) -> torch.Tensor:
+        """(row tiles, rows, column tiles) programmed conductance on each weight row of each
+        array, both cells of every pair (siemens).
+        """
+
+        def make() -> torch.Tensor:
+            b = self.branch_S()
+            g = b[0] + b[1]  # (t, r, c)
+            return self.col_tile_sums(g.flatten(0, 1)).view(g.shape[0], g.shape[1], self.grid.n_col)
+
+        return self.cached("g_row", make)
