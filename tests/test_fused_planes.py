@@ -146,3 +146,24 @@ def test_line_and_sampling_noise_drawn_once_have_their_summed_variance() -> None
     ktc = sampling_variance([1], 1, cfg.periphery.adc, cfg.device.t_ref_K, cfg.array.t_pulse_s, mean)
     assert float(ktc.max()) > 0.2 * float(expect.mean())  # both terms matter here
     assert torch.allclose(got, expect[0], rtol=0.1, atol=0)
+
+
+@pytest.mark.parametrize("kind", ["linear", "conv1d", "conv2d"])
+def test_stacked_variance_product_equals_its_two_terms(kind: str) -> None:
+    """One product of the stacked G and G^2 terms equals the two products (padding rows zero)."""
+    from reram.nn.convert import convert
+
+    torch.manual_seed(0)
+    mod, x = {
+        "linear": (torch.nn.Linear(301, 20), torch.randn(5, 301)),
+        "conv1d": (torch.nn.Conv1d(71, 6, 3), torch.randn(5, 71, 12)),
+        "conv2d": (torch.nn.Conv2d(31, 6, 3), torch.randn(5, 31, 9, 9)),
+    }[kind]
+    layer = convert(torch.nn.Sequential(mod), "neurram")[0]
+    layer.program()
+    op = layer._op(x)[0]
+    flat = x
+    assert layer.grid.n_row > 1 and layer.grid.n_row * layer.grid.rows_pad > layer.grid.in_features
+    want = op.cell_sums(flat.abs(), "g_tot") * 3.0 + op.cell_sums(flat * flat, "g_sq") * 5.0
+    for got in (op.variance_sums(flat, None, 3.0, 5.0), op.variance_sums(flat.abs(), flat * flat, 3.0, 5.0)):
+        assert torch.allclose(got, want, rtol=1e-5, atol=0)

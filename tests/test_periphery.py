@@ -83,3 +83,13 @@ def test_adc_with_inl_stays_monotone(bits: int, frac: float) -> None:
     step = (fs / (2 ** (bits - 1) - 1)).view(1, 1)
     codes = to_codes_(distort_(x.clone().view(-1, 1), fs, None, cfg, (1, 1)), step, bits)
     assert bool((codes.flatten().diff() >= 0).all())
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(1, 3000), p=st.floats(50, 99.9999), seed=st.integers(0, 2**31))
+def test_upper_percentile_from_topk_equals_torch_quantile(n: int, p: float, seed: int) -> None:
+    from reram.periphery.adc import percentile_abs
+
+    x = torch.randn(3, n, generator=torch.Generator().manual_seed(seed))
+    want = torch.quantile(x.abs(), p / 100, dim=-1)
+    assert torch.allclose(percentile_abs(x, p), want, rtol=1e-5, atol=0)

@@ -164,7 +164,7 @@ def analog_matmul(
     else:  # array: column currents of every plane (amperes) and their read noise's variance
         drive = v if v0 == 0 else v0 * torch.sinh(v / v0)  # a cell passes I = G v0 sinh(V / v0): ohmic at v0 = 0
         i = op.currents(drive)
-        var = line_variance(op, drive.abs(), drive * drive, cfg)
+        var = line_variance(op, drive, None, cfg)
     # the line noise is drawn with the sampling noise (one Gaussian per conversion) where only
     # linear steps lie between them; before the floating line of sinh cells or per-plane integration
     if var is not None and ((adc.sensing == "voltage" and v0) or (not fused and planes.slices is not None)):
@@ -191,7 +191,7 @@ def analog_matmul(
     if cfg.device.read_noise_model == "physical" and adc.sample_cap_F > 0:  # kT/C on every sample
         kelvin = getattr(op, "read_K", None) or cfg.device.t_ref_K
         ktc = sampling_variance(samples, i.shape[0], adc, kelvin, cfg.array.t_pulse_s, i)
-        var = ktc if var is None else var + ktc
+        var = ktc if var is None else var.add_(ktc)  # var is this read's own tensor
     if var is not None:  # line and sampling noise, independent Gaussians: one draw of their sum
         i.addcmul_(gaussian_like(i, gen), var.sqrt_())
     if state.calibrating or state.auto_adc:
@@ -264,15 +264,26 @@ def _read_energy(
     if solved is not None:  # a wired array: the solved node voltages' quadratic forms (reram.array.energy)
         joules, wire_J = solved[0].double(), solved[1].double() * cfg.array.t_pulse_s
     else:  # the power a cell dissipates per siemens: I V / G, V^2 when ohmic, summed over the planes
-        p = planes.planes
-        per_input = (p * p).sum(0) if v0 == 0 else (p * (v0 * torch.sinh(p / v0))).sum(0)
-        joules = op.row_totals(per_input, g_row).double()
-    if count_pulses:
-        nonzero = torch.count_nonzero(v, dim=0).unsqueeze(0).to(v.dtype)  # pulsed slots, summed over inputs
+        power = v * v if v0 == 0 else v * (v0 * torch.sinh(v / v0))
+        joules = op.row_totals(_batch_sum(power), g_row).double()
+    if count_pulses:  # pulsed slots, summed over planes and inputs
+        nonzero = _batch_sum(torch.ne(v, 0).view(torch.uint8), torch.int32).to(v.dtype)
         pulses = op.row_totals(nonzero, torch.ones_like(g_row[..., :1]))
     else:
         pulses = torch.zeros(g_row.shape[0], 1, dtype=v.dtype, device=v.device)
     return joules, pulses, wire_J
+
+
+def _batch_sum(t: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """(1, ...) sum over dim 0 of a dense ``t``, reduced in its memory order (a channels-last
+    activation summed over its batch as one (N, -1) view: several times faster than ``sum(0)``).
+    """
+    if t.dim() == 4 and not t.is_contiguous() and t.is_contiguous(memory_format=torch.channels_last):
+        n, c, h, w = t.shape
+        return t.permute(0, 2, 3, 1).reshape(n, -1).sum(0, dtype=dtype).view(1, h, w, c).permute(0, 3, 1, 2)
+    if t.is_contiguous():
+        return t.reshape(t.shape[0], -1).sum(0, dtype=dtype).view(1, *t.shape[1:])
+    return t.sum(0, keepdim=True, dtype=dtype)
 
 
 ENERGY_SAMPLE = 4096  # integrated voltage-mode reads: output positions re-read plane by plane for the energy

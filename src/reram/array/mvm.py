@@ -81,6 +81,7 @@ def row_grouping(tiles: int, rows: int) -> Grouping:
             v = F.pad(v, (0, pad))
         return v.reshape(v.shape[0], tiles, rows).transpose(0, 1)
 
+    group.tiles_rows = (tiles, rows)  # type: ignore[attr-defined]
     return group
 
 
@@ -105,8 +106,8 @@ class StackOp:
             groups of columns (siemens): the cell energy of a read is sum V^2 G t per line.
         col_groups: columns per group of ``g_row_S`` (the array width); None = one group.
         cells_S: for the physical read noise, a function returning {"g_sq": sum over the cells
-            of each weight position of G^2 (S^2), "g_tot": of G (S)}, each shaped as ``gdiff_S``,
-            and optionally "stacked": the two along the rows, (tiles, 2 rows, cols).
+            of each weight position of G^2 (S^2), "g_tot": of G (S)}, each shaped as ``gdiff_S``;
+            matrices derived from them are kept in that dict.
         read_K: the read temperature (kelvin; None = the device's t_ref_K), for thermal noise.
         energy_S: for a wired array, a function returning (2, tiles, column groups, rows, rows)
             the cell and wire power forms per V^2 (siemens; ``reram.array.energy``).
@@ -119,7 +120,7 @@ class StackOp:
         group: Grouping,
         g_row_S: torch.Tensor | None = None,
         col_groups: int | None = None,
-        cells_S: Callable[[], dict[str, torch.Tensor]] | None = None,
+        cells_S: Callable[[], dict[Any, torch.Tensor]] | None = None,
         read_K: float | None = None,
         energy_S: Callable[[], torch.Tensor] | None = None,
     ):
@@ -128,7 +129,7 @@ class StackOp:
         self._g_row = g_row_S
         self._col_groups = col_groups
         self._cells = cells_S
-        self._cell_mats: dict[str, torch.Tensor] | None = None  # a copy of the owner's dict
+        self._cell_mats: dict[Any, torch.Tensor] | None = None  # the owner's (derived matrices kept there)
         self.read_K = read_K
         self._energy = energy_S
 
@@ -141,13 +142,16 @@ class StackOp:
         """(N, tiles, cols) column currents (amperes) for flat row voltages ``v_V`` (N, features)."""
         return self._product(v_V, self.gdiff)
 
-    def cell_matrix(self, kind: str) -> torch.Tensor:
-        """(tiles, rows, cols) per-position sums over the cells of G^2 ("g_sq") or G ("g_tot")."""
+    def _cells_dict(self) -> dict[Any, torch.Tensor]:
         if self._cell_mats is None:
             if self._cells is None:
                 raise ValueError("this array product was built without its cells: the physical read noise needs them")
-            self._cell_mats = dict(self._cells())
-        return self._cell_mats[kind]
+            self._cell_mats = self._cells()
+        return self._cell_mats
+
+    def cell_matrix(self, kind: str) -> torch.Tensor:
+        """(tiles, rows, cols) per-position sums over the cells of G^2 ("g_sq") or G ("g_tot")."""
+        return self._cells_dict()[kind]
 
     def cell_sums(self, a: torch.Tensor, kind: str) -> torch.Tensor:
         """(N, tiles, cols) sum over each tile's rows of ``a`` (N, features) x the cells' G^2 or G."""
@@ -172,18 +176,40 @@ class StackOp:
         """Whether reads count their energy from a wired array's solved forms (quadratic in V)."""
         return self._energy is not None
 
-    def variance_sums(self, a_tot: torch.Tensor, a_sq: torch.Tensor) -> torch.Tensor:
-        """(N, tiles, cols) sum over each tile's rows of ``a_tot`` x G + ``a_sq`` x G^2 (both
-        (N, features)), as one product: the rows of the two cell matrices stacked.
+    def variance_sums(self, a: torch.Tensor, b: torch.Tensor | None, c_tot: float, c_sq: float) -> torch.Tensor:
+        """(N, tiles, cols) sum over each tile's rows of c_tot ``a`` G + c_sq ``b`` G^2, as one
+        product (the two cell matrices stacked along the rows, scaled once per programmed state).
+
+        Args:
+            a, b: (N, features) inputs of the G and G^2 terms; ``b`` None: ``a`` is the drive V
+                and the terms are |V| and V^2.
+            c_tot, c_sq: the terms' coefficients.
+
         """
-        self.cell_matrix("g_tot")
-        mats = self._cell_mats
-        assert mats is not None
-        if "stacked" not in mats:  # the owner may supply it ready (rows of G, then of G^2)
-            mats["stacked"] = torch.cat([mats["g_tot"], mats["g_sq"]], dim=1)
-        stacked = mats["stacked"]
-        both = torch.cat([self.group(a_tot), self.group(a_sq)], dim=-1)  # (tiles, N, 2 rows)
-        return torch.bmm(both, stacked).transpose(0, 1)
+        mats = self._cells_dict()
+        key = ("variance", c_tot, c_sq)
+        if key not in mats:  # kept in the owner's dict: rebuilt when the cells change
+            mats[key] = torch.cat([mats["g_tot"] * c_tot, mats["g_sq"] * c_sq], dim=1)
+        t, r = self.gdiff.shape[:2]
+        if getattr(self.group, "tiles_rows", None) != (t, r):  # inputs repeated over tiles: the general way
+            terms = (a.abs(), a * a) if b is None else (a, b)
+            both = torch.cat([self.group(terms[0]), self.group(terms[1])], dim=-1)
+            return torch.bmm(both, mats[key]).transpose(0, 1)
+        n, f = a.shape
+        both = a.new_empty(t, n, 2 * r)
+        if t * r > f:  # the last tile's unused rows
+            both[-1, :, f - (t - 1) * r : r].zero_()
+            both[-1, :, r + f - (t - 1) * r :].zero_()
+        for k in range(t):  # each tile's inputs, written once into the stacked operand
+            lo, hi = k * r, min(f, (k + 1) * r)
+            src = a[:, lo:hi]
+            if b is None:
+                torch.abs(src, out=both[k, :, : hi - lo])
+                torch.mul(src, src, out=both[k, :, r : r + hi - lo])
+            else:
+                both[k, :, : hi - lo].copy_(src)
+                both[k, :, r : r + hi - lo].copy_(b[:, lo:hi])
+        return torch.bmm(both, mats[key]).transpose(0, 1)
 
     def read_energy(self, v_V: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
         """(cells, wires) power x time^-1 of the reads ``v_V`` per array (tiles, column groups):
@@ -199,7 +225,10 @@ class StackOp:
 
     def line_conductance_S(self) -> torch.Tensor:
         """(tiles, cols) conductance of every cell on each sensed line (siemens)."""
-        return self.cell_matrix("g_tot").sum(1)
+        mats = self._cells_dict()
+        if "line" not in mats:
+            mats["line"] = mats["g_tot"].sum(1)
+        return mats["line"]
 
     def square_sums(self, v_sq: torch.Tensor) -> torch.Tensor:
         """(N, tiles, 1) sum over each tile's rows of V**2 (volts squared)."""

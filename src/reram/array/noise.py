@@ -36,7 +36,7 @@ def noise_bandwidth_Hz(t_pulse_s: float) -> float:
 
 
 def line_variance(
-    op: Any, v_abs: torch.Tensor, v_sq: torch.Tensor, cfg: Config, reads: float | torch.Tensor = 1.0
+    op: Any, v_abs: torch.Tensor, v_sq: torch.Tensor | None, cfg: Config, reads: float | torch.Tensor = 1.0
 ) -> torch.Tensor | None:
     """The variance of the configured read noise of each line current (A^2), broadcastable to
     the currents (N, tiles, cols, ...); None without read noise.
@@ -45,7 +45,8 @@ def line_variance(
         op: the array product (``square_sums``; for the physical model ``cell_sums``,
             ``variance_sums`` and ``line_conductance_S``, and optionally ``read_K``).
         v_abs, v_sq: per output row, |V| and V^2 of the drive (N, features; volts, volts squared);
-            for integrated reads, sums of r^2 |V| and r^2 V^2 over the reads of weight r.
+            for integrated reads, sums of r^2 |V| and r^2 V^2 over the reads of weight r;
+            ``v_sq`` None: ``v_abs`` is the drive V itself (its |V| and V^2 are taken).
         cfg: the system (device noise, array pulse width).
         reads: sum of r^2 over the integrated reads (the thermal term's weight), a number or a
             tensor broadcastable to the currents; 1 for one read.
@@ -54,14 +55,14 @@ def line_variance(
     dev = cfg.device
     if dev.read_noise_rel == 0 and dev.read_noise_model == "constant":
         return None
-    if dev.read_noise_model == "constant":
-        return op.square_sums(v_sq).mul_(2 * dev.read_sigma_S**2)  # the two cells of each pair
+    if dev.read_noise_model == "constant":  # the two cells of each pair
+        return op.square_sums(v_abs * v_abs if v_sq is None else v_sq).mul_(2 * dev.read_sigma_S**2)
     df = noise_bandwidth_Hz(cfg.array.t_pulse_s)
     kelvin = getattr(op, "read_K", None) or dev.t_ref_K
     if dev.read_noise_rel > 0:  # shot, and the fluctuation proportional to G: one product
-        var = op.variance_sums(v_abs * (2 * Q_E * df), v_sq * dev.read_noise_rel**2)
+        var = op.variance_sums(v_abs, v_sq, 2 * Q_E * df, dev.read_noise_rel**2)
     else:  # shot
-        var = op.cell_sums(v_abs, "g_tot").mul_(2 * Q_E * df)
+        var = op.cell_sums(v_abs.abs() if v_sq is None else v_abs, "g_tot").mul_(2 * Q_E * df)
     g_line = op.line_conductance_S()  # (tiles, cols): every cell on the line
     thermal = g_line.view(1, *g_line.shape, *([1] * (var.dim() - 3))) * (4 * K_B * kelvin * df)
     return var.add_(thermal if isinstance(reads, float | int) and reads == 1 else thermal * reads)  # thermal

@@ -60,19 +60,17 @@ class CellViews:
             return self.cached("gdiff", self._ideal_gdiff)
         return self.cached("gdiff_ir", self._effective_gdiff)
 
-    def noise_cells(self) -> dict[str, torch.Tensor]:
+    def noise_cells(self) -> dict[Any, torch.Tensor]:
         """{"g_sq": G+^2 + G-^2, "g_tot": G+ + G-} of the branches, (row tiles, rows, cols): what
-        the physical read noise of each weight position needs (siemens^2, siemens); "stacked":
-        both along the rows (one product for the noise variance).
+        the physical read noise of each weight position needs (siemens^2, siemens). One dict
+        per programmed state: array products keep matrices derived from it there.
         """
 
-        def make() -> torch.Tensor:  # (tiles, 2 rows, cols): G, then G^2, along the rows
+        def make() -> dict[Any, torch.Tensor]:
             b = self.branch_S()
-            return torch.cat([b[0] + b[1], b[0] * b[0] + b[1] * b[1]], dim=1)
+            return {"g_tot": b[0] + b[1], "g_sq": b[0] * b[0] + b[1] * b[1]}
 
-        both = self.cached("noise_cells", make)
-        r = both.shape[1] // 2
-        return {"g_tot": both[:, :r], "g_sq": both[:, r:], "stacked": both}
+        return self.cached("noise_cells", make)  # type: ignore[return-value]
 
     def _ideal_gdiff(self) -> torch.Tensor:
         """G+ - G- of the branches; for voltage sensing on differential columns, two floating bit

@@ -53,28 +53,42 @@ class _ConvOp(_TileOp):
         y = self._conv(layer._group(a, channels_last=t > 1), kernel, t)
         return y.view(y.shape[0], t, -1, *y.shape[2:])
 
-    def variance_sums(self, a_tot: torch.Tensor, a_sq: torch.Tensor) -> torch.Tensor:
-        """(N, tiles, cols, *spatial) sum over each tile's window of ``a_tot`` x G + ``a_sq`` x
-        G^2, as one grouped convolution: each tile's input channels and kernels stacked.
+    def variance_sums(self, a: torch.Tensor, b: torch.Tensor | None, c_tot: float, c_sq: float) -> torch.Tensor:
+        """(N, tiles, cols, *spatial) sum over each tile's window of c_tot ``a`` G + c_sq ``b``
+        G^2 (``b`` None: ``a`` is the drive V, the terms |V| and V^2), as one grouped
+        convolution: each tile's two inputs stacked in one channels-last operand, the kernels
+        stacked and scaled once per programmed state.
         """
         layer = self.layer
-        t = layer.grid.n_row
+        g = layer.grid
+        t, cr = g.n_row, g.rows_pad // g.kernel
 
         def make() -> torch.Tensor:
-            k_tot, k_sq = (self._kernel_of(layer.noise_cells()[k]) for k in ("g_tot", "g_sq"))
-            return torch.cat([k_tot, k_sq], dim=1)
+            cells = layer.noise_cells()
+            return torch.cat([self._kernel_of(cells["g_tot"]) * c_tot, self._kernel_of(cells["g_sq"]) * c_sq], dim=1)
 
-        kernel = layer.cached("kernel_variance", make)
-        parts = [layer._group(a).view(a.shape[0], t, -1, *a.shape[2:]) for a in (a_tot, a_sq)]
-        both = torch.cat(parts, dim=2).flatten(1, 2)
-        if t > 1:
-            both = both.contiguous(memory_format=torch.channels_last) if both.dim() == 4 else both
-        y = self._conv(both, kernel, t)
+        kernel = layer.cached(f"kernel_variance_{c_tot!r}_{c_sq!r}", make)
+        n, c, spatial = a.shape[0], a.shape[1], a.shape[2:]
+        buf = a.new_empty(n, *spatial, t, 2, cr)  # channels last: each tile's |V| (or a), then V^2 (or b)
+        if t * cr > c:  # the last tile's unused rows: zero (its block is contiguous at each position)
+            buf[..., -1, :, :].zero_()
+        a_last = a.movedim(1, -1)
+        b_last = None if b is None else b.movedim(1, -1)
+        for k in range(t):
+            lo, hi = k * cr, min(c, (k + 1) * cr)
+            src = a_last[..., lo:hi]
+            if b_last is None:
+                torch.abs(src, out=buf[..., k, 0, : hi - lo])
+                torch.mul(src, src, out=buf[..., k, 1, : hi - lo])
+            else:
+                buf[..., k, 0, : hi - lo].copy_(src)
+                buf[..., k, 1, : hi - lo].copy_(b_last[..., lo:hi])
+        y = self._conv(buf.view(n, *spatial, t * 2 * cr).movedim(-1, 1), kernel, t)
         return y.view(y.shape[0], t, -1, *y.shape[2:])
 
     def line_conductance_S(self) -> torch.Tensor:
         """(tiles, cols) conductance of every cell on each sensed line (siemens)."""
-        return self.layer.noise_cells()["g_tot"].sum(1)
+        return self.layer.cached("line_S", lambda: self.layer.noise_cells()["g_tot"].sum(1))
 
     def square_sums(self, v_sq: torch.Tensor) -> torch.Tensor:
         # sum V^2 over each tile's channels first, then over the kernel window (depthwise)

@@ -35,7 +35,7 @@ def _transposed_op(layer: AnalogLinear) -> StackOp:
     g_col = lines.view(g.n_row, g.n_col, g.col_tile).permute(1, 2, 0).contiguous()
 
     def cells() -> dict[str, torch.Tensor]:
-        return {k: transposed_stack(m, g.col_tile) for k, m in layer.noise_cells().items() if k != "stacked"}
+        return {k: transposed_stack(layer.noise_cells()[k], g.col_tile) for k in ("g_tot", "g_sq")}
 
     return StackOp(gt, row_grouping(g.n_col, g.col_tile), g_col, g.rows_pad, cells_S=cells, read_K=layer.read_K)
 
