@@ -57,30 +57,45 @@ def write_verify(
     read noise; a cell whose verify read lies within +-``wv_tolerance_S`` of its target is done;
     every other cell gets one SET or RESET pulse whose conductance change is a log-normally
     spread fraction ``wv_step_gain`` of the verified error plus cycle-to-cycle noise, bounded by
-    the cell's own window. Cells not done after ``wv_max_iterations`` are failures.
+    the cell's own window. Cells not done after ``wv_max_iterations`` are failures. Each
+    iteration works on the cells still active only (gathered once per iteration), so its cost
+    falls as cells verify.
 
     Returns:
         (conductances in siemens, failed mask, iterations run, pulses each cell received).
 
     """
-    g = g_lo.clone()
-    done = torch.zeros_like(g, dtype=torch.bool)
+    shape = target_S.shape
+    dtype = torch.promote_types(torch.promote_types(target_S.dtype, g_lo.dtype), g_hi.dtype)
+    g_a, t_a, lo_a, hi_a = (a.reshape(-1).to(dtype) for a in (g_lo, target_S, g_lo, g_hi))
+    g_a = g_a.clone()
+    g = torch.empty_like(g_a)  # every cell written when it verifies, or at the end
     pulses = torch.zeros_like(g, dtype=torch.int32)
+    idx = torch.arange(g.numel(), device=g.device)  # the cells still being programmed
     sigma_read = cfg.read_sigma_S
     it = 0
     for it in range(1, cfg.wv_max_iterations + 1):  # noqa: B007 - ``it`` is returned
-        read = g + sigma_read * torch.randn(g.shape, generator=gen, device=g.device) if sigma_read else g
-        err = target_S - read
-        done |= err.abs() <= cfg.wv_tolerance_S
-        if bool(done.all()):
+        read = g_a + sigma_read * torch.randn(g_a.shape, generator=gen, device=g.device) if sigma_read else g_a
+        err = t_a - read
+        active = err.abs() > cfg.wv_tolerance_S
+        if not bool(active.any()):
+            g[idx] = g_a
+            idx, g_a = idx[:0], g_a[:0]
             break
-        pulses += ~done
-        spread = torch.exp(cfg.wv_step_spread * torch.randn(g.shape, generator=gen, device=g.device))
+        g[idx] = g_a  # cells verified now keep their conductance; the others go on, compacted
+        keep = active.nonzero().squeeze(1)
+        idx, g_a, t_a, lo_a, hi_a, err = (a.index_select(0, keep) for a in (idx, g_a, t_a, lo_a, hi_a, err))
+        pulses[idx] += 1
+        spread = torch.exp(cfg.wv_step_spread * torch.randn(g_a.shape, generator=gen, device=g.device))
         step = cfg.wv_step_gain * err * spread
-        step = step + cfg.wv_c2c_sigma_S * torch.randn(g.shape, generator=gen, device=g.device)
-        g = torch.where(done, g, torch.minimum(torch.maximum(g + step, g_lo), g_hi))
+        step = step + cfg.wv_c2c_sigma_S * torch.randn(g_a.shape, generator=gen, device=g.device)
+        g_a = torch.minimum(torch.maximum(g_a + step, lo_a), hi_a)
+    g[idx] = g_a
+    not_done = torch.zeros_like(g, dtype=torch.bool)
+    not_done[idx] = True
+    g = g.view(shape)
     failed = (g - target_S).abs() > cfg.wv_tolerance_S + 3 * sigma_read
-    return g, failed | ~done, it, pulses
+    return g, failed | not_done.view(shape), it, pulses.view(shape)
 
 
 def program(
