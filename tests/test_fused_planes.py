@@ -148,10 +148,19 @@ def test_line_and_sampling_noise_drawn_once_have_their_summed_variance() -> None
     assert torch.allclose(got, expect[0], rtol=0.1, atol=0)
 
 
+@pytest.mark.parametrize("exact", [True, False])
 @pytest.mark.parametrize("kind", ["linear", "conv1d", "conv2d"])
-def test_stacked_variance_product_equals_its_two_terms(kind: str) -> None:
-    """One product of the stacked G and G^2 terms equals the two products (padding rows zero)."""
+def test_stacked_variance_product_equals_its_two_terms(kind: str, exact: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One product of the stacked G and G^2 terms equals the two products (padding rows zero):
+    to float32 rounding with ``RERAM_VARIANCE_DTYPE=float32``, within 1 % where the variance
+    runs in bfloat16 (its documented error, ~2^-8)."""
+    from reram.array.mvm import variance_dtype
     from reram.nn.convert import convert
+
+    if exact:
+        monkeypatch.setenv("RERAM_VARIANCE_DTYPE", "float32")
+    variance_dtype.cache_clear()
+    rtol = 1e-5 if exact or variance_dtype(torch.device("cpu")) == torch.float32 or kind != "linear" else 1e-2
 
     torch.manual_seed(0)
     mod, x = {
@@ -166,4 +175,5 @@ def test_stacked_variance_product_equals_its_two_terms(kind: str) -> None:
     assert layer.grid.n_row > 1 and layer.grid.n_row * layer.grid.rows_pad > layer.grid.in_features
     want = op.cell_sums(flat.abs(), "g_tot") * 3.0 + op.cell_sums(flat * flat, "g_sq") * 5.0
     for got in (op.variance_sums(flat, None, 3.0, 5.0), op.variance_sums(flat.abs(), flat * flat, 3.0, 5.0)):
-        assert torch.allclose(got, want, rtol=1e-5, atol=0)
+        assert torch.allclose(got, want, rtol=rtol, atol=0)
+    variance_dtype.cache_clear()

@@ -179,7 +179,8 @@ def analog_matmul(
         gsum = state.gsum_S.view(view)
         i.div_(gsum)
         if var is not None:
-            var = var / (gsum * gsum)
+            g2 = gsum * gsum
+            var = var.div_(g2) if var.shape == torch.broadcast_shapes(var.shape, g2.shape) else var / g2
         if joules is not None:  # sum G (V - V_bl)^2 = sum G V^2 - V_bl^2 sum G, per column
             bl = _line_V_squared(i, planes, op, gsum, fused, spatial)
             joules = joules - op.col_tile_sums(bl * state.gsum_S).double()
@@ -242,13 +243,17 @@ def _integrated_currents(
         reads.append(float(sum(rep**2 for rep in r)))
         weights.append(planes.weights[group[0]] / r[0])
         samples.append(sum(r))
-    i = op.currents(torch.cat(drive))
+
+    def joined(parts: list[torch.Tensor]) -> torch.Tensor:
+        return parts[0] if len(parts) == 1 else torch.cat(parts)
+
+    i = op.currents(joined(drive))
     n = planes.planes.shape[1]
     thermal: float | torch.Tensor = reads[0]
     if len(set(reads)) > 1:
         thermal = torch.tensor(reads, dtype=i.dtype, device=i.device).repeat_interleave(n)
         thermal = thermal.view(-1, *([1] * (i.dim() - 1)))
-    return i, line_variance(op, torch.cat(v_abs), torch.cat(v_sq), cfg, reads=thermal), weights, samples
+    return i, line_variance(op, joined(v_abs), joined(v_sq), cfg, reads=thermal), weights, samples
 
 
 def _read_energy(
@@ -304,7 +309,12 @@ def _line_V_squared(
 
     def squares(bl: torch.Tensor) -> torch.Tensor:
         sq = bl * bl
-        return sq.sum(0).flatten(2).sum(-1) if spatial else sq.sum(0)
+        if not spatial:
+            return sq.sum(0)
+        last = sq.movedim(2, -1).movedim(1, -2)  # (N, *spatial, tiles, cols): channels-last memory, a view
+        if last.is_contiguous():  # one reduction over the outer dims, in memory order
+            return last.reshape(-1, sq.shape[1] * sq.shape[2]).sum(0).view(sq.shape[1], sq.shape[2])
+        return sq.sum(0).flatten(2).sum(-1)
 
     if not fused:
         return squares(i)

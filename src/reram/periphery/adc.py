@@ -86,11 +86,11 @@ def percentile_abs(values: torch.Tensor, percentile: float) -> torch.Tensor:
     # linear interpolation between order statistics as torch.quantile
     n = a.shape[-1]
     pos = q * (n - 1)
-    lo = math.floor(pos)
-    frac = pos - lo
-    top = a.topk(n - lo, dim=-1).values  # descending: the lo-th smallest is the last
+    below = math.floor(pos)
+    frac = pos - below
+    top = a.topk(n - below, dim=-1).values  # descending: the below-th smallest is the last
     v_lo = top[..., -1]
-    return v_lo if frac == 0 or n - lo < 2 else torch.lerp(v_lo, top[..., -2], frac)
+    return v_lo if frac == 0 or n - below < 2 else torch.lerp(v_lo, top[..., -2], frac)
 
 
 def mismatch(shape: tuple[int, ...], cfg: ADCConfig, gen: torch.Generator, like: torch.Tensor) -> torch.Tensor | None:
