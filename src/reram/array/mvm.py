@@ -245,8 +245,8 @@ class StackOp:
             return None
         forms = self._energy().to(v_V.dtype)  # (2, tiles, groups, rows, rows)
         v = self.group(v_V)  # (tiles, N, rows)
-        vm = torch.einsum("tnr,ktgrs->ktgns", v, forms)
-        both = (vm * v.unsqueeze(1).unsqueeze(0)).sum((-1, -2))  # (2, tiles, groups)
+        gram = torch.bmm(v.transpose(1, 2), v)  # sum_n v v^T per tile: sum_n v^T M v = sum(M * gram)
+        both = (forms * gram[None, :, None]).sum((-1, -2))  # (2, tiles, groups)
         return both[0], both[1]
 
     def line_conductance_S(self) -> torch.Tensor:
