@@ -92,4 +92,24 @@ def test_upper_percentile_from_topk_equals_torch_quantile(n: int, p: float, seed
 
     x = torch.randn(3, n, generator=torch.Generator().manual_seed(seed))
     want = torch.quantile(x.abs(), p / 100, dim=-1)
-    assert torch.allclose(percentile_abs(x, p), want, rtol=1e-5, atol=0)
+    assert torch.allclose(percentile_abs(x, p), want, rtol=2e-4, atol=0)  # torch.quantile rounds q to float32
+
+
+def test_dnl_moves_code_transitions_monotone_with_seeded_code_widths() -> None:
+    """DNL: codes stay monotone along a ramp, the measured code widths spread with the configured
+    std (seeded, 15 %), the end transitions stay put, and 0 gives the ideal rounding."""
+    from reram.config import ADCConfig
+    from reram.periphery.adc import dnl_offsets, to_codes_, to_codes_dnl_
+
+    cfg = ADCConfig(bits=6, dnl_lsb=0.3)
+    offsets = dnl_offsets((1, 4), cfg, torch.Generator().manual_seed(0), torch.zeros(()))
+    assert offsets.shape == (62, 1, 4)
+    assert torch.allclose(offsets[[0, -1]], torch.zeros(2, 1, 4), atol=1e-6)
+    ramp = torch.linspace(-31.6, 31.6, 200001).view(-1, 1, 1).expand(-1, 1, 4).contiguous()
+    codes = to_codes_dnl_(ramp.clone(), torch.ones(1, 1, 1), 6, offsets)
+    assert bool((codes.diff(dim=0) >= 0).all())
+    widths = torch.stack([(codes[:, 0, c] == k).sum() for c in range(4) for k in range(-30, 31)]).double()
+    widths = widths / (200000 / 63.2)  # samples per LSB
+    assert abs(float(widths.std()) / 0.3 - 1) < 0.15
+    ideal = to_codes_(ramp.clone(), torch.ones(1, 1, 1), 6)
+    assert torch.equal(to_codes_dnl_(ramp.clone(), torch.ones(1, 1, 1), 6, torch.zeros(62, 1, 4)), ideal)

@@ -19,7 +19,7 @@ from reram.array.mvm import floating_line_V
 from reram.array.noise import line_variance
 from reram.config import Config, DACConfig
 from reram.periphery import adc_levels, encode_inputs, percentile_abs
-from reram.periphery.adc import correct_, distort_, max_abs, sampling_variance, to_codes_
+from reram.periphery.adc import correct_, distort_, max_abs, sampling_variance, to_codes_, to_codes_dnl_
 from reram.periphery.dac import InputPlanes, driven_values
 from reram.periphery.neuron import integrate
 from reram.rng import gaussian_like
@@ -203,7 +203,11 @@ def analog_matmul(
         distort_(i, state.adc_fs, state.adc_pattern, adc, view)
     if adc.noise_lsb > 0:  # the comparator's input-referred noise, every conversion
         i.addcmul_(gaussian_like(i, gen), step.view(view), value=adc.noise_lsb)
-    codes = correct_(to_codes_(i, step.view(view), adc.bits), state.adc_pattern, adc, view)
+    if state.adc_pattern is not None and state.adc_pattern.shape[0] > 2:  # the converters' DNL
+        codes = to_codes_dnl_(i, step.view(view), adc.bits, state.adc_pattern[2:])
+    else:
+        codes = to_codes_(i, step.view(view), adc.bits)
+    codes = correct_(codes, state.adc_pattern, adc, view)
     if on_read is not None:
         assert joules is not None and pulses is not None
         on_read(planes, pulses, joules * cfg.array.t_pulse_s, wire_J)

@@ -82,6 +82,9 @@ class ADCConfig:
             every sample with ``device.read_noise_model = "physical"``, and the C V_dd^2 each
             sample switches in the cost model; 0 = none.
         noise_lsb: the comparator's input-referred noise, rms in LSB, on every conversion.
+        dnl_lsb: differential nonlinearity, the std of each code's width error (LSB), a fixed
+            pattern per converter (seeded; the transitions' cumulative error end-point corrected,
+            so the INL it adds is pure DNL); not removed by ``correction``.
 
     """
 
@@ -96,6 +99,7 @@ class ADCConfig:
     correction: str = "none"
     sample_cap_F: float = num(0.0, 0, 1e-9, "F")
     noise_lsb: float = num(0.0, 0, 16, "LSB")
+    dnl_lsb: float = num(0.0, 0, 0.5, "LSB")
 
     def __post_init__(self) -> None:
         check(self)

@@ -26,7 +26,7 @@ from reram.core import PeripheryState, analog_matmul
 from reram.events import TileEvents
 from reram.mapping import TileGrid, TileSite, tile_matrix
 from reram.nn.cell_views import CellViews
-from reram.periphery.adc import mismatch
+from reram.periphery.adc import adc_levels, mismatch
 from reram.periphery.dac import InputPlanes, plane_counts
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,9 @@ class AnalogLayer(CellViews, nn.Module):
         self.register_buffer("gain", torch.ones(t, c, **kw))
         self.register_buffer("gsum_S", torch.ones(t, c, **kw))
         self.register_buffer("adc_fs", torch.ones(t, c, **kw))
-        self.register_buffer("adc_pattern", torch.stack([torch.ones(t, c, **kw), torch.zeros(t, c, **kw)]))
+        dnl_rows = 2 * adc_levels(config.periphery.adc.bits) if config.periphery.adc.dnl_lsb else 0
+        pattern = torch.cat([torch.ones(1, t, c, **kw), torch.zeros(1 + dnl_rows, t, c, **kw)])
+        self.register_buffer("adc_pattern", pattern)  # gain, offset (LSB), then the DNL's transitions
         self.register_buffer("x_range", torch.zeros((), **kw))
         self.register_buffer("age_eq_s", torch.zeros((), dtype=torch.float64, device=weight.device))
         self.register_buffer("read_stress_s", torch.zeros((), dtype=torch.float64, device=weight.device))
@@ -296,7 +298,7 @@ class AnalogLayer(CellViews, nn.Module):
             log.debug("layer %d not programmed: programming with seed %d", self.index, self.config.seed)
             self.program()
         adc = self.config.periphery.adc
-        pattern = self.adc_pattern if adc.gain_sigma or adc.offset_sigma_lsb else None
+        pattern = self.adc_pattern if adc.gain_sigma or adc.offset_sigma_lsb or adc.dnl_lsb else None
         state = PeripheryState(
             self.x_range, self.adc_fs, self.gain, self.gsum_S, self._calibrating, self._first_batch, adc_pattern=pattern
         )

@@ -95,12 +95,52 @@ def percentile_abs(values: torch.Tensor, percentile: float) -> torch.Tensor:
 
 def mismatch(shape: tuple[int, ...], cfg: ADCConfig, gen: torch.Generator, like: torch.Tensor) -> torch.Tensor | None:
     """The converters' fixed pattern, drawn once per set of converters: (2, *shape) relative gain
-    (1 + N(0, gain_sigma)) and offset (N(0, offset_sigma_lsb) LSB), or None for ideal converters.
+    (1 + N(0, gain_sigma)) and offset (N(0, offset_sigma_lsb) LSB), then, with ``dnl_lsb``, the
+    (2 top, *shape) transitions' offsets (LSB, :func:`dnl_offsets`); None for ideal converters.
     """
-    if cfg.gain_sigma == 0 and cfg.offset_sigma_lsb == 0:
+    if cfg.gain_sigma == 0 and cfg.offset_sigma_lsb == 0 and cfg.dnl_lsb == 0:
         return None
     n = torch.randn((2, *shape), generator=gen, device=like.device, dtype=like.dtype)
-    return torch.stack([1 + cfg.gain_sigma * n[0], cfg.offset_sigma_lsb * n[1]])
+    rows = [1 + cfg.gain_sigma * n[0], cfg.offset_sigma_lsb * n[1]]
+    if cfg.dnl_lsb:
+        rows += list(dnl_offsets(shape, cfg, gen, like))
+    return torch.stack(rows)
+
+
+def dnl_offsets(shape: tuple[int, ...], cfg: ADCConfig, gen: torch.Generator, like: torch.Tensor) -> torch.Tensor:
+    """(2 top, *shape) offsets (LSB) of the transitions between codes c - 1 and c, c = -top + 1 ..
+    top, from code widths 1 + N(0, dnl_lsb) (at least 0: a missing code): each transition moves by
+    the widths' running error, less the straight line through the end points (the first and last
+    transition stay where the ideal converter has them).
+    """
+    top = adc_levels(cfg.bits)
+    width_err = cfg.dnl_lsb * torch.randn((2 * top, *shape), generator=gen, device=like.device, dtype=like.dtype)
+    width_err = width_err.clamp_min_(-1.0)
+    run = torch.cumsum(width_err, 0) - width_err[:1]  # transition c's shift: the widths below it
+    line = torch.linspace(0, 1, 2 * top, device=like.device, dtype=like.dtype).view(-1, *([1] * len(shape)))
+    return run - line * run[-1:]
+
+
+def to_codes_dnl_(signal: torch.Tensor, step: torch.Tensor, bits: int, offsets: torch.Tensor) -> torch.Tensor:
+    """The ADC's rounding with differential nonlinearity, in place: the integer code is -top plus
+    the number of the converter's transitions at or below the signal, the transition into code
+    c sitting at c - 1/2 + ``offsets`` (LSB) instead of c - 1/2: monotone in the signal.
+
+    Args:
+        signal: (N, tiles, cols, ...) sensed signals (amperes or volts).
+        step: LSB size, broadcastable to ``signal``.
+        bits: signed bits.
+        offsets: (2 top, tiles, cols) transition offsets (LSB) of each converter.
+
+    """
+    top = adc_levels(bits)
+    x = signal.div_(step)
+    c = torch.arange(-top + 1, top + 1, device=x.device, dtype=x.dtype).view(-1, *([1] * (offsets.dim() - 1)))
+    edges = (c - 0.5 + offsets).movedim(0, -1).reshape(-1, 2 * top).sort(-1).values.contiguous()  # per converter
+    lead = x.movedim(0, 2)  # (tiles, cols, N, ...)
+    per_conv = lead.reshape(edges.shape[0], -1)
+    codes = torch.searchsorted(edges, per_conv.contiguous(), right=True).to(x.dtype) - top
+    return signal.copy_(codes.view(lead.shape).movedim(2, 0))
 
 
 def distort_(signal: torch.Tensor, full_scale: torch.Tensor, pattern: torch.Tensor | None, cfg: ADCConfig,
