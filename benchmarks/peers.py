@@ -145,6 +145,45 @@ def measure(name: str, batch: int, repeats: int, dev: torch.device) -> list[dict
              "ratio_to_float": statistics.median(v) / t_float} for k, v in times.items()]  # fmt: skip
 
 
+def measure_training(batch: int, repeats: int, dev: torch.device) -> list[dict]:
+    """Hardware-aware training steps of the MLP (SGD, cross-entropy), alternating blocks, ratio
+    to a float SGD step: reram's ``prepare_hwa`` (device levels, weight noise, DAC-quantised inputs
+    for the ``neurram`` preset), aihwkit-lightning's training forward (weight noise, input and
+    output quantisation), aihwkit's ``InferenceRPUConfig`` training (noise and quantisation).
+    """
+    from reram.train import prepare_hwa
+
+    torch.manual_seed(0)
+    model, shape = build("mlp")
+    x, y = torch.rand(batch, *shape, device=dev), torch.randint(0, 10, (batch,), device=dev)
+    nets: dict[str, nn.Module] = {"float torch": _copy(model).to(dev)}
+    nets["reram hardware-aware (neurram)"] = prepare_hwa(_copy(model).to(dev), config="neurram")
+    for make in (_lightning, _aihwkit):
+        for k, m in make(_copy(model).to(dev), x).items():
+            nets[k] = m
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+    opts = {k: torch.optim.SGD(m.parameters(), lr=0.01) for k, m in nets.items()}
+
+    def step(k: str) -> float:
+        m, opt = nets[k].train(), opts[k]
+        t0 = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        nn.functional.cross_entropy(m(x), y).backward()
+        opt.step()
+        sync()
+        return time.perf_counter() - t0
+
+    for k in nets:
+        step(k)
+    times: dict[str, list[float]] = {k: [] for k in nets}
+    for _ in range(repeats):
+        for k in nets:
+            times[k].append(step(k))
+    t_float = statistics.median(times["float torch"])
+    return [{"model": "mlp (training step)", "tool": k, "s_per_forward": statistics.median(v),
+             "ratio_to_float": statistics.median(v) / t_float} for k, v in times.items()]  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeats", type=int, default=7)
@@ -152,11 +191,14 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--models", default=",".join(MODELS))
+    ap.add_argument("--train", action="store_true", help="also time hardware-aware training steps of the MLP")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     dev = torch.device(args.device)
-    rows = [r for name in args.models.split(",") for r in measure(name, args.batch, args.repeats, dev)]
+    rows = [r for name in args.models.split(",") if name for r in measure(name, args.batch, args.repeats, dev)]
+    if args.train:
+        rows += measure_training(args.batch, args.repeats, dev)
     if args.json:
         print(json.dumps({"device": str(dev), "threads": args.threads, "batch": args.batch, "rows": rows}, indent=2))
         return
