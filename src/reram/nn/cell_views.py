@@ -63,14 +63,11 @@ class CellViews:
     def noise_cells(self) -> dict[Any, torch.Tensor]:
         """{"g_sq": G+^2 + G-^2, "g_tot": G+ + G-} of the branches, (row tiles, rows, cols): what
         the physical read noise of each weight position needs (siemens^2, siemens). One dict
-        per programmed state: array products keep matrices derived from it there.
+        per programmed state: array products keep what they derive from it there (the stacked
+        variance matrix, line sums); the two matrices themselves are computed when asked for,
+        not kept (memory: two matrices the size of the weights).
         """
-
-        def make() -> dict[Any, torch.Tensor]:
-            b = self.branch_S()
-            return {"g_tot": b[0] + b[1], "g_sq": b[0] * b[0] + b[1] * b[1]}
-
-        return self.cached("noise_cells", make)  # type: ignore[return-value]
+        return self.cached("noise_cells", lambda: _CellMatrices(self.branch_S))  # type: ignore[return-value]
 
     def _ideal_gdiff(self) -> torch.Tensor:
         """G+ - G- of the branches; for voltage sensing on differential columns, two floating bit
@@ -112,3 +109,22 @@ class CellViews:
             return self.col_tile_sums(g.flatten(0, 1)).view(g.shape[0], g.shape[1], self.grid.n_col)
 
         return self.cached("g_row", make)
+
+
+class _CellMatrices(dict):  # type: ignore[type-arg]
+    """A dict whose "g_tot" and "g_sq" are computed from the branches on every lookup, so that
+    only what is derived from them and stored (``StackOp.variance_sums``) stays in memory.
+    """
+
+    def __init__(self, branches: Any):
+        super().__init__()
+        self._branches = branches
+
+    def __missing__(self, key: Any) -> torch.Tensor:
+        if key not in ("g_tot", "g_sq"):
+            raise KeyError(key)
+        b = self._branches()
+        return b[0] + b[1] if key == "g_tot" else b[0] * b[0] + b[1] * b[1]
+
+    def __contains__(self, key: object) -> bool:
+        return key in ("g_tot", "g_sq") or super().__contains__(key)
