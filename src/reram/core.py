@@ -355,7 +355,6 @@ def _digital_sum(
     scale = (unit * (x_range * weights[0] if n_planes == 1 else x_range)).view(view)
     if dac.bit_serial:  # plane weights 2**j count input codes; codes / (2**m - 1) = x / x_range
         scale = scale / (2**dac.magnitude_bits - 1)
-    out = y[:, 0] * scale[:, 0]
-    for t in range(1, y.shape[1]):  # partial sums of the tiles, accumulated digitally
-        out.addcmul_(y[:, t], scale[:, t])
-    return out
+    if y.shape[1] == 1:
+        return y[:, 0] * scale[:, 0]
+    return y.mul_(scale).sum(1)  # partial sums of the tiles, accumulated digitally

@@ -219,23 +219,23 @@ class StackOp:
         if getattr(self.group, "tiles_rows", None) != (t, r):  # inputs repeated over tiles: the general way
             terms = (a.abs(), a * a) if b is None else (a, b)
             both = torch.cat([self.group(terms[0]), self.group(terms[1])], dim=-1).to(dtype)
-            return torch.bmm(both, mats[key]).transpose(0, 1).to(a.dtype)
+            return torch.bmm(both, mats[key]).to(a.dtype).transpose(0, 1)
         n, f = a.shape
+        pad = t * r - f  # the last tile's unused rows: zero
+
+        def tiles_of(x: torch.Tensor) -> torch.Tensor:
+            return (F.pad(x, (0, pad)) if pad else x).view(n, t, r).transpose(0, 1)
+
         both = a.new_empty(t, n, 2 * r, dtype=dtype)
-        if t * r > f:  # the last tile's unused rows
-            both[-1, :, f - (t - 1) * r : r].zero_()
-            both[-1, :, r + f - (t - 1) * r :].zero_()
-        for k in range(t):  # each tile's inputs, written once into the stacked operand
-            lo, hi = k * r, min(f, (k + 1) * r)
-            first, second = both[k, :, : hi - lo], both[k, :, r : r + hi - lo]
-            first.copy_(a[:, lo:hi])
-            if b is None:  # |V| and V^2 of the drive, in place
-                second.copy_(first)
-                first.abs_()
-                second.mul_(second)
-            else:
-                second.copy_(b[:, lo:hi])
-        return torch.bmm(both, mats[key]).transpose(0, 1).to(a.dtype)
+        first, second = both[..., :r], both[..., r:]
+        first.copy_(tiles_of(a))  # every tile's inputs, written once into the stacked operand
+        if b is None:  # |V| and V^2 of the drive, in place
+            second.copy_(first)
+            first.abs_()
+            second.mul_(second)
+        else:
+            second.copy_(tiles_of(b))
+        return torch.bmm(both, mats[key]).to(a.dtype).transpose(0, 1)
 
     def read_energy(self, v_V: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
         """(cells, wires) power x time^-1 of the reads ``v_V`` per array (tiles, column groups):
