@@ -161,15 +161,25 @@ def program_tiles(
     step = max(1, max_cells // per_tile)
     if step >= tiles:
         return program(target_S, cfg, gen, stuck)
-    parts = []
-    for a in range(0, tiles, step):
+    out: ProgramResult | None = None
+    for a in range(0, tiles, step):  # each group written into the whole stack's result (no list, no concatenation)
         part = None if stuck is None else (stuck[0][:, a : a + step], stuck[1][:, a : a + step])
-        parts.append(program(target_S[:, a : a + step], cfg, gen, part))
-    pulses = [p.pulses for p in parts]
-    return ProgramResult(
-        g_S=torch.cat([p.g_S for p in parts], 1),
-        stuck=torch.cat([p.stuck for p in parts], 1),
-        failed=torch.cat([p.failed for p in parts], 1),
-        iterations=max(p.iterations for p in parts),
-        pulses=torch.cat(pulses, 1) if all(p is not None for p in pulses) else None,  # type: ignore[arg-type]
-    )
+        res = program(target_S[:, a : a + step], cfg, gen, part)
+        if out is None:
+            out = ProgramResult(
+                g_S=target_S.new_empty(target_S.shape, dtype=res.g_S.dtype),
+                stuck=torch.empty(target_S.shape, dtype=torch.bool, device=target_S.device),
+                failed=torch.empty(target_S.shape, dtype=torch.bool, device=target_S.device),
+                iterations=0,
+                pulses=None
+                if res.pulses is None
+                else torch.empty(target_S.shape, dtype=res.pulses.dtype, device=target_S.device),  # fmt: skip
+            )
+        out.g_S[:, a : a + step] = res.g_S
+        out.stuck[:, a : a + step] = res.stuck
+        out.failed[:, a : a + step] = res.failed
+        if out.pulses is not None and res.pulses is not None:
+            out.pulses[:, a : a + step] = res.pulses
+        out.iterations = max(out.iterations, res.iterations)
+    assert out is not None
+    return out

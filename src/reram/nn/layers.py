@@ -198,13 +198,14 @@ class AnalogLayer(CellViews, nn.Module):
             res, self.remapped_cols = repair.spare_cols(target, res, cfg, ct, self._gen(8), mask, stuck)
         if cfg.array.pair_repair:
             res = repair.pair_repair(target, res, cfg, self._gen(6))
-        self.program_pulses = int(res.pulses[mask].sum()) if res.pulses is not None else 0
+        unused = ~mask  # the result's tensors are this call's own: masked in place (memory)
+        self.program_pulses = int(res.pulses.masked_fill_(unused, 0).sum()) if res.pulses is not None else 0
         self.program_iterations = res.iterations
         self.programmed_cells = int(mask.sum())
-        self.g_S.copy_(torch.where(mask, res.g_S, torch.zeros_like(res.g_S)))
+        self.g_S.copy_(res.g_S.masked_fill_(unused, 0.0))
         self.g_prog_S.copy_(self.g_S)
-        self.frozen.copy_(res.stuck | ~mask)
-        self.program_failures = int((res.failed & mask).sum())
+        self.frozen.copy_(res.stuck.logical_or_(unused))
+        self.program_failures = int(res.failed.logical_and_(mask).sum())
         v_read = cfg.device.drive_V(cfg.array.v_read_V)  # a full-scale pulse's I / G
         gsum_target = target.sum((0, 2))
         gain = 1.0 / (v_read * tc.s_per_weight)
