@@ -444,3 +444,61 @@ def test_counted_read_energy_splits_between_cells_and_wires() -> None:
     assert cell[0] > cell[1] > cell[2]
     report = price(counted_workload(m, (32,)))  # per inference: the 6 samples' energy / 6
     assert report.component_energy_J()["wires"] == pytest.approx(wire[2] / 6, rel=1e-6, abs=0)
+
+
+@pytest.mark.parametrize("padding", [1, "same", "valid"])
+def test_a_convolutions_wired_read_energy_counts_cells_and_wires(padding: object) -> None:
+    """Exact IR drop in a convolution: every input window's v^T M v with the arrays' solved forms
+    (one Gram matrix of the windows per tile, checked against the windows one by one); the
+    wires' share rises with their resistance."""
+    from torch import nn
+    from torch.nn import functional as F
+
+    import reram
+
+    torch.manual_seed(0)
+    base = reram.override(reram.preset("ideal"), {"array": {"rows": 32, "cols": 16, "ir_drop": "exact"}})
+    conv, x = nn.Sequential(nn.Conv2d(5, 4, 3, padding=padding)), torch.rand(3, 5, 6, 6)
+    wires = []
+    for r in (0.0, 5.0, 20.0):
+        m = reram.convert(conv, reram.override(base, {"array": {"r_wire_ohm": r}}))
+        with torch.no_grad():
+            m(x)
+        wires.append(reram.events(m)["0"].wire_energy_J)
+    assert wires[0] == 0 and 0 < wires[1] < wires[2]
+    layer = m[0]
+    op = layer._op(x)[0]
+    assert layer.grid.n_row > 1  # 45 window rows over arrays of 16 weight rows
+    cells, wired = op.read_energy(x)
+    forms = layer.energy_forms()
+    xp = layer._group(x)
+    if padding == "same" or padding == 1:
+        xp = F.pad(xp, (1, 1, 1, 1))
+    u = F.unfold(xp, 3)  # (N, tiles * rows, windows)
+    t, r = layer.grid.n_row, layer.grid.rows_pad
+    w = u.view(u.shape[0], t, r, -1)  # every window of every tile
+    want = torch.einsum("ntrp,ktgrs,ntsp->ktg", w, forms, w)
+    assert torch.allclose(cells, want[0], rtol=1e-5, atol=0) and torch.allclose(wired, want[1], rtol=1e-5, atol=0)
+
+
+def test_a_convolutions_wired_energy_beyond_the_sample_is_estimated_from_evenly_spaced_images() -> None:
+    from torch import nn
+    from torch.nn import functional as F
+
+    import reram
+    from reram.core import ENERGY_SAMPLE
+
+    torch.manual_seed(0)
+    cfg = reram.override(
+        reram.preset("ideal"), {"array": {"rows": 32, "cols": 16, "ir_drop": "exact", "r_wire_ohm": 5.0}}
+    )
+    layer = reram.convert(nn.Sequential(nn.Conv2d(5, 4, 3, padding=1)), cfg)[0]
+    layer.program()
+    x = torch.rand(64, 5, 12, 12)  # 9,216 windows: every second image
+    assert 64 * 144 > ENERGY_SAMPLE
+    op = layer._op(x)[0]
+    cells, wired = op.read_energy(x)
+    u = F.unfold(F.pad(layer._group(x), (1, 1, 1, 1)), 3)
+    w = u.view(64, layer.grid.n_row, layer.grid.rows_pad, -1)
+    want = torch.einsum("ntrp,ktgrs,ntsp->ktg", w, layer.energy_forms(), w)
+    assert abs(float(cells.sum() / want[0].sum()) - 1) < 0.03 and abs(float(wired.sum() / want[1].sum()) - 1) < 0.03

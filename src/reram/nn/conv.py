@@ -15,8 +15,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from reram.config import Config
+from reram.core import ENERGY_SAMPLE
 from reram.mapping import tile_matrix
-from reram.nn.layers import AnalogLayer, _TileOp, log
+from reram.nn.layers import AnalogLayer, _TileOp
 
 
 class _ConvOp(_TileOp):
@@ -97,6 +98,53 @@ class _ConvOp(_TileOp):
         ones = self.kernel.new_ones(t, 1, *self.kernel.shape[2:])
         return self._conv(per_tile, ones, t).unsqueeze(2)
 
+    @property
+    def solves_energy(self) -> bool:
+        """Whether reads count their energy from the arrays' solved forms (exact IR drop)."""
+        return self.layer.wired_energy()
+
+    def read_energy(self, v_V: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """(cells, wires) power x time^-1 of the reads per array (tiles, column groups): the sum
+        over every input window of v^T M v with each array's solved forms, as sum(M * H) with H
+        the windows' Gram matrix per tile (watts); None with ideal wires.
+        """
+        if not self.solves_energy:
+            return None
+        forms = self.layer.energy_forms().to(v_V.dtype)  # (2, tiles, groups, rows, rows)
+        both = (forms * self._window_gram(v_V)[None, :, None]).sum((-1, -2))
+        return both[0], both[1]
+
+    def _window_gram(self, v: torch.Tensor, max_floats: int = 1 << 24) -> torch.Tensor:
+        """(tiles, rows, rows) sum over the batch's input windows of w w^T, per tile's rows (the
+        windows unfolded a few images at a time): exact up to ``ENERGY_SAMPLE`` windows, beyond
+        from an evenly spaced subset of the images with at least that many, scaled to the batch
+        (an estimate, as the voltage-mode plane energy of convolutions: ``reram.core``).
+        """
+        layer = self.layer
+        g = layer.grid
+        t, r = g.n_row, g.rows_pad
+        x = layer._group(v)  # channels padded to whole tiles: each tile's rows are whole windows
+        k, st, dil = tuple(layer.kernel_size), tuple(layer.stride), tuple(layer.dilation)
+        if layer.padding == "same":  # torch's "same": the extra pad, if any, on the far side
+            total = [d * (kk - 1) for d, kk in zip(dil, k, strict=True)]
+            pads = [p for tot in reversed(total) for p in (tot // 2, tot - tot // 2)]
+        else:
+            pads = [p for p in reversed((0,) * len(k) if layer.padding == "valid" else layer.padding) for _ in (0, 1)]
+        x = F.pad(x, pads)
+        if x.dim() == 3:  # Conv1d as a 2-d window of height 1
+            x, k, st, dil = x.unsqueeze(2), (1, *k), (1, *st), (1, *dil)
+        n = x.shape[0]
+        windows = int(np.prod(self.layer._out_spatial))
+        sub = x[:: max(1, n * windows // ENERGY_SAMPLE)]  # beyond ENERGY_SAMPLE windows: evenly spaced images
+        gram = x.new_zeros(t, r, r)
+        per_image = x[0].numel() * int(np.prod(k))
+        step = max(1, max_floats // max(per_image, 1))
+        for a in range(0, sub.shape[0], step):
+            u = F.unfold(sub[a : a + step], k, dilation=dil, stride=st)  # (n, tiles * rows, windows)
+            u = u.view(u.shape[0], t, r, -1).permute(1, 2, 0, 3).reshape(t, r, -1)
+            gram.add_(torch.bmm(u, u.transpose(1, 2)))
+        return gram.mul_(n / sub.shape[0])
+
     def row_totals(self, a: torch.Tensor, g_row: torch.Tensor) -> torch.Tensor:
         t, r, k = g_row.shape
         w = g_row.permute(0, 2, 1).reshape(t * k, r // self.layer.grid.kernel, *self.kernel.shape[2:])
@@ -142,10 +190,6 @@ class AnalogConvNd(AnalogLayer):
                 f"input of shape {tuple(x.shape)}: this layer takes (batch, {self.weight.shape[1]} channels, "
                 f"{self.weight.dim() - 2} spatial dims)"
             )
-        if self.wired_energy() and not getattr(self, "_warned_conv_energy", False):
-            log.warning("layer %d: a convolution's wire energy is not counted (its cell energy uses ideal wires)",
-                        self.index)  # fmt: skip
-            self._warned_conv_energy = True
         op = _ConvOp(self)
         sp = x.shape[2:]
         pad = (0,) * len(sp) if self.padding == "valid" else self.padding
