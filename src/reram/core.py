@@ -9,6 +9,7 @@ serves every layer type.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -23,6 +24,8 @@ from reram.periphery.adc import correct_, distort_, max_abs, sampling_variance, 
 from reram.periphery.dac import InputPlanes, driven_values
 from reram.periphery.neuron import integrate
 from reram.rng import gaussian_like
+
+log = logging.getLogger(__name__)
 
 
 class ArrayOp(Protocol):
@@ -328,6 +331,8 @@ def _line_V_squared(
     positions = max(1, i[0, 0, 0].numel())
     stride = max(1, n * positions // ENERGY_SAMPLE)
     sub = planes.planes[:, ::stride]
+    if stride > 1:
+        log.debug("voltage-mode plane energy estimated from %d of %d inputs", sub.shape[1], n)
     return squares(op.currents(sub.flatten(0, 1)).div_(gsum)) * (n / sub.shape[1])
 
 

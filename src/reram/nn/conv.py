@@ -17,7 +17,7 @@ from torch import nn
 from reram.config import Config
 from reram.core import ENERGY_SAMPLE
 from reram.mapping import tile_matrix
-from reram.nn.layers import AnalogLayer, _TileOp
+from reram.nn.layers import AnalogLayer, _TileOp, log
 
 
 class _ConvOp(_TileOp):
@@ -136,6 +136,10 @@ class _ConvOp(_TileOp):
         n = x.shape[0]
         windows = int(np.prod(self.layer._out_spatial))
         sub = x[:: max(1, n * windows // ENERGY_SAMPLE)]  # beyond ENERGY_SAMPLE windows: evenly spaced images
+        if sub.shape[0] < n and not layer._logged_energy_sample:
+            log.info("layer %d: wired read energy estimated from %d of %d images per batch", layer.index,
+                     sub.shape[0], n)  # fmt: skip
+            layer._logged_energy_sample = True
         gram = x.new_zeros(t, r, r)
         per_image = x[0].numel() * int(np.prod(k))
         step = max(1, max_floats // max(per_image, 1))
@@ -157,6 +161,7 @@ class AnalogConvNd(AnalogLayer):
 
     _conv_fn: Any = None
     _float_type: Any = nn.Module
+    _logged_energy_sample: bool = False  # the wired energy's image sampling logged once
     stride: Any
     padding: Any
     dilation: Any
