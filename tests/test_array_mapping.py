@@ -3,8 +3,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reram.array import StackOp, add_read_noise_, row_grouping, transposed_stack, weights_to_conductances
-from reram.config import ArrayConfig, ChipConfig, DeviceConfig
+from reram.array import StackOp, row_grouping, transposed_stack, weights_to_conductances
+from reram.array.noise import add_line_noise_
+from reram.config import ArrayConfig, ChipConfig, DeviceConfig, override, preset
 from reram.mapping import MappingError, place, tile_matrix
 
 DEV = DeviceConfig()
@@ -29,7 +30,9 @@ def test_read_noise_has_the_exact_column_variance():
     sigma = 0.4e-6
     vv = v.expand(20000, 64).contiguous()
     op = StackOp(gd, row_grouping(1, 64))
-    i = add_read_noise_(op.currents(vv), op.square_sums(vv * vv), sigma, torch.Generator().manual_seed(1))
+    base = preset("ideal")
+    cfg = override(base, {"device": {"read_noise_model": "constant", "read_noise_rel": sigma / base.device.g_max_S}})
+    i = add_line_noise_(op.currents(vv), op, vv.abs(), vv * vv, cfg, torch.Generator().manual_seed(1))
     expected = float((2 * sigma**2 * (v**2).sum()).sqrt())
     assert float(i.std(0).mean()) == pytest.approx(expected, rel=0.03)
     assert float(i.mean(0).mean()) == pytest.approx(float((v @ gd[0]).mean()), rel=1e-3)

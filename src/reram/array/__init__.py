@@ -1,13 +1,12 @@
 """Crossbar arrays: weights -> differential conductance pairs; Ohm + Kirchhoff MVM."""
 
 from reram.array.conductance import TileConductances, target_conductances, weights_to_conductances
-from reram.array.mvm import StackOp, add_read_noise_, repeated_grouping, row_grouping, transposed_stack
+from reram.array.mvm import StackOp, repeated_grouping, row_grouping, transposed_stack
 from reram.rng import gaussian_like
 
 __all__ = [
     "StackOp",
     "TileConductances",
-    "add_read_noise_",
     "gaussian_like",
     "repeated_grouping",
     "row_grouping",

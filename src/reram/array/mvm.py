@@ -1,9 +1,10 @@
 """Ohm + Kirchhoff: where a column (or, transposed, a row) current is summed, and the read noise.
 
 Each cell passes I = V G; each column sums its cells' currents (:meth:`StackOp.currents`). Read
-noise, independent Gaussian of std sigma on every cell, enters in distribution: the column
-current is exactly N(V @ G, (V**2) @ sigma**2), so one sample per output replaces a noise tensor
-per input (:func:`add_read_noise_`, the one sampler). A floating bit line of nonlinear cells
+noise, independent Gaussian on every cell, enters in distribution: the column current is exactly
+N(V @ G, (V**2) @ sigma**2), so its variance is one more product (:meth:`StackOp.variance_sums`;
+the noise models: ``reram.array.noise``) and one sample per output, drawn with the converter's
+own noise in ``reram.core``, replaces a noise tensor per input. A floating bit line of nonlinear cells
 (I = G v0 sinh(V / v0)) settles where its cells' currents cancel (:func:`floating_line_V`).
 
 A :class:`StackOp` is what :func:`reram.core.analog_matmul` drives: a stack of arrays (tiles),
@@ -24,8 +25,6 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-
-from reram.rng import gaussian_like
 
 
 @functools.lru_cache(maxsize=8)
@@ -48,24 +47,6 @@ def variance_dtype(device: torch.device) -> torch.dtype:
     except OSError:
         return torch.float32
     return torch.bfloat16 if {"avx512_bf16", "amx_bf16"} & set(flags) else torch.float32
-
-
-def add_read_noise_(
-    i_A: torch.Tensor, v_sq_sum: torch.Tensor, sigma_S: float, gen: torch.Generator | None, cells: int = 2
-) -> torch.Tensor:
-    """Add read noise to currents ``i_A`` in place, exactly in distribution.
-
-    Args:
-        i_A: noiseless output currents (amperes).
-        v_sq_sum: sum of V**2 over the cells feeding each output (volts squared), broadcastable.
-        sigma_S: read-noise std of one cell (siemens).
-        gen: generator for the samples.
-        cells: cells per weight (2 for a differential pair).
-
-    """
-    if sigma_S > 0:
-        i_A.addcmul_(gaussian_like(i_A, gen), (v_sq_sum * (cells * sigma_S**2)).sqrt())
-    return i_A
 
 
 def floating_line_V(i_A: torch.Tensor, op: Any, v_V: torch.Tensor, gsum_S: torch.Tensor, v0_V: float) -> torch.Tensor:

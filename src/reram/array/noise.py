@@ -3,7 +3,7 @@
 Two models (``device.read_noise_model``):
 
 - "constant": every cell fluctuates with the same std sigma = read_noise_rel g_max (siemens),
-  whatever the read: the column current is N(V @ G, (V^2) @ sigma^2) (``mvm.add_read_noise_``);
+  whatever the read: the column current is N(V @ G, (V^2) @ sigma^2) (:func:`line_variance`);
 - "physical": the current noise of every cell on the line over the read's noise bandwidth
   df = 1 / (2 t_pulse) (an integration window of t_pulse), at the read temperature T:
   the conductance fluctuation proportional to G (1/f and random telegraph noise, the measured
