@@ -2,10 +2,12 @@
 
 For an MLP 784-256-128-10, a LeNet-5-like CNN and a ResNet-like CNN (32/64/128 channels,
 3x32x32), at batch 256 with 2 threads: samples/s of the float model and of the converted model
-(programmed and calibrated), median of repeats, and the ratio analog time / float time. Modes:
-current-mode sensing with multi-level inputs, and bit-serial inputs.
+(programmed and calibrated), and the ratio analog time / float time. The float model and each
+analog mode are timed in alternating blocks (one forward each per block, ``--repeats`` blocks), so
+that a slow spell of a shared machine hits them alike; times and ratios are medians over the
+blocks. Modes: current-mode sensing with multi-level inputs, and bit-serial inputs.
 
-    python benchmarks/throughput.py [--repeats 7] [--device cpu|cuda] [--json]
+    OMP_WAIT_POLICY=PASSIVE python benchmarks/throughput.py [--repeats 15] [--device cpu|cuda] [--json]
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import argparse
 import json
 import statistics
 import time
+from collections.abc import Callable
 
 import torch
 
@@ -32,23 +35,26 @@ MODES = {
 }
 
 
-def _time(fn, x, repeats: int, sync) -> float:
+def _blocks(fns: dict[str, Callable[[torch.Tensor], torch.Tensor]], x: torch.Tensor, repeats: int,
+            sync: Callable[[], None]) -> dict[str, list[float]]:  # fmt: skip
+    """Seconds per forward of each function, one call each per block, ``repeats`` blocks."""
+    times: dict[str, list[float]] = {k: [] for k in fns}
     with torch.no_grad():
-        for _ in range(2):
-            fn(x)
+        for fn in fns.values():  # warm-up
+            fn(x), fn(x)
         sync()
-        times = []
         for _ in range(repeats):
-            t0 = time.perf_counter()
-            fn(x)
-            sync()
-            times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+            for k, fn in fns.items():
+                t0 = time.perf_counter()
+                fn(x)
+                sync()
+                times[k].append(time.perf_counter() - t0)
+    return times
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--repeats", type=int, default=15)
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu")
@@ -63,19 +69,24 @@ def main() -> None:
         model, shape = build(name)
         model = model.to(dev).eval()
         x = torch.rand(args.batch, *shape, device=dev)
-        t_float = _time(model, x, args.repeats, sync)
+        fns: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"float": model}
         for mode, cfg in MODES.items():
             analog = reram.convert(model, cfg)
             reram.calibrate(analog, [x])
-            t_analog = _time(analog, x, args.repeats, sync)
+            fns[mode] = analog
+        times = _blocks(fns, x, args.repeats, sync)
+        t_float = statistics.median(times["float"])
+        for mode in MODES:
+            ratios = [a / f for a, f in zip(times[mode], times["float"], strict=True)]
             rows.append({
                 "model": name, "mode": mode, "float_samples_per_s": args.batch / t_float,
-                "analog_samples_per_s": args.batch / t_analog, "ratio_analog_over_float": t_analog / t_float,
+                "analog_samples_per_s": args.batch / statistics.median(times[mode]),
+                "ratio_analog_over_float": statistics.median(ratios),
             })  # fmt: skip
     if args.json:
         print(json.dumps({"device": str(dev), "threads": args.threads, "batch": args.batch, "rows": rows}, indent=2))
         return
-    print(f"device {dev}, {args.threads} threads, batch {args.batch}, median of {args.repeats}")
+    print(f"device {dev}, {args.threads} threads, batch {args.batch}, median of {args.repeats} alternating blocks")
     print("| model | inputs | float samples/s | analog samples/s | analog/float |\n|---|---|---:|---:|---:|")
     for r in rows:
         print(

@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from reram.array.outer import coincidences, dither_round
+from reram.array import outer
+from reram.array.outer import coincidences, count_product, dither_round
 from reram.config import ConfigError, UpdateConfig, load_config, override
 from reram.cost.training import training_step_cost
 from reram.device import update as cellupd
@@ -174,6 +175,33 @@ def test_dither_rounding_is_unbiased() -> None:
     assert float((mean - t).abs().max()) < 0.05  # binomial std of a mean of 2000 roundings <= 0.011
     k = dither_round(t, gen) - t.floor()
     assert bool(((k == 0) | (k == 1)).all())  # the integer below or above
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 300), st.integers(1, 40), st.integers(1, 40), st.sampled_from([1, 31, 127, 200]), st.booleans())
+# m = 1 included: torch 2.13's CPU int8 kernel gives a wrong one-row result, which must not be used
+def test_count_product_is_exact(n: int, m: int, k: int, bound: int, signed: bool) -> None:
+    """The pulse counts' product (int8 operands and int32 sums where they fit) equals the exact one."""
+    gen = torch.Generator().manual_seed(n * 7 + m)
+    a = torch.randint(-bound if signed else 0, bound + 1, (n, m), generator=gen).float()
+    b = torch.randint(0, bound + 1, (n, k), generator=gen).float()
+    want = a.double().T @ b.double()
+    got = count_product(a, b, bound)
+    assert got.dtype == torch.float32 and torch.equal(got.double(), want)
+    assert torch.equal(count_product(a.to(torch.int8) if bound <= 127 else a, b, bound).double(), want)
+
+
+def test_deterministic_counts_equal_with_and_without_the_int8_product() -> None:
+    gen = torch.Generator().manual_seed(3)
+    x, d = torch.rand(64, 30, generator=gen) - 0.5, torch.rand(64, 9, generator=gen) - 0.5
+    runs = []
+    for int8 in (True, False):  # the int8 product, then the float fallback
+        outer._INT8[x.device.type] = int8
+        try:
+            runs.append(coincidences(x, d, 50.0, 31, "deterministic", torch.Generator().manual_seed(4)))
+        finally:
+            outer._INT8.pop(x.device.type)
+    assert torch.equal(runs[0].n_up, runs[1].n_up) and torch.equal(runs[0].n_down, runs[1].n_down)
 
 
 def test_coincidences_reject_bad_input() -> None:

@@ -151,39 +151,80 @@ def coincidences(
             t_x, t_d = t_x.clamp_max_(slots), t_d.clamp_max_(slots)
         n_x, n_d = dither_round(t_x, gen), dither_round(t_d, gen)
         sx, sd = n_x.sum(1), n_d.sum(1)  # pulses per sample on all rows / all columns
-        n_up, n_down = _up_down(n_d, None if d_pos else d, n_x, None if x_pos else x, 1 / slots)
+        n_up, n_down = _up_down(n_d, None if d_pos else d, n_x, None if x_pos else x, 1 / slots, slots + 1)
         return UpdateCounts(n_up, n_down, float(sx.sum()), float(sd.sum()), clipped, float(sx @ sd) / slots,
                             n_x.sum(0), n_d.sum(0))  # fmt: skip
     p_x, p_d = (ax * c_x).clamp_max_(1.0), (ad * c_d).clamp_max_(1.0)
     b = x.shape[0]
-    rows = (torch.rand(b, slots, x.shape[1], generator=gen, device=x.device) < p_x.unsqueeze(1)).to(x.dtype)
-    cols = (torch.rand(b, slots, d.shape[1], generator=gen, device=x.device) < p_d.unsqueeze(1)).to(x.dtype)
+    rows = (torch.rand(b, slots, x.shape[1], generator=gen, device=x.device) < p_x.unsqueeze(1)).to(torch.int8)
+    cols = (torch.rand(b, slots, d.shape[1], generator=gen, device=x.device) < p_d.unsqueeze(1)).to(torch.int8)
 
     def per_slot(t: torch.Tensor) -> torch.Tensor:  # (b, n) -> (b * slots, n), each sample's row repeated
         return t.unsqueeze(1).expand(-1, slots, -1).reshape(b * slots, -1)
 
     n_up, n_down = _up_down(cols.view(b * slots, -1), None if d_pos else per_slot(d),
-                            rows.view(b * slots, -1), None if x_pos else per_slot(x), 1.0)  # fmt: skip
-    row_lines, col_lines = rows.sum((0, 1)), cols.sum((0, 1))
+                            rows.view(b * slots, -1), None if x_pos else per_slot(x), 1.0, 1)  # fmt: skip
+    row_lines, col_lines = rows.sum((0, 1), dtype=x.dtype), cols.sum((0, 1), dtype=x.dtype)
     return UpdateCounts(n_up, n_down, float(row_lines.sum()), float(col_lines.sum()), clipped, None,
                         row_lines, col_lines)  # fmt: skip
 
 
+_INT8: dict[str, bool] = {}  # device type -> whether its int8 product passed the probe (and never raised)
+_INT8_MIN = 8  # smallest result side given to the int8 kernel (torch 2.13's CPU kernel is wrong for one-row results)
+
+
+def _int8_ok(device: torch.device) -> bool:
+    """Whether ``torch._int_mm`` on this device type gives the exact product on probe shapes (once)."""
+    ok = _INT8.get(device.type)
+    if ok is None:
+        gen = torch.Generator().manual_seed(0)
+        try:
+            ok = True
+            for n, m, k in ((3, 8, 8), (64, 20, 128), (5, 17, 9), (256, 24, 40)):
+                a = torch.randint(-127, 128, (n, m), generator=gen).to(device)
+                b = torch.randint(-127, 128, (n, k), generator=gen).to(device)
+                want = a.T.double() @ b.double()
+                ok = ok and torch.equal(torch._int_mm(a.T.to(torch.int8), b.to(torch.int8)).double(), want)
+        except (RuntimeError, NotImplementedError, AttributeError):  # e.g. CUDA's layout and size rules
+            ok = False
+        _INT8[device.type] = ok
+    return ok
+
+
+def count_product(a: torch.Tensor, b: torch.Tensor, bound: int) -> torch.Tensor:
+    """a^T b of two integer-valued count matrices (N, m) and (N, n), exactly, as float32 (or
+    ``a``'s floating dtype).
+
+    Pulse counts are small integers (|values| <= ``bound``): where they fit int8 and the sums
+    int32 (N bound^2 < 2^31), the product runs on int8 operands with int32 sums (exact; on CPUs
+    with VNNI about 4x a float32 product), else, or where the device's int8 kernel fails its
+    probe (:func:`_int8_ok`), in float (exact below 2^24).
+    """
+    dtype = a.dtype if a.is_floating_point() else torch.float32
+    fits = bound <= 127 and a.shape[0] * bound * bound < 2**31
+    if fits and min(a.shape[1], b.shape[1]) >= _INT8_MIN and _int8_ok(a.device):
+        try:
+            return torch._int_mm(a.T.to(torch.int8), b.to(torch.int8)).to(dtype)
+        except (RuntimeError, NotImplementedError):  # a shape the kernel rejects: float from then on
+            _INT8[a.device.type] = False
+    return a.T.to(dtype) @ b.to(dtype)
+
+
 def _up_down(
-    n_d: torch.Tensor, d: torch.Tensor | None, n_x: torch.Tensor, x: torch.Tensor | None, scale: float
+    n_d: torch.Tensor, d: torch.Tensor | None, n_x: torch.Tensor, x: torch.Tensor | None, scale: float, bound: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(SET, RESET) counts scale * sum_k n_d[k]^T n_x[k] where sign(d x) is + / -.
 
-    ``n_d`` (N, out) and ``n_x`` (N, in) are pulse counts (>= 0) per line; ``d`` and ``x`` their
-    signs' sources, None where all are >= 0. Non-negative x (images, ReLU outputs) needs one
-    product: d's sign alone splits the columns into SET and RESET halves.
+    ``n_d`` (N, out) and ``n_x`` (N, in) are whole pulse counts (0 to ``bound``) per line; ``d``
+    and ``x`` their signs' sources, None where all are >= 0. Non-negative x (images, ReLU outputs)
+    needs one product: d's sign alone splits the columns into SET and RESET halves.
     """
     out = n_d.shape[1]
     signed_d = n_d if d is None else torch.copysign(n_d, d)
     if x is None:
-        split = torch.cat([signed_d.clamp_min(0), signed_d.neg().clamp_min_(0)], 1).mul_(scale)
-        both = split.T @ n_x  # (2 out, in): SET counts above, RESET counts below
+        split = torch.cat([signed_d.clamp_min(0), signed_d.neg().clamp_min_(0)], 1)
+        both = count_product(split, n_x, bound).mul_(scale)  # (2 out, in): SET counts above, RESET below
         return both[:out], both[out:]
-    total = (n_d.T @ n_x).mul_(scale / 2)
-    net = (signed_d.T @ torch.copysign(n_x, x)).mul_(scale / 2)
+    total = count_product(n_d, n_x, bound).mul_(scale / 2)
+    net = count_product(signed_d, torch.copysign(n_x, x), bound).mul_(scale / 2)
     return total + net, total.sub_(net)
