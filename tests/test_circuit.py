@@ -272,7 +272,11 @@ def test_approximations_state_their_error() -> None:
      (lambda: approx_crossbar(*_array(4, 4), sweeps=0), "sweeps = 0"),
      (lambda: solve_crossbar(*_array(4, 4), v0_V=-1.0), "v0_V = -1.0"),
      (lambda: effective_matrix(_array(4, 4)[0], method="guess"), "method = 'guess'"),
-     (lambda: solve_crossbar(*_array(4, 4), topology=Topology(sensing="voltage"), node_voltages=True), "node_voltages"),
+     (lambda: solve_crossbar(*_array(4, 4), topology=Topology(unselected_rows="floating"), node_voltages=True),
+      "node_voltages"),
+     (lambda: solve_crossbar(*_array(4, 4), topology=Topology(sensing="voltage"), v0_V=0.2), "v0_V needs"),
+     (lambda: solve_crossbar(*_array(4, 4), Wires(0.0, 1.0), Topology(sensing="voltage"), node_voltages=True),
+      "r_row > 0"),
      (lambda: solve_crossbar(*_array(4, 4), Wires(0.0, 1.0), Topology(sensing="voltage")), "r_row > 0")],
 )  # fmt: skip
 def test_bad_topology_input_is_named(call, msg: str) -> None:  # type: ignore[no-untyped-def]
@@ -396,17 +400,22 @@ def test_wires_of_the_config() -> None:
 
 @settings(max_examples=15, deadline=None)
 @given(st.integers(1, 8), st.integers(1, 8), st.floats(0.1, 20.0), st.floats(0.1, 20.0), st.floats(0.0, 50.0),
-       st.floats(0.0, 50.0), st.floats(0.0, 2e3), st.integers(0, 10**6))  # fmt: skip
-def test_energy_forms_conserve_what_the_drivers_deliver(rows, cols, r_row, r_col, r_src, r_sense, r_acc, seed) -> None:  # type: ignore[no-untyped-def]
+       st.floats(0.0, 50.0), st.floats(0.0, 2e3), st.integers(0, 10**6),
+       st.sampled_from(["current", "voltage"]))  # fmt: skip
+def test_energy_forms_conserve_what_the_drivers_deliver(rows, cols, r_row, r_col, r_src, r_sense, r_acc, seed,  # type: ignore[no-untyped-def]
+                                                        sensing) -> None:  # fmt: skip
     """Cell form = sum G V_cell^2 from the node voltages; cell + wire forms = sum of V I over the
-    drivers = every resistor's V^2 / R summed (segments, driver, sense, access).
+    drivers = every resistor's V^2 / R summed (segments, driver, sense, access; with floating
+    bit lines the sense input's leakage too).
     """
     from reram.array.energy import energy_forms
 
     g, v = _array(rows, cols, seed)
     w = Wires(r_row, r_col, r_src, r_sense, r_acc)
-    m_cell, m_wire = energy_forms(g, w)
-    sol = solve_crossbar(g, v, w, node_voltages=True)
+    m_cell, m_wire = energy_forms(g, w, sensing)
+    topo = Topology(sensing=sensing)
+    sol = solve_crossbar(g, v, w, topo, node_voltages=True)
+    g_out = 1 / (r_col + r_sense) if sensing == "current" else 1 / (r_col + r_sense + 1 / topo.leak_S)
     u, c = sol.row_V, sol.col_V
     g_b = g / (1 + g * r_acc)
     d = u - c
@@ -414,7 +423,7 @@ def test_energy_forms_conserve_what_the_drivers_deliver(rows, cols, r_row, r_col
     access = ((d * (1 - g_b / g)) ** 2 / r_acc).sum((1, 2)) if r_acc > 0 else torch.zeros(len(v), dtype=g.dtype)
     rows_w = (v - u[:, :, 0]) ** 2 / (r_row + r_src)
     rows_w = rows_w.sum(1) + ((u[:, :, 1:] - u[:, :, :-1]) ** 2).sum((1, 2)) / r_row
-    cols_w = ((c[:, 1:] - c[:, :-1]) ** 2).sum((1, 2)) / r_col + (c[:, -1] ** 2).sum(1) / (r_col + r_sense)
+    cols_w = ((c[:, 1:] - c[:, :-1]) ** 2).sum((1, 2)) / r_col + (c[:, -1] ** 2).sum(1) * g_out
     assert torch.allclose(((v @ m_cell) * v).sum(1), cells, rtol=1e-8, atol=0)
     assert torch.allclose(((v @ (m_cell + m_wire)) * v).sum(1), cells + access + rows_w + cols_w, rtol=1e-8, atol=0)
 
@@ -444,6 +453,70 @@ def test_counted_read_energy_splits_between_cells_and_wires() -> None:
     assert cell[0] > cell[1] > cell[2]
     report = price(counted_workload(m, (32,)))  # per inference: the 6 samples' energy / 6
     assert report.component_energy_J()["wires"] == pytest.approx(wire[2] / 6, rel=1e-6, abs=0)
+
+
+def test_floating_bit_lines_node_voltages_match_the_port_solve() -> None:
+    """Voltage sensing: every node voltage of the floating lines (block elimination) gives the
+    same sensed voltages as the port solve, and near-ideal wires the lines' sum(V G) / sum(G)."""
+    g, v = _array(12, 9, 3)
+    w = Wires(2.0, 3.0, 10.0, 20.0, 0.0)
+    nodes = solve_crossbar(g, v, w, Topology(sensing="voltage"), node_voltages=True)
+    ports = solve_crossbar(g, v, w, Topology(sensing="voltage"))
+    assert nodes.sense_V is not None and ports.sense_V is not None
+    assert torch.allclose(nodes.sense_V, ports.sense_V, rtol=1e-9, atol=0)
+    tiny = solve_crossbar(g, v, Wires(1e-6, 1e-6), Topology(sensing="voltage"), node_voltages=True)
+    assert tiny.sense_V is not None
+    assert torch.allclose(tiny.sense_V, (v @ g) / g.sum(0), rtol=1e-5, atol=0)
+
+
+@pytest.mark.parametrize("differential", ["rows", "columns"])
+@pytest.mark.parametrize("kind", ["linear", "conv"])
+def test_voltage_sensed_read_energy_counts_each_floating_line(differential: str, kind: str) -> None:
+    """Voltage sensing: a floating line dissipates sum G (V - V_bl)^2 at its own V_bl (on
+    differential columns each output's G+ and G- lines apart), the ideal-wire formula agrees with
+    the solved forms as the wires vanish, and with wires the wires' share rises with them."""
+    from torch import nn
+
+    import reram
+    from reram.periphery.dac import encode_inputs
+
+    torch.manual_seed(0)
+    base = reram.override(reram.preset("ideal"), {"array": {"rows": 32, "cols": 16, "differential": differential},
+                                                  "periphery": {"adc": {"sensing": "voltage"}}})  # fmt: skip
+    if kind == "linear":
+        net, x = nn.Sequential(nn.Linear(30, 8)), torch.rand(6, 30)
+    else:
+        net, x = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1)), torch.rand(2, 3, 5, 5)
+    cells, wires = [], []
+    wired = ({"ir_drop": "exact", "r_wire_ohm": r, "r_col_ohm": r} for r in (1e-4, 5.0, 20.0))
+    for arr in ({"ir_drop": "off"}, *wired):
+        m = reram.convert(net, reram.override(base, {"array": arr}))
+        with torch.no_grad():
+            m(x)
+        e = reram.events(m)["0"]
+        cells.append(e.cell_energy_J)
+        wires.append(e.wire_energy_J)
+    assert cells[1] == pytest.approx(cells[0], rel=1e-5, abs=0) and wires[0] == 0
+    assert 0 < wires[1] < 1e-6 * cells[1] and wires[1] < wires[2] < wires[3] and cells[3] < cells[2]
+    if kind == "linear":  # the floating lines one by one, from the drives the DAC applied
+        layer = reram.convert(net, base)[0]
+        with torch.no_grad():
+            layer(x)
+        cfg, b = layer.config, layer.branch_S().double()
+        x_range = x.abs().max()  # the DAC's full scale, auto-ranged (no calibration)
+        drive = encode_inputs(x, x_range, cfg.periphery.dac, cfg.array.v_read_V).planes.flatten(0, 1).double()
+        want, per_tile = 0.0, b.shape[2]
+        for t in range(b.shape[1]):  # each array's lines
+            d = drive[:, t * per_tile : (t + 1) * per_tile]
+            d = torch.cat([d, d.new_zeros(d.shape[0], per_tile - d.shape[1])], 1)
+            if differential == "columns":  # two lines per output
+                lines = [(d, b[0, t]), (d, b[1, t])]
+            else:  # one line per output: +V on the G+ rows, -V on the G- rows
+                lines = [(torch.cat([d, -d], 1), torch.cat([b[0, t], b[1, t]]))]
+            for v, g in lines:
+                v_bl = (v @ g) / g.sum(0)
+                want += float(((v[:, :, None] - v_bl[:, None]) ** 2 * g).sum())
+        assert cells[0] == pytest.approx(want * cfg.array.t_pulse_s, rel=1e-5, abs=0)
 
 
 @pytest.mark.parametrize("padding", [1, "same", "valid"])

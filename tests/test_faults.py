@@ -85,7 +85,8 @@ def test_programming_cost_counts_the_verify_loops_pulses() -> None:
     assert exact["pulses"] == exact["cells"] == 2 * 48 * 24  # one shot per cell
     clean, cfg = cost(**wv)
     assert clean["pulses_per_cell"] > 1.5  # the loop takes a few pulses per cell
-    assert clean["energy_J"] == pytest.approx(clean["pulses"] * (write_pulse_J(cfg) + verify_read_J(cfg)), rel=1e-12)
+    want = clean["pulses"] * (write_pulse_J(cfg) + verify_read_J(cfg))
+    assert clean["energy_J"] == pytest.approx(want, rel=1e-12, abs=0)
     stuck, _ = cost(**wv, stuck_high_rate=0.1)
     # a stuck cell never verifies: the loop's limit, for about 10 % of the cells
     extra = stuck["pulses"] - clean["pulses"]

@@ -184,9 +184,14 @@ def analog_matmul(
         if var is not None:
             g2 = gsum * gsum
             var = var.div_(g2) if var.shape == torch.broadcast_shapes(var.shape, g2.shape) else var / g2
-        if joules is not None:  # sum G (V - V_bl)^2 = sum G V^2 - V_bl^2 sum G, per column
-            bl = _line_V_squared(i, planes, op, gsum, fused, spatial)
-            joules = joules - op.col_tile_sums(bl * state.gsum_S).double()
+        if joules is not None and wire_J is None:  # ideal wires: sum G (V - V_bl)^2 = sum G V^2 - V_bl^2 sum G
+            pairs = op.floating_pairs() if hasattr(op, "floating_pairs") else None
+            if pairs is None:
+                bl = _line_V_squared(i, planes, op, gsum, fused, spatial)
+                joules = joules - op.col_tile_sums(bl * state.gsum_S).double()
+            for line_op, g_line in pairs or []:  # two floating lines per output: each at its own V_bl
+                bl = _line_V_squared(i, planes, line_op, g_line.view(view), True, spatial)
+                joules = joules - op.col_tile_sums(bl * g_line).double()
     if not fused:
         weights, samples = planes.weights, [1] * len(planes.weights)
         if planes.slices is not None:  # the neuron integrates the planes' charge, then converts once per slice

@@ -100,8 +100,8 @@ def solve_crossbar(
         v_in_V: (batch, rows) voltages applied to the rows (volts).
         wires: parasitic resistances (default 1 ohm segments).
         topology: sensing and unselected rows (default: current sensing, every row driven).
-        node_voltages: also return every row and column node voltage (current sensing, driven
-            rows).
+        node_voltages: also return every row and column node voltage (driven rows; current or
+            voltage sensing).
         v0_V: nonlinear cells, I = G v0 sinh(V / v0) (volts; None: linear). Solved per input by
             chord-conductance iteration (current sensing, driven rows).
         selected: (batch, rows) bool, which rows are driven with their input; default: rows
@@ -117,18 +117,36 @@ def solve_crossbar(
     _check_v0(v0_V)
     g = _cells(g_S, w)
     v = v_in_V.to(torch.float64).to(g.device)
-    if (node_voltages or v0_V is not None) and not topo.default:
+    floating = topo.sensing == "voltage" and topo.unselected_rows == "driven"
+    if (v0_V is not None and not topo.default) or (node_voltages and not (topo.default or floating)):
         raise ValueError(
-            f"node_voltages / v0_V need current sensing with driven rows, not {topo}: use the port solve (linear cells)"
+            f"v0_V needs current sensing with driven rows, node_voltages driven rows, not {topo}: "
+            "use the port solve (linear cells)"
         )
     if v0_V is not None:
         return _nonlinear(g, v, w, v0_V, tol, max_iter, node_voltages)
+    if node_voltages and floating:
+        return _floating_nodes(g, v, w, topo)
     if node_voltages:
         u, c = _linear_nodes(g[None], v, w)
         return CircuitSolution(_sense_current(g, v, u, c, w), u, c)
     if topo.default:
         return CircuitSolution(v @ _effective(g, w, topo))
     return _port_solve(g, v, w, topo, selected)
+
+
+def _floating_nodes(g: torch.Tensor, v: torch.Tensor, w: Wires, topo: Topology) -> CircuitSolution:
+    """Every node voltage with floating bit lines (voltage sensing, driven rows): each column's
+    last node reaches ground only through its last segment, r_sense and the sense input's
+    leakage ``topo.leak_S``; the sensed voltage is what is left after the segment and r_sense.
+    """
+    _needs_both(w, topo)
+    a, a0, b, _ = _conductances(w)
+    r_out = w.r_col + w.r_sense
+    g_port = 1.0 / (r_out + 1.0 / topo.leak_S)
+    u, c = lines.node_solve(g[None], v, a, a0, b, g_port)
+    i_port = c[:, -1] * g_port
+    return CircuitSolution(i_port, u, c, sense_V=c[:, -1] - i_port * r_out)
 
 
 def _sense_current(g: torch.Tensor, v: torch.Tensor, u: torch.Tensor, c: torch.Tensor, w: Wires) -> torch.Tensor:

@@ -2,15 +2,18 @@
 access transistors, from the solved node voltages.
 
 Node voltages are linear in the row drive v, so every dissipation of a read is a quadratic form
-in v. For each unit drive e_k the exact solver (``circuit.solve_crossbar``, current sensing)
-gives the voltage d_k across every cell branch (row node minus column node). Then
+in v. For each unit drive e_k the exact solver (``circuit.solve_crossbar``; current sensing into
+virtual grounds, or voltage sensing on floating bit lines) gives the voltage d_k across every
+cell branch (row node minus column node). Then
 
     cell energy / t  = v^T M_cell v,   M_cell = sum over cells of G_cell (G_b / G_cell)^2 d d^T
     total / t        = v^T Y v,         Y[j, k] = sum_c G_b[k, c] d_j[k, c]  (each driver's current
                                         is what its row's cells pass, by Kirchhoff)
 
 and the wires' share (segments, driver and sense resistances, access transistors) is the
-difference. G_b is a branch's conductance, the cell in series with its access transistor.
+difference. On floating bit lines the drivers' currents circulate through the cells between
+rows (a line settles where its cells' currents cancel), so the same forms hold.
+G_b is a branch's conductance, the cell in series with its access transistor.
 Computed once per programmed tile (rows solves); each read then costs one (rows x rows) form.
 """
 
@@ -19,22 +22,23 @@ from __future__ import annotations
 import torch
 
 from reram.array.circuit import solve_crossbar
-from reram.array.network import Wires
+from reram.array.network import Topology, Wires
 
 
-def energy_forms(g_S: torch.Tensor, wires: Wires) -> tuple[torch.Tensor, torch.Tensor]:
+def energy_forms(g_S: torch.Tensor, wires: Wires, sensing: str = "current") -> tuple[torch.Tensor, torch.Tensor]:
     """(M_cell, M_wire) of one array, (rows, rows) float64 (siemens): cell and wire power per V^2.
 
     Args:
         g_S: (rows, cols) cell conductances (siemens), as the array is wired (differential pairs
             already laid out as physical rows or columns).
         wires: the array's parasitic resistances.
+        sensing: "current" (columns into virtual grounds) or "voltage" (floating bit lines).
 
     """
     g = g_S.to(torch.float64)
     rows = g.shape[0]
     eye = torch.eye(rows, dtype=torch.float64, device=g.device)
-    sol = solve_crossbar(g, eye, wires, node_voltages=True)
+    sol = solve_crossbar(g, eye, wires, Topology(sensing=sensing), node_voltages=True)
     assert sol.row_V is not None and sol.col_V is not None
     d = (sol.row_V - sol.col_V).reshape(rows, -1)  # (unit drive, cell): volts across each branch
     g_b = g / (1.0 + g * wires.r_access) if wires.r_access > 0 else g

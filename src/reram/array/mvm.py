@@ -116,6 +116,9 @@ class StackOp:
         read_K: the read temperature (kelvin; None = the device's t_ref_K), for thermal noise.
         energy_S: for a wired array, a function returning (2, tiles, column groups, rows, rows)
             the cell and wire power forms per V^2 (siemens; ``reram.array.energy``).
+        line_pairs: for two floating bit lines per output (voltage sensing on differential
+            columns), a function returning each line's product and conductance (tiles, cols):
+            the energy of a floating line depends on its own voltage.
 
     """
 
@@ -128,6 +131,7 @@ class StackOp:
         cells_S: Callable[[], dict[Any, torch.Tensor]] | None = None,
         read_K: float | None = None,
         energy_S: Callable[[], torch.Tensor] | None = None,
+        line_pairs: Callable[[], list[tuple[StackOp, torch.Tensor]]] | None = None,
     ):
         self.gdiff = gdiff_S
         self.group = group
@@ -137,6 +141,11 @@ class StackOp:
         self._cell_mats: dict[Any, torch.Tensor] | None = None  # the owner's (derived matrices kept there)
         self.read_K = read_K
         self._energy = energy_S
+        self._pairs = line_pairs
+
+    def floating_pairs(self) -> list[tuple[StackOp, torch.Tensor]] | None:
+        """Each output's two floating lines (their products and conductances), or None."""
+        return None if self._pairs is None else self._pairs()
 
     def _product(self, v: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
         if m.shape[0] == 1 and v.shape[-1] == m.shape[1]:

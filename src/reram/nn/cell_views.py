@@ -75,11 +75,17 @@ class CellViews:
         pair's sum(G+) + sum(G-) returns exactly from G+ S / S+ - G- S / S- (S: column sums).
         """
         b = self.branch_S()
-        if self.config.periphery.adc.sensing != "voltage" or self.config.array.differential != "columns":
+        if not self.floating_columns():
             return b[0] - b[1]
         s_pos, s_neg = b[0].sum(1, keepdim=True).clamp_min(1e-30), b[1].sum(1, keepdim=True).clamp_min(1e-30)
         total = s_pos + s_neg
         return b[0] * (total / s_pos) - b[1] * (total / s_neg)
+
+    def floating_columns(self) -> bool:
+        """Whether each weight's G+ and G- columns are two floating bit lines (voltage sensing on
+        differential columns): each settles at its own voltage, in the signal and the energy.
+        """
+        return self.config.periphery.adc.sensing == "voltage" and self.config.array.differential == "columns"
 
     def _effective_gdiff(self) -> torch.Tensor:
         return wired.effective_gdiff(self)  # type: ignore[arg-type]

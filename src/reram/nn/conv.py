@@ -23,14 +23,23 @@ from reram.nn.layers import AnalogLayer, _TileOp, log
 class _ConvOp(_TileOp):
     layer: AnalogConvNd
 
-    def __init__(self, layer: AnalogConvNd):
+    def __init__(self, layer: AnalogConvNd, line: int | None = None):
         self.layer = layer
 
-        def make() -> torch.Tensor:
-            return self._kernel_of(layer.gdiff())  # (tiles, rows, cols) -> grouped-conv kernel
+        def make() -> torch.Tensor:  # (tiles, rows, cols) -> grouped-conv kernel
+            return self._kernel_of(layer.gdiff() if line is None else layer.branch_S()[line])
 
-        self.kernel = layer.cached("kernel", make)
+        self.kernel = layer.cached("kernel" if line is None else f"kernel_line{line}", make)
         self.read_K = layer.read_K
+
+    def floating_pairs(self) -> list[tuple[_ConvOp, torch.Tensor]] | None:
+        """The two floating bit lines of each output (voltage sensing on differential columns):
+        the G+ and G- lines' own products and conductances (tiles, cols; siemens); else None.
+        """
+        if not self.layer.floating_columns():
+            return None
+        b = self.layer.branch_S()
+        return [(_ConvOp(self.layer, k), b[k].sum(1).clamp_min(1e-30)) for k in (0, 1)]
 
     def _kernel_of(self, m: torch.Tensor) -> torch.Tensor:
         g, k_shape = self.layer.grid, self.layer.weight.shape[2:]

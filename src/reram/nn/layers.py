@@ -66,7 +66,6 @@ class AnalogLayer(CellViews, nn.Module):
     out_scale: torch.Tensor
     compensated: bool
     drift_reference: tuple[torch.Tensor, torch.Tensor] | None = None
-    _warned_energy: bool = False  # the wire-energy limitation logged once
     bias: nn.Parameter | None
 
     def __init__(self, weight: nn.Parameter, bias: nn.Parameter | None, config: Config, grid: TileGrid, index: int):
@@ -373,9 +372,16 @@ class _TileOp:
 def _linear_op(layer: AnalogLayer) -> StackOp:
     """A Linear layer's tile stack as an array product (rows = inputs, padded at the end)."""
     g = layer.grid
-    return StackOp(layer.gdiff(), row_grouping(g.n_row, g.rows_pad), layer.g_row(), g.col_tile,
-                   cells_S=layer.noise_cells, read_K=layer.read_K,
-                   energy_S=layer.energy_forms if layer.wired_energy() else None)  # fmt: skip
+    group = row_grouping(g.n_row, g.rows_pad)
+    pairs = None
+    if layer.floating_columns():  # each output's G+ and G- lines float apart: their own products
+
+        def pairs() -> list[tuple[StackOp, torch.Tensor]]:
+            b = layer.branch_S()
+            return [(StackOp(b[k], group), b[k].sum(1).clamp_min(1e-30)) for k in (0, 1)]
+
+    return StackOp(layer.gdiff(), group, layer.g_row(), g.col_tile, cells_S=layer.noise_cells, read_K=layer.read_K,
+                   energy_S=layer.energy_forms if layer.wired_energy() else None, line_pairs=pairs)  # fmt: skip
 
 
 class AnalogLinear(AnalogLayer):

@@ -4,7 +4,6 @@ energy's split between cells and wires (``array.ir_drop = "exact"``), for :class
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING
 
 import torch
@@ -15,8 +14,6 @@ from reram.array.network import wires_of
 
 if TYPE_CHECKING:
     from reram.nn.layers import AnalogLayer
-
-log = logging.getLogger("reram.nn.layers")
 
 
 def effective_gdiff(layer: AnalogLayer) -> torch.Tensor:
@@ -47,18 +44,11 @@ def effective_gdiff(layer: AnalogLayer) -> torch.Tensor:
 
 
 def counts_wire_energy(layer: AnalogLayer) -> bool:
-    """Whether reads count their energy from the solved node voltages (exact IR drop, wires,
-    current sensing); otherwise from the ideal-wire formula, the wires' share not counted.
+    """Whether reads count their energy from the solved node voltages (exact IR drop with wires;
+    current sensing or floating bit lines); otherwise from the ideal-wire formula.
     """
     arr = layer.config.array
-    if arr.ir_drop != "exact" or not arr.has_wires:
-        return False
-    if layer.config.periphery.adc.sensing != "current" and not layer._warned_energy:
-        log.warning("layer %d: exact IR drop with voltage sensing: the solver gives node voltages for current "
-                    "sensing only, so the cell energy is the ideal-wire formula and the wires' is not counted",
-                    layer.index)  # fmt: skip
-        layer._warned_energy = True
-    return layer.config.periphery.adc.sensing == "current"
+    return arr.ir_drop == "exact" and arr.has_wires
 
 
 def energy_forms_of(layer: AnalogLayer) -> torch.Tensor:
@@ -66,17 +56,17 @@ def energy_forms_of(layer: AnalogLayer) -> torch.Tensor:
     array (siemens; ``reram.array.energy``), over the weight rows' drives.
     """
     arr, g = layer.config.array, layer.grid
-    wires = wires_of(arr)
+    wires, sensing = wires_of(arr), layer.config.periphery.adc.sensing
     out = torch.zeros(2, g.n_row, g.n_col, g.rows_pad, g.rows_pad, dtype=torch.float64)
     g_read = layer.read_S()
     for r, c, rows, cols in g.tiles():
         cs = slice(c * g.col_tile, c * g.col_tile + cols)
         gp, gn = g_read[0, r, :rows, cs], g_read[1, r, :rows, cs]
         if arr.differential == "rows":  # +V on G+ rows, -V on G- rows
-            cell_f, wire_f = energy_forms(torch.stack([gp, gn], 1).reshape(2 * rows, cols), wires)
+            cell_f, wire_f = energy_forms(torch.stack([gp, gn], 1).reshape(2 * rows, cols), wires, sensing)
             forms = (differential_rows(cell_f), differential_rows(wire_f))
         else:
-            forms = energy_forms(torch.stack([gp, gn], 2).reshape(rows, 2 * cols), wires)
+            forms = energy_forms(torch.stack([gp, gn], 2).reshape(rows, 2 * cols), wires, sensing)
         for k in range(2):
             out[k, r, c, :rows, :rows] = forms[k]
     return out.to(layer.g_S.dtype)
