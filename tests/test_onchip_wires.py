@@ -100,3 +100,63 @@ def test_threshold_must_lie_between_half_and_full_write_voltage() -> None:
         _cfg(v_threshold_V=0.2)
     with pytest.raises(ConfigError, match="device.update.v_threshold_V"):
         _cfg(v_threshold_V=1.0)
+
+
+def _read_energies(method: str, r: float, x: torch.Tensor, gy: torch.Tensor) -> list[tuple[float, float]]:
+    """(cells, wires) joules of one forward and one transposed read of the same on-chip layer."""
+    torch.manual_seed(0)
+    layer = OnChipLinear(nn.Linear(20, 6), _cfg(method, r, rows=16, cols=8, c2c_sigma=0.0))
+    out = []
+    y = layer(x.requires_grad_(True))
+    e = layer.events
+    out.append((e.cell_energy_J, e.wire_energy_J))
+    y.backward(gy)
+    out.append((e.cell_energy_J - out[0][0], e.wire_energy_J - out[0][1]))
+    return out
+
+
+def test_wired_forward_read_energy_is_what_the_solved_arrays_dissipate() -> None:
+    """A forward read's counted cell and wire joules equal, array by array, sum G V_cell^2 and the
+    drivers' V I less that, from the node voltages of the solved network for the drives applied."""
+    from reram.array.circuit import solve_crossbar
+    from reram.array.network import wires_of
+    from reram.array.onchip_wires import _layout, _tiles
+    from reram.periphery.dac import encode_inputs
+
+    torch.manual_seed(0)
+    cfg = _cfg("exact", 5.0, rows=16, cols=8, c2c_sigma=0.0)
+    layer = OnChipLinear(nn.Linear(20, 6), cfg)
+    x = torch.rand(5, 20)
+    with torch.no_grad():
+        layer(x)
+    v = encode_inputs(x, x.abs().max(), cfg.periphery.dac, cfg.array.v_read_V).planes.flatten(0, 1).double()
+    g_ref = (cfg.device.g_max_S + cfg.device.g_min_S) / 2
+    cells = total = 0.0
+    for rows, outs in _tiles(20, 6, 2, cfg):
+        g = _layout(layer.conductances_S(), g_ref, rows, outs).double()
+        sol = solve_crossbar(g, v[:, rows], wires_of(cfg.array), node_voltages=True)
+        assert sol.row_V is not None and sol.col_V is not None
+        d = sol.row_V - sol.col_V
+        cells += float((g * d * d).sum())
+        total += float((v[:, rows] * (g * d).sum(-1)).sum())  # each driver's V times its row's cells' current
+    t = cfg.array.t_pulse_s
+    assert layer.events.cell_energy_J == pytest.approx(cells * t, rel=1e-6, abs=0)
+    assert layer.events.wire_energy_J == pytest.approx((total - cells) * t, rel=1e-6, abs=0)
+
+
+def test_wired_reads_split_their_energy_between_cells_and_wires_both_ways() -> None:
+    """Forward and transposed reads: with vanishing wires the ideal-wire energy and no wire share;
+    the wires' share rises with their resistance; first order ("approx") agrees with the solved
+    forms to first order."""
+    gen = torch.Generator().manual_seed(1)
+    x, gy = torch.rand(4, 20, generator=gen), torch.randn(4, 6, generator=gen)
+    ideal = _read_energies("exact", 0.0, x, gy)
+    tiny = _read_energies("exact", 1e-4, x, gy)
+    mid, high = _read_energies("exact", 2.0, x, gy), _read_energies("exact", 20.0, x, gy)
+    approx = _read_energies("approx", 2.0, x, gy)
+    for k in (0, 1):  # forward, transposed
+        assert ideal[k][1] == 0 and tiny[k][0] == pytest.approx(ideal[k][0], rel=1e-5, abs=0)
+        assert 0 < tiny[k][1] < 1e-5 * tiny[k][0] and tiny[k][1] < mid[k][1] < high[k][1]
+        assert high[k][0] < mid[k][0] < tiny[k][0]
+        assert approx[k][0] == pytest.approx(mid[k][0], rel=2e-3, abs=0)
+        assert approx[k][1] == pytest.approx(mid[k][1], rel=0.1, abs=0)

@@ -161,7 +161,7 @@ def analog_matmul(
     v0 = cfg.device.iv_v0_V
     view = (1, *state.adc_fs.shape) + (1,) * spatial
     # the neuron's sum of ohmic planes is linear in them: one product of the integrated drive
-    fused = planes.slices is not None and v0 == 0 and not getattr(op, "solves_energy", False)
+    fused = planes.slices is not None and v0 == 0
     if fused:
         i, var, weights, samples = _integrated_currents(planes, op, cfg)
     else:  # array: column currents of every plane (amperes) and their read noise's variance

@@ -52,3 +52,35 @@ def energy_forms(g_S: torch.Tensor, wires: Wires, sensing: str = "current") -> t
 def differential_rows(m: torch.Tensor) -> torch.Tensor:
     """A form over interleaved (+V, -V) physical rows as a form over the weight rows' drives."""
     return m[0::2, 0::2] - m[0::2, 1::2] - m[1::2, 0::2] + m[1::2, 1::2]
+
+
+def first_order_forms(g_S: torch.Tensor, wires: Wires) -> tuple[torch.Tensor, torch.Tensor]:
+    """(M_cell, M_wire) of one array to first order in the wire resistances, (rows, rows) float64
+    (siemens): what ``array.ir_drop = "approx"`` reads see (``lines.first_order``), current sensing.
+
+    With the ideal-wire currents I = G_b V (G_b: cell and access transistor in series), the
+    segments, driver and sense resistances dissipate W = sum r J^2: per row V_i^2 (r_source S_i0^2
+    + r_row sum_c S_ic^2), S_ic = sum_(c' >= c) G_b,ic' (the row current past column c), and per
+    column the form G_b G_b^T (r_col (R - max(j, k)) + r_sense). The drops those currents cause
+    lower each branch's power by 2 I delta to first order (sum I delta = W), the drivers' power
+    by W; a cell keeps its share G_b / G of its branch. Exact to first order (O(r^2) relative to
+    the exact forms, ``tests/test_circuit.py``); beyond a few per cent of drop use the exact forms.
+    """
+    g = g_S.to(torch.float64)
+    rows = g.shape[0]
+    g_b = g / (1.0 + g * wires.r_access) if wires.r_access > 0 else g
+    w = g_b / g.clamp_min(1e-300)  # a cell's share of its branch's power
+    tail = g_b.flip(-1).cumsum(-1).flip(-1)  # S_ic: current per volt past column c on row i
+    seg_r = torch.full((g.shape[1],), wires.r_row, dtype=g.dtype, device=g.device)
+    seg_r[0] += wires.r_source  # the first segment carries the driver's resistance too
+    idx = torch.arange(rows, dtype=g.dtype, device=g.device)
+    col_r = wires.r_col * (rows - torch.maximum(idx[:, None], idx[None, :])) + wires.r_sense  # (rows, rows)
+    w_seg = torch.diag((tail * tail * seg_r).sum(-1)) + (g_b @ g_b.T) * col_r
+    # the w-weighted first-order loss of the cells: rows (diagonal) and columns (symmetrised)
+    drop_row = (tail * seg_r).cumsum(-1)  # sum_(c' <= c) r'_c' S_ic': row sag per volt at each cell
+    lost_rows = torch.diag((w * g_b * drop_row).sum(-1))
+    lost_cols = ((w * g_b) @ g_b.T) * col_r
+    lost_cols = (lost_cols + lost_cols.T) / 2
+    m_cell = torch.diag((w * g_b).sum(-1)) - 2 * (lost_rows + lost_cols)
+    m_total = torch.diag(g_b.sum(-1)) - w_seg
+    return m_cell, m_total - m_cell

@@ -128,7 +128,7 @@ def _noise(noise_cells: NoiseCells | None, pack: Callable[[list[torch.Tensor]], 
 
 def forward_stack(
     layout: Layout, cells_S: list[torch.Tensor], diffs_S: list[torch.Tensor], rows_S: list[torch.Tensor],
-    noise_cells: NoiseCells | None = None,
+    noise_cells: NoiseCells | None = None, energy: Callable[[], torch.Tensor] | None = None,
 ) -> ReadStack:  # fmt: skip
     """The forward reads' stack.
 
@@ -140,6 +140,8 @@ def forward_stack(
         rows_S: K (in,) conductance of each cell array along each input row (siemens).
         noise_cells: for the physical read noise, returns K (out, in) G^2 and G of each cell
             position, its reference cell included (siemens^2, siemens).
+        energy: for wired arrays, returns the cell and wire power forms of every array laid
+            out for this stack (``reram.array.onchip_wires.read_forms``); None: ideal wires.
 
     """
     lo = layout
@@ -150,13 +152,14 @@ def forward_stack(
     if lo.voltage:  # conductance on each sensed cell column (its own floating line, apart from the reference)
         gsum = torch.cat([lo.pack(g.T).sum(1) for g in cells_S], -1)
         gain = gain * gsum
-    op = StackOp(gdiff, row_grouping(lo.t, lo.r), g_row, cells_S=_noise(noise_cells, lambda m: _forward_pack(lo, m)))
+    op = StackOp(gdiff, row_grouping(lo.t, lo.r), g_row, cells_S=_noise(noise_cells, lambda m: _forward_pack(lo, m)),
+                 energy_S=energy)  # fmt: skip
     return ReadStack(op, gain, gsum.clamp_min(1e-30), lo.n_out, lo.k, lo.pattern_f)
 
 
 def transposed_stack_of(
     layout: Layout, cells_S: list[torch.Tensor], diffs_S: list[torch.Tensor], cols_S: list[torch.Tensor],
-    noise_cells: NoiseCells | None = None,
+    noise_cells: NoiseCells | None = None, energy: Callable[[], torch.Tensor] | None = None,
 ) -> ReadStack:  # fmt: skip
     """The transposed reads' stack (arguments as :func:`forward_stack`; ``cols_S``: K (out,)
     conductance of each cell array along each output column).
@@ -173,5 +176,5 @@ def transposed_stack_of(
         gsum = torch.cat([transposed_stack(lo.pack(g.T), lo.ct).sum(1) for g in cells_S]) + per_block * lo.g_ref
         gain = gain * gsum
     group = repeated_grouping(row_grouping(lo.n_col, lo.ct), lo.k)
-    op = StackOp(gt, group, g_col, cells_S=_noise(noise_cells, lambda m: _transposed_pack(lo, m)))
+    op = StackOp(gt, group, g_col, cells_S=_noise(noise_cells, lambda m: _transposed_pack(lo, m)), energy_S=energy)
     return ReadStack(op, gain, gsum.clamp_min(1e-30), lo.n_in, 1, lo.pattern_t)

@@ -13,6 +13,10 @@ row; every wire segment has ``array.r_wire_ohm`` and every cell ``array.r_access
   their driving end, every other line end held at 0 V in both directions; by reciprocity (a
   linear resistive network's transfer from port a to port b equals that from b to a) it
   realises the same matrix, transposed (the tests solve both directions).
+- Read energy: every array's cell and wire power forms (``reram.array.energy``: solved for
+  "exact", first order for "approx"), over the row drives of a forward read and over the
+  column drives of a transposed one (the array seen from its columns: the geometry mirrored,
+  the line resistances swapped, the same ports), for the reads' Gram matrices.
 - Updates (V/2 scheme): a firing row sits at +V/2 from its driver, a firing column at -V/2;
   each cell on a firing row draws G V/2, or G V when its column fires too, and likewise along
   a firing column. With the lines' firing rates of the update (mean field over its slots), the
@@ -29,6 +33,7 @@ import torch
 
 from reram.array import lines
 from reram.array.circuit import Wires, effective_matrix
+from reram.array.energy import energy_forms, first_order_forms
 from reram.array.network import wires_of
 from reram.config import Config
 
@@ -74,6 +79,53 @@ def effective_differences(cells_S: list[torch.Tensor], cfg: Config) -> list[torc
         for c in range(k):
             out[c][outs, rows] = (a[:, :, c] - a[:, :, k]).T
     return out
+
+
+def read_forms(cells_S: list[torch.Tensor], cfg: Config, transposed: bool, rows: int, cols: int) -> torch.Tensor:
+    """The read energy's power forms of every array, laid out for the read's tile stack (siemens).
+
+    Args:
+        cells_S: K (out, in) conductance matrices (siemens), most significant first.
+        cfg: the chip (``array.ir_drop``: "exact" solves each array, "approx" first order).
+        transposed: forms over the column drives (transposed reads) instead of the row drives.
+        rows, cols: the stack's rows per array (forward) / driven columns per array (transposed).
+
+    Returns:
+        Forward: (2, row tiles, arrays per row tile, rows, rows); transposed: (2, K column
+        blocks, row tiles, cols, cols) over the outputs' drives d of phase k: +d on cell k's
+        column, -d on the reference column (the read takes G_k - g_ref).
+
+    """
+    dev, w = cfg.device, _wires(cfg)
+    g_ref = (dev.g_max_S + dev.g_min_S) / 2
+    k = len(cells_S)
+    n_out, n_in = cells_S[0].shape
+    tiles = list(_tiles(n_in, n_out, k + 1, cfg))
+    n_t, n_b = -(-n_in // cfg.array.rows), len(tiles) // -(-n_in // cfg.array.rows)
+    solve = energy_forms if cfg.array.ir_drop == "exact" else first_order_forms
+    mirrored = Wires(w.r_col, w.r_row, w.r_sense, w.r_source, w.r_access)  # the array seen from its columns
+    if transposed:
+        out = torch.zeros(2, k * n_b, n_t, cols, cols, dtype=torch.float64, device=cells_S[0].device)
+    else:
+        out = torch.zeros(2, n_t, n_b, rows, rows, dtype=torch.float64, device=cells_S[0].device)
+    for index, (rs, outs) in enumerate(tiles):
+        t, b = divmod(index, n_b)
+        g = _layout(cells_S, g_ref, rs, outs).double()
+        if not transposed:
+            forms = solve(g, w)
+            for m in (0, 1):
+                out[m, t, b, : g.shape[0], : g.shape[0]] = forms[m]
+            continue
+        forms = solve(g.flip(0).flip(1).T, mirrored)  # over the columns, last first
+        n = outs.stop - outs.start
+        ref = torch.arange(n, device=g.device) * (k + 1) + k
+        for c in range(k):  # phase c: +d on cell c's column of each output, -d on its reference column
+            cell = ref - k + c
+            for m in (0, 1):
+                f = forms[m].flip(0).flip(1)
+                out[m, c * n_b + b, t, :n, :n] = (f[cell][:, cell] - f[cell][:, ref] - f[ref][:, cell]
+                                                  + f[ref][:, ref])  # fmt: skip
+    return out.to(cells_S[0].dtype)
 
 
 def effective_weights(cells_S: list[torch.Tensor], significance: list[float], cfg: Config) -> torch.Tensor:

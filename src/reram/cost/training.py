@@ -86,6 +86,7 @@ def training_step_cost(
         "read_bitlines_adc": events["adc_conversions"] * (cc.bitline_J + cc.conversion_J)
         + events["integrations"] * cc.sample_J,
         "read_cells": events["cell_energy_J"],
+        "read_wires": events.get("wire_energy_J", 0.0),  # counted from the arrays' power forms (IR drop on)
         "update_lines": events["update_row_pulses"]
         * (c_row * (wl.wl_voltage_V - wl.wl_low_V) * wl.wl_voltage_V + cols * c_seg * half**2)
         + events["update_col_pulses"] * rows * c_seg * half**2,

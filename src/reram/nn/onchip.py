@@ -19,7 +19,8 @@ the differential pairs of inference layers: ``array.differential`` does not appl
 ``array.ir_drop`` on, the reads see each array's resistor network and the update pulses lose voltage along the lines
 (``reram.array.onchip_wires``: the arrays' layout, exact or first-order reads, first-order
 update drops); per-cell programming (carry transfers, mixed precision's pulses, write-verify)
-sees the nominal voltage. Every kernel counts its events in ``OnChipLinear.events`` for the cost
+sees the nominal voltage; the reads' energy splits between cells and wires by the arrays' power
+forms (``read_forms``). Every kernel counts its events in ``OnChipLinear.events`` for the cost
 model. ``.weight`` changed by anything else than the cells (another optimizer,
 ``load_state_dict``) is written back into the cells (write-verify) at the next forward, so any
 torch optimizer works, as a digital-update baseline.
@@ -37,7 +38,7 @@ import torch
 from torch import nn
 
 from reram.array.onchip_stack import Layout, ReadStack, floating_differences, forward_stack, transposed_stack_of
-from reram.array.onchip_wires import effective_differences, update_efficiency
+from reram.array.onchip_wires import effective_differences, read_forms, update_efficiency
 from reram.array.outer import coincidences
 from reram.config import Config, load_config
 from reram.core import PeripheryState, analog_matmul
@@ -228,10 +229,16 @@ class OnChipLinear(nn.Module):
                 span, offset = dev.g_max_S - dev.g_min_S, (dev.g_min_S - dev.g_max_S) / 2
                 diffs = [torch.mul(c.u, span).add_(offset) for c in self.cells]
             noise = self._noise_cells if self.config.device.read_noise_model == "physical" else None
+            energy = None
+            if self._wired:  # the arrays' cell and wire power forms (solved, or first order for "approx")
+
+                def energy() -> torch.Tensor:
+                    return read_forms(cells, self.config, transposed, lo.r, lo.ct)
+
             if transposed:
-                stack = transposed_stack_of(lo, cells, diffs, [lines[1] for lines in self._lines_S], noise)
+                stack = transposed_stack_of(lo, cells, diffs, [lines[1] for lines in self._lines_S], noise, energy)
             else:
-                stack = forward_stack(lo, cells, diffs, [lines[0] for lines in self._lines_S], noise)
+                stack = forward_stack(lo, cells, diffs, [lines[0] for lines in self._lines_S], noise, energy)
             self._stacks[key] = stack
         return stack
 
@@ -271,6 +278,8 @@ class OnChipLinear(nn.Module):
             e.timesteps += n * steps * (k if transposed else 1)
             e.integrations += n * steps * n_out * k
             e.cell_energy_J += float(joules.sum())
+            if wire_J is not None:
+                e.wire_energy_J += float(wire_J.sum())
 
         driven: list[torch.Tensor] = []
         # the training-step cost prices every drive slot (dac_conversions): no pulse count needed

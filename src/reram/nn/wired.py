@@ -1,5 +1,5 @@
 """A layer's arrays with their wires: the effective matrices of the resistor networks and the read
-energy's split between cells and wires (``array.ir_drop = "exact"``), for :class:`AnalogLayer`.
+energy's split between cells and wires (``array.ir_drop`` on), for :class:`AnalogLayer`.
 """
 
 from __future__ import annotations
@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING
 import torch
 
 from reram.array.circuit import effective_matrix
-from reram.array.energy import differential_rows, energy_forms
-from reram.array.network import wires_of
+from reram.array.energy import differential_rows, first_order_forms
+from reram.array.energy import energy_forms as solved_forms
+from reram.array.network import Wires, wires_of
 
 if TYPE_CHECKING:
     from reram.nn.layers import AnalogLayer
@@ -44,19 +45,25 @@ def effective_gdiff(layer: AnalogLayer) -> torch.Tensor:
 
 
 def counts_wire_energy(layer: AnalogLayer) -> bool:
-    """Whether reads count their energy from the solved node voltages (exact IR drop with wires;
-    current sensing or floating bit lines); otherwise from the ideal-wire formula.
+    """Whether reads count their energy from the arrays' power forms (IR drop on with wires:
+    the solved node voltages for "exact", current or voltage sensing; first order for "approx",
+    as its reads); otherwise from the ideal-wire formula.
     """
     arr = layer.config.array
-    return arr.ir_drop == "exact" and arr.has_wires
+    return arr.ir_drop != "off" and arr.has_wires
 
 
 def energy_forms_of(layer: AnalogLayer) -> torch.Tensor:
     """(2, row tiles, column tiles, rows, rows) cell and wire power forms per V^2 of each
-    array (siemens; ``reram.array.energy``), over the weight rows' drives.
+    array (siemens; ``reram.array.energy``: solved for exact IR drop, first order for approx),
+    over the weight rows' drives.
     """
     arr, g = layer.config.array, layer.grid
     wires, sensing = wires_of(arr), layer.config.periphery.adc.sensing
+
+    def energy_forms(g_S: torch.Tensor, wires: Wires, sensing: str) -> tuple[torch.Tensor, torch.Tensor]:
+        return solved_forms(g_S, wires, sensing) if arr.ir_drop == "exact" else first_order_forms(g_S, wires)
+
     out = torch.zeros(2, g.n_row, g.n_col, g.rows_pad, g.rows_pad, dtype=torch.float64)
     g_read = layer.read_S()
     for r, c, rows, cols in g.tiles():
