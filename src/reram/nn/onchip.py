@@ -31,6 +31,7 @@ from __future__ import annotations
 import copy
 import weakref
 from dataclasses import fields
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -229,12 +230,8 @@ class OnChipLinear(nn.Module):
                 span, offset = dev.g_max_S - dev.g_min_S, (dev.g_min_S - dev.g_max_S) / 2
                 diffs = [torch.mul(c.u, span).add_(offset) for c in self.cells]
             noise = self._noise_cells if self.config.device.read_noise_model == "physical" else None
-            energy = None
-            if self._wired:  # the arrays' cell and wire power forms (solved, or first order for "approx")
-
-                def energy() -> torch.Tensor:
-                    return read_forms(cells, self.config, transposed, lo.r, lo.ct)
-
+            # wired: the arrays' cell and wire power forms (solved, or first order for "approx")
+            energy = partial(read_forms, cells, self.config, transposed, lo.r, lo.ct) if self._wired else None
             if transposed:
                 stack = transposed_stack_of(lo, cells, diffs, [lines[1] for lines in self._lines_S], noise, energy)
             else:
