@@ -116,12 +116,12 @@ def read_forms(cells_S: list[torch.Tensor], cfg: Config, transposed: bool, rows:
             for m in (0, 1):
                 out[m, t, b, : g.shape[0], : g.shape[0]] = forms[m]
             continue
-        forms = [f.flip(0).flip(1) for f in solve(g.flip(0).flip(1).T, mirrored)]  # over the columns
+        cols_forms = [f.flip(0).flip(1) for f in solve(g.flip(0).flip(1).T, mirrored)]  # over the columns
         n = outs.stop - outs.start
         ref = torch.arange(n, device=g.device) * (k + 1) + k
         for c in range(k):  # phase c: +d on cell c's column of each output, -d on its reference column
             cell = ref - k + c
-            for m, f in enumerate(forms):
+            for m, f in enumerate(cols_forms):
                 out[m, c * n_b + b, t, :n, :n] = (f[cell][:, cell] - f[cell][:, ref] - f[ref][:, cell]
                                                   + f[ref][:, ref])  # fmt: skip
     return out.to(cells_S[0].dtype)

@@ -25,6 +25,7 @@ from reram.config import Config
 from reram.core import PeripheryState, analog_matmul
 from reram.events import TileEvents
 from reram.mapping import TileGrid, TileSite, tile_matrix
+from reram.nn.cell_state import CellState
 from reram.nn.cell_views import CellViews
 from reram.periphery.adc import adc_levels, mismatch
 from reram.periphery.dac import InputPlanes, plane_counts
@@ -40,7 +41,7 @@ def _generator(seed: int, index: int, stream: int, device: torch.device) -> torc
     return torch.Generator(device=device).manual_seed(mixed)
 
 
-class AnalogLayer(CellViews, nn.Module):
+class AnalogLayer(CellViews, CellState, nn.Module):
     """Common machinery of the analog layers (tiles, programming, ageing, periphery).
 
     Args:
@@ -52,8 +53,6 @@ class AnalogLayer(CellViews, nn.Module):
     """
 
     g_S: torch.Tensor
-    g_prog_S: torch.Tensor
-    frozen: torch.Tensor
     gain: torch.Tensor
     gsum_S: torch.Tensor
     adc_fs: torch.Tensor
@@ -78,8 +77,8 @@ class AnalogLayer(CellViews, nn.Module):
         t, r, c = grid.n_row, grid.rows_pad, grid.out_features
         kw: dict[str, Any] = {"device": weight.device, "dtype": weight.dtype}
         self.register_buffer("g_S", torch.zeros(2, t, r, c, **kw))
-        self.register_buffer("g_prog_S", torch.zeros(2, t, r, c, **kw))  # as programmed: relaxation's origin
-        self.register_buffer("frozen", torch.ones(2, t, r, c, dtype=torch.bool, device=weight.device))
+        for name, buf in self.state_buffers((2, t, r, c), weight.device).items():  # as programmed; frozen cells
+            self.register_buffer(name, buf)
         self.register_buffer("gain", torch.ones(t, c, **kw))
         self.register_buffer("gsum_S", torch.ones(t, c, **kw))
         self.register_buffer("adc_fs", torch.ones(t, c, **kw))
@@ -201,9 +200,7 @@ class AnalogLayer(CellViews, nn.Module):
         self.program_pulses = int(res.pulses.masked_fill_(unused, 0).sum()) if res.pulses is not None else 0
         self.program_iterations = res.iterations
         self.programmed_cells = int(mask.sum())
-        self.g_S.copy_(res.g_S.masked_fill_(unused, 0.0))
-        self.g_prog_S.copy_(self.g_S)
-        self.frozen.copy_(res.stuck.logical_or_(unused))
+        self.write_cells(res.g_S.masked_fill_(unused, 0.0), res.stuck.logical_or_(unused))
         self.program_failures = int(res.failed.logical_and_(mask).sum())
         v_read = cfg.device.drive_V(cfg.array.v_read_V)  # a full-scale pulse's I / G
         gsum_target = target.sum((0, 2))
@@ -234,7 +231,8 @@ class AnalogLayer(CellViews, nn.Module):
         dev = self.config.device
         t0 = float(self.age_eq_s)
         t1 = t0 + cell.equivalent_time_s(seconds, dev.t_ref_K if kelvin is None else kelvin, dev)
-        self.g_S.copy_(cell.relax(self.g_S, self.g_prog_S, self.frozen, t0, t1, dev, self._gen(2)))
+        g_prog = self.g_prog_S
+        self.move_cells(cell.relax(self.g_S, g_prog, self.frozen, t0, t1, dev, self._gen(2)), g_prog)
         self.gsum_S.copy_(self.branch_S().sum((0, 2)).clamp_min(1e-30))
         self.age_eq_s.fill_(t1)
 
@@ -248,7 +246,7 @@ class AnalogLayer(CellViews, nn.Module):
         cfg = self.config
         s0 = float(self.read_stress_s)
         s1 = s0 + cell.read_stress_s(reads, cfg.array.v_read_V, cfg.array.t_pulse_s, cfg.device, duty)
-        self.g_S.copy_(cell.disturb(self.g_S, self.frozen, s0, s1, cfg.device))
+        self.move_cells(cell.disturb(self.g_S, self.frozen, s0, s1, cfg.device))
         self.gsum_S.copy_(self.branch_S().sum((0, 2)).clamp_min(1e-30))
         self.read_stress_s.fill_(s1)
 
@@ -281,6 +279,7 @@ class AnalogLayer(CellViews, nn.Module):
     def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any, **kwargs: Any) -> None:
         if prefix + "out_scale" not in state_dict:  # saved before drift compensation existed
             state_dict[prefix + "out_scale"] = torch.ones_like(self.out_scale)
+        self.upgrade_state_dict(state_dict, prefix)  # saved with the float32 programmed state, a bool mask
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
         self.compensated = bool((self.out_scale != 1).any())
 
