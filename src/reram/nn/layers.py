@@ -33,7 +33,7 @@ from reram.periphery.dac import InputPlanes, plane_counts
 log = logging.getLogger(__name__)
 
 
-CHUNK_BYTES = 256 * 2**20  # a read's currents held at once (memory); larger batches are read in chunks
+CHUNK_BYTES = 128 * 2**20  # a read's currents held at once (memory); larger batches are read in chunks
 
 
 def _generator(seed: int, index: int, stream: int, device: torch.device) -> torch.Generator:
@@ -187,6 +187,8 @@ class AnalogLayer(CellViews, CellState, nn.Module):
         self._gens.clear()
         mask = self.grid.row_mask(self.weight.device)[None, :, :, None].expand_as(self.g_S)
         tc, target = self.conductance_targets()
+        s_per_weight = tc.s_per_weight
+        del tc  # its pairs are in ``target``: not kept through the programming (memory)
         stuck = self.stuck_map()
         res = cell.program_tiles(target, cfg.device, self._gen(0), None if stuck is None else stuck.main())
         ct = self.grid.col_tile
@@ -204,7 +206,7 @@ class AnalogLayer(CellViews, CellState, nn.Module):
         self.program_failures = int(res.failed.logical_and_(mask).sum())
         v_read = cfg.device.drive_V(cfg.array.v_read_V)  # a full-scale pulse's I / G
         gsum_target = target.sum((0, 2))
-        gain = 1.0 / (v_read * tc.s_per_weight)
+        gain = 1.0 / (v_read * s_per_weight)
         bound = v_read * (target[0] - target[1]).abs().sum(1)
         if cfg.periphery.adc.sensing == "voltage":
             gain = gain * gsum_target
