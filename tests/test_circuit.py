@@ -575,3 +575,35 @@ def test_a_convolutions_wired_energy_beyond_the_sample_is_estimated_from_evenly_
     w = u.view(64, layer.grid.n_row, layer.grid.rows_pad, -1)
     want = torch.einsum("ntrp,ktgrs,ntsp->ktg", w, layer.energy_forms(), w)
     assert abs(float(cells.sum() / want[0].sum()) - 1) < 0.03 and abs(float(wired.sum() / want[1].sum()) - 1) < 0.03
+
+
+def test_first_order_ir_drop_beyond_its_range_is_reported(caplog: pytest.LogCaptureFixture) -> None:
+    """``ir_drop = "approx"`` on arrays whose first-order drop passes its range logs once per layer
+    (a NeuRRAM-size array at mid-window with 1-ohm segments: the first order takes > 100 % of the
+    drive); small arrays with small wires stay quiet. Inference and on-chip layers alike."""
+    import logging
+
+    from torch import nn
+
+    import reram
+    from reram.array import lines
+    from reram.nn.onchip import OnChipLinear
+
+    g = torch.full((256, 256), 20e-6, dtype=torch.float64)
+    assert lines.first_order_drop(g, 1.0, 1.0, 0.0, 0.0) > 1.0
+    assert lines.first_order_drop(g[:16, :16], 0.1, 0.1, 0.0, 0.0) < lines.FIRST_ORDER_RANGE
+    torch.manual_seed(0)
+    x = torch.rand(4, 200)
+    for rows, r, loud in ((256, 1.0, True), (16, 0.1, False)):
+        changes = {"array": {"ir_drop": "approx", "rows": rows, "cols": rows, "r_wire_ohm": r},
+                   "periphery": {"adc": {"sensing": "current"}}}  # fmt: skip
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="reram.nn.layers"):
+            m = reram.convert(nn.Sequential(nn.Linear(200, 120)), reram.override(reram.preset("neurram"), changes))
+            with torch.no_grad():
+                m(x), m(x)
+            chip = OnChipLinear(nn.Linear(200, 120), reram.override(reram.preset("hfo2"), changes))
+            with torch.no_grad():
+                chip(x), chip(x)
+        said = [rec for rec in caplog.records if "out of its range" in rec.getMessage()]
+        assert len(said) == (2 if loud else 0)  # once per layer: the inference layer and the on-chip one

@@ -186,6 +186,21 @@ def first_order(g: torch.Tensor, r_row: float, r_col: float, r_source: float, r_
     return g * (1.0 - rho - kappa)
 
 
+FIRST_ORDER_RANGE = 0.2  # largest drop (share of a cell's drive) where first order is within a few per cent
+
+
+def first_order_drop(g: torch.Tensor, r_row: float, r_col: float, r_source: float, r_sense: float) -> float:
+    """The largest share of a cell's drive that the first-order model's lines take away
+    (max rho + kappa over the array; ``first_order`` is g (1 - rho - kappa)). Its error is
+    second order in this share: beyond ``FIRST_ORDER_RANGE`` (0.2, errors ~4 % and growing)
+    the exact solve is the model to use; at 1 the effective conductances change sign.
+    """
+    if g.numel() == 0:
+        return 0.0
+    rho, kappa = line_sags(g, g, r_row, r_col, r_source, r_sense)
+    return float((rho + kappa).max())
+
+
 def line_sags(
     g_row: torch.Tensor, g_col: torch.Tensor, r_row: float, r_col: float, r_source: float, r_sense: float
 ) -> tuple[torch.Tensor, torch.Tensor]:

@@ -58,13 +58,16 @@ def _layout(cells_S: list[torch.Tensor], g_ref_S: float, rows: slice, outs: slic
     return torch.stack(parts, 2).reshape(parts[0].shape[0], -1)
 
 
-def effective_differences(cells_S: list[torch.Tensor], cfg: Config) -> list[torch.Tensor]:
+def effective_differences(cells_S: list[torch.Tensor], cfg: Config, drops: list[float] | None = None
+                          ) -> list[torch.Tensor]:  # fmt: skip
     """K (out, in) what one row volt adds to each cell column's current against its reference,
     wires included (siemens): A_k - A_ref of every array's effective matrix (both directions).
 
     Args:
         cells_S: K (out, in) conductance matrices (siemens), most significant first.
         cfg: the chip (``array.ir_drop`` "approx" = first order, "exact"; wire and access ohms).
+        drops: for "approx", each array's largest first-order drop is appended to it
+            (``lines.first_order_drop``: the model's range).
 
     """
     dev = cfg.device
@@ -73,8 +76,13 @@ def effective_differences(cells_S: list[torch.Tensor], cfg: Config) -> list[torc
     k = len(cells_S)
     n_out, n_in = cells_S[0].shape
     out = [torch.empty(n_out, n_in, dtype=cells_S[0].dtype, device=cells_S[0].device) for _ in range(k)]
+    wires = _wires(cfg)
     for rows, outs in _tiles(n_in, n_out, k + 1, cfg):
-        a = effective_matrix(_layout(cells_S, g_ref, rows, outs), _wires(cfg), "current", method)
+        layout = _layout(cells_S, g_ref, rows, outs)
+        a = effective_matrix(layout, wires, "current", method)
+        if drops is not None and method == "first_order":
+            ga = layout / (1 + layout * wires.r_access) if wires.r_access > 0 else layout
+            drops.append(lines.first_order_drop(ga, wires.r_row, wires.r_col, wires.r_source, wires.r_sense))
         a = a.to(out[0].dtype).reshape(a.shape[0], -1, k + 1)  # (rows, outs, K + 1), A[i, j, k]
         for c in range(k):
             out[c][outs, rows] = (a[:, :, c] - a[:, :, k]).T

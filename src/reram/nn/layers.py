@@ -103,6 +103,7 @@ class AnalogLayer(CellViews, CellState, nn.Module):
         self.positions = 1  # output positions per sample, seen at the last forward
         self.input_elements = grid.in_features  # input elements per sample, seen at the last forward
         self._calibrating = False
+        self._warned_first_order = False  # ir_drop = "approx" beyond its range, logged once
         self._first_batch = False
         self._read_since_calibration = False
         self.read_K: float | None = None  # temperature at read (None: the device's t_ref_K)

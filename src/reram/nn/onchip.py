@@ -45,6 +45,7 @@ from reram.config import Config, load_config
 from reram.core import PeripheryState, analog_matmul
 from reram.device import update as cellupd
 from reram.events import EventCounts
+from reram.nn.wired import warn_out_of_range
 from reram.periphery.adc import percentile_abs
 from reram.periphery.dac import InputPlanes, dac_quantize
 
@@ -108,6 +109,7 @@ class OnChipLinear(nn.Module):
         self.base = float(carry_base) if cells_per_weight == 2 else 1.0
         self.events = EventCounts()
         self.weight_grad = True
+        self._warned_first_order = False  # ir_drop = "approx" beyond its range, logged once
         self.recorded: tuple[torch.Tensor, torch.Tensor] | None = None
         self.accumulator: torch.Tensor | None = None  # mixed precision: digital sum of wanted changes
         seed = int(np.random.SeedSequence([config.seed, index, 7]).generate_state(1)[0])
@@ -221,7 +223,9 @@ class OnChipLinear(nn.Module):
                 cells = [g / (1 + g * r_acc) for g in cells]
             g_ref = lo.g_ref / (1 + lo.g_ref * r_acc)
             if self._wired:  # the arrays' resistor networks: what they realise (both directions)
-                diffs = effective_differences(cells, self.config)
+                drops: list[float] | None = None if self._warned_first_order else []
+                diffs = effective_differences(cells, self.config, drops)
+                warn_out_of_range(self, max(drops or [0.0]))
             elif lo.voltage and not transposed:  # the cell's and the reference's floating bit lines
                 diffs = floating_differences(lo, cells)
             elif r_acc:

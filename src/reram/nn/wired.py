@@ -4,10 +4,12 @@ energy's split between cells and wires (``array.ir_drop`` on), for :class:`Analo
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import logging
+from typing import TYPE_CHECKING, Any
 
 import torch
 
+from reram.array import lines
 from reram.array.circuit import effective_matrix
 from reram.array.energy import differential_rows, first_order_forms
 from reram.array.energy import energy_forms as solved_forms
@@ -15,6 +17,8 @@ from reram.array.network import Wires, wires_of
 
 if TYPE_CHECKING:
     from reram.nn.layers import AnalogLayer
+
+log = logging.getLogger("reram.nn.layers")
 
 
 def effective_gdiff(layer: AnalogLayer) -> torch.Tensor:
@@ -31,17 +35,31 @@ def effective_gdiff(layer: AnalogLayer) -> torch.Tensor:
         g_read = layer.read_S()
         gp, gn = g_read[0, r, :rows, cs], g_read[1, r, :rows, cs]
         if arr.differential == "rows":  # G+ and G- rows interleaved, driven with +V and -V
-            a = effective_matrix(torch.stack([gp, gn], 1).reshape(2 * rows, cols), wires, sensing, method)
+            layout = torch.stack([gp, gn], 1).reshape(2 * rows, cols)
+            a = effective_matrix(layout, wires, sensing, method)
             eff = a[0::2] - a[1::2]
-            if sensing == "voltage":  # bit-line volts per volt; the core divides by sum G
-                eff = eff * (gp + gn).sum(0)
         else:  # G+ and G- columns interleaved, subtracted after sensing
-            a = effective_matrix(torch.stack([gp, gn], 2).reshape(rows, 2 * cols), wires, sensing, method)
+            layout = torch.stack([gp, gn], 2).reshape(rows, 2 * cols)
+            a = effective_matrix(layout, wires, sensing, method)
             eff = a[:, 0::2] - a[:, 1::2]  # current: amperes per volt; voltage: the two lines' volts per volt
-            if sensing == "voltage":  # the core divides by the pair's sum G
-                eff = eff * (gp + gn).sum(0)
+        if sensing == "voltage":  # bit-line volts per volt; the core divides by the pair's sum G
+            eff = eff * (gp + gn).sum(0)
         out[r, :rows, cs] = eff.to(out.dtype)
+        if method == "first_order" and not layer._warned_first_order:
+            ga = layout / (1 + layout * wires.r_access) if wires.r_access > 0 else layout
+            warn_out_of_range(layer, lines.first_order_drop(ga, wires.r_row, wires.r_col, wires.r_source,
+                                                            wires.r_sense))  # fmt: skip
     return out
+
+
+def warn_out_of_range(layer: Any, drop: float) -> None:
+    """Log once per layer when its arrays' first-order IR drop is beyond the model's range."""
+    if drop > lines.FIRST_ORDER_RANGE and not layer._warned_first_order:
+        log.warning("layer %d: array.ir_drop = 'approx' out of its range: the wires take up to %.0f %% of a "
+                    "cell's drive (first order holds to a few %% below %.0f %%; reads and their energy are "
+                    "then wrong): use array.ir_drop = 'exact', or smaller arrays or wires",
+                    layer.index, 100 * drop, 100 * lines.FIRST_ORDER_RANGE)  # fmt: skip
+        layer._warned_first_order = True
 
 
 def counts_wire_energy(layer: AnalogLayer) -> bool:
