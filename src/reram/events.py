@@ -31,6 +31,8 @@ EVENT_KINDS = (
     "wire_energy_J",
 )
 
+MEASURED_KINDS = ("read_pulses", "cell_energy_J", "wire_energy_J")  # counted from the drives, not the shapes
+
 
 @dataclass
 class EventCounts:
@@ -121,19 +123,7 @@ class TileEvents:
 
     """
 
-    SHAPE_KINDS = (
-        "vectors",
-        "mvms",
-        "macs",
-        "cell_reads",
-        "dac_conversions",
-        "adc_conversions",
-        "slices",
-        "timesteps",
-        "integrations",
-        "shift_adds",
-        "psum_adds",
-    )
+    SHAPE_KINDS = tuple(k for k in EVENT_KINDS if k not in MEASURED_KINDS)  # counted from the shapes
 
     def __init__(self, tiles: list[tuple[int, int, int, int]], cells_per_row: int, cells_per_col: int):
         unit = []

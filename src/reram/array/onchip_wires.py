@@ -109,7 +109,8 @@ def read_forms(cells_S: list[torch.Tensor], cfg: Config, transposed: bool, rows:
     k = len(cells_S)
     n_out, n_in = cells_S[0].shape
     tiles = list(_tiles(n_in, n_out, k + 1, cfg))
-    n_t, n_b = -(-n_in // cfg.array.rows), len(tiles) // -(-n_in // cfg.array.rows)
+    n_t = -(-n_in // cfg.array.rows)  # row tiles; each holds n_b arrays side by side
+    n_b = len(tiles) // n_t
     solve = energy_forms if cfg.array.ir_drop == "exact" else first_order_forms
     mirrored = Wires(w.r_col, w.r_row, w.r_sense, w.r_source, w.r_access)  # the array seen from its columns
     if transposed:
