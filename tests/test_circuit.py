@@ -424,8 +424,11 @@ def test_energy_forms_conserve_what_the_drivers_deliver(rows, cols, r_row, r_col
     rows_w = (v - u[:, :, 0]) ** 2 / (r_row + r_src)
     rows_w = rows_w.sum(1) + ((u[:, :, 1:] - u[:, :, :-1]) ** 2).sum((1, 2)) / r_row
     cols_w = ((c[:, 1:] - c[:, :-1]) ** 2).sum((1, 2)) / r_col + (c[:, -1] ** 2).sum(1) * g_out
-    assert torch.allclose(((v @ m_cell) * v).sum(1), cells, rtol=1e-8, atol=0)
-    assert torch.allclose(((v @ (m_cell + m_wire)) * v).sum(1), cells + access + rows_w + cols_w, rtol=1e-8, atol=0)
+    # a lone floating line settles within ~leak / G (>= 1e-8) of its drive: its cell voltage is a
+    # difference of node voltages that float64 resolves to ~1e-16 / 1e-8 relative
+    rtol = 1e-8 if sensing == "current" else 1e-6
+    assert torch.allclose(((v @ m_cell) * v).sum(1), cells, rtol=rtol, atol=0)
+    assert torch.allclose(((v @ (m_cell + m_wire)) * v).sum(1), cells + access + rows_w + cols_w, rtol=rtol, atol=0)
 
 
 def test_counted_read_energy_splits_between_cells_and_wires() -> None:
