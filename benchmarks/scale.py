@@ -47,7 +47,17 @@ def _config(inputs: str) -> object:
     return override(load_config("neurram"), changes)
 
 
-def one(shape: str, mode: str, batch: int, tokens: int, repeats: int, inputs: str, device: str) -> dict:
+def _rss_GB() -> float:
+    """The process's present resident memory (GB), from /proc (0 where there is none)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * resource.getpagesize() / 2**30
+    except OSError:
+        return 0.0
+
+
+def one(shape: str, mode: str, batch: int, tokens: int, repeats: int, inputs: str, device: str,
+        state_dtype: str = "float16") -> dict:  # fmt: skip
     """Measure one (shape, mode) in this process."""
     import reram
 
@@ -55,19 +65,24 @@ def one(shape: str, mode: str, batch: int, tokens: int, repeats: int, inputs: st
     t0 = time.perf_counter()
     model = _model(shape).to(device).eval()
     weights = sum(p.numel() for n, p in model.named_parameters() if p.dim() >= 2 and "pos" not in n)
-    row: dict = {"shape": shape, "mode": mode, "weights": weights, "build_s": time.perf_counter() - t0}
+    row: dict = {"shape": shape, "mode": mode, "weights": weights, "build_s": time.perf_counter() - t0,
+                 "rss_model_GB": _rss_GB()}  # fmt: skip
     vocab = model.head.out_features
     x = torch.randint(0, vocab, (batch, tokens), generator=torch.Generator().manual_seed(1)).to(device)
     if mode == "analog":
         t0 = time.perf_counter()
-        model = reram.convert(model, _config(inputs))
+        model = reram.convert(model, _config(inputs), inplace=True, state_dtype=state_dtype)
         row["convert_s"] = time.perf_counter() - t0
+        row["rss_converted_GB"] = _rss_GB()
         t0 = time.perf_counter()
         model.program()
         row["program_s"] = time.perf_counter() - t0
+        row["rss_programmed_GB"] = _rss_GB()
         t0 = time.perf_counter()
         reram.calibrate(model, [x[:1]])
         row["calibrate_s"] = time.perf_counter() - t0
+        row["rss_calibrated_GB"] = _rss_GB()
+        row["peak_setup_GB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     times = []
     with torch.no_grad():
         for _ in range(repeats):
@@ -82,6 +97,7 @@ def one(shape: str, mode: str, batch: int, tokens: int, repeats: int, inputs: st
     row["peak_rss_GB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     if device == "cuda":
         row["peak_cuda_GB"] = torch.cuda.max_memory_allocated() / 2**30
+    row["rss_model_GB"] = row.get("rss_model_GB", _rss_GB())
     row["bytes_per_weight"] = row.get("peak_cuda_GB", row["peak_rss_GB"]) * 2**30 / weights
     return row
 
@@ -94,13 +110,23 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--inputs", default="multi-level", choices=("multi-level", "bit-serial"))
     ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    ap.add_argument(
+        "--state-dtype",
+        default="float16",
+        choices=("float16", "float32"),
+        help="how the chip state holds the conductances (reram.convert(state_dtype=...))",
+    )
     ap.add_argument("--memory-gb", type=float, default=22.0)
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--one", help=argparse.SUPPRESS)  # "SHAPE:MODE": measure in this process
     args = ap.parse_args()
     if args.one:
         shape, mode = args.one.split(":")
-        print(json.dumps(one(shape, mode, args.batch, args.tokens, args.repeats, args.inputs, args.device)))
+        print(
+            json.dumps(
+                one(shape, mode, args.batch, args.tokens, args.repeats, args.inputs, args.device, args.state_dtype)
+            )
+        )
         return
     rows, per_weight = [], {"float": 0.0, "analog": 0.0}
     for shape in args.shapes.split(","):
@@ -129,6 +155,8 @@ def main() -> None:
                 args.inputs,
                 "--device",
                 args.device,
+                "--state-dtype",
+                args.state_dtype,
             ]
             done = subprocess.run(cmd, capture_output=True, text=True, check=False)
             if done.returncode != 0:

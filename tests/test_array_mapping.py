@@ -91,3 +91,27 @@ def test_upper_quantile_equals_torch_nanquantile(n, groups, q, seed):
     valid[:, 0] = True
     want = torch.nanquantile(torch.where(valid, values, torch.nan), q, dim=-1)
     assert torch.allclose(upper_quantile(values, valid, q), want, rtol=0, atol=1e-12)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 4), st.integers(1, 40), st.integers(1, 70), st.sampled_from(["tile", "column"]),
+       st.sampled_from([0, 16]), st.integers(0, 2**31))  # fmt: skip
+def test_the_mapping_block_by_block_equals_the_whole_layer_at_once(t, r, c, scale, levels, seed):
+    import reram.array.conductance as conductance
+    from reram.device import quantize_levels
+
+    gen = torch.Generator().manual_seed(seed)
+    w = torch.randn(t, r, c, generator=gen)
+    mask = torch.rand(t, r, generator=gen) < 0.8
+    arr = ArrayConfig(scale=scale, clip_percentile=97.0)
+    dev = DeviceConfig(levels=levels)
+    tc = weights_to_conductances(w, mask, arr, dev, 8)
+    whole = quantize_levels(torch.stack([tc.g_pos_S, tc.g_neg_S]), dev) * mask[None, :, :, None]
+    saved = conductance.BLOCK_WEIGHTS
+    try:
+        conductance.BLOCK_WEIGHTS = 1  # one array's columns (8) per block
+        blocks, target = conductance.target_conductances(w, mask, arr, dev, 8)
+    finally:
+        conductance.BLOCK_WEIGHTS = saved
+    assert torch.equal(target, whole) and torch.equal(blocks.s_per_weight, tc.s_per_weight)
+    assert torch.equal(blocks.g_pos_S, target[0]) and torch.equal(blocks.g_neg_S, target[1])

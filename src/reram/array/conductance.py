@@ -9,6 +9,7 @@ not connected.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import torch
@@ -101,6 +102,47 @@ def weights_to_conductances(
     return TileConductances(g_pos_S=g_pos, g_neg_S=g_neg, s_per_weight=span / clip)
 
 
+BLOCK_WEIGHTS = 1 << 21  # weights mapped at once by target_conductances (memory)
+
+WeightBlock = Callable[[slice, slice], torch.Tensor]
+
+
+def target_blocks(
+    weights: WeightBlock, shape: tuple[int, int, int], row_mask: torch.Tensor, arr: ArrayConfig,
+    dev: DeviceConfig, col_tile: int,
+) -> Iterator[tuple[slice, slice, torch.Tensor, torch.Tensor]]:  # fmt: skip
+    """:func:`target_conductances` a block of whole arrays at a time: the whole stack when it
+    holds at most ``BLOCK_WEIGHTS`` weights, else one row tile and a multiple of ``col_tile``
+    columns per block (each block's scale groups are whole: a tile's columns, or one column), so
+    that the mapping's temporaries stay the size of a block.
+
+    Args:
+        weights: ``weights(tiles, cols)`` -> the (tiles, rows, cols) weight stack's block.
+        shape: the weight stack's (tiles, rows, cols).
+        row_mask, arr, dev, col_tile: as :func:`weights_to_conductances`.
+
+    Yields:
+        (tiles, cols, (tiles, cols) siemens per unit weight, (2, tiles, rows, cols) targets).
+
+    """
+    t, r, c = shape
+    if t * r * c <= BLOCK_WEIGHTS:
+        blocks = [(slice(0, t), slice(0, c))]
+    else:
+        width = col_tile * max(1, BLOCK_WEIGHTS // max(1, r * col_tile))
+        blocks = [(slice(k, k + 1), slice(a, min(a + width, c))) for k in range(t) for a in range(0, c, width)]
+    for tiles, cols in blocks:
+        mask = row_mask[tiles]
+        tc = weights_to_conductances(weights(tiles, cols).detach(), mask, arr, dev, col_tile)
+        spw, pairs = tc.s_per_weight, torch.stack([tc.g_pos_S, tc.g_neg_S])
+        del tc
+        target = quantize_levels(pairs, dev)
+        del pairs
+        if not bool(mask.all()):
+            target.mul_(mask[None, :, :, None].to(target.dtype))
+        yield tiles, cols, spw, target
+
+
 def target_conductances(
     w: torch.Tensor, row_mask: torch.Tensor, arr: ArrayConfig, dev: DeviceConfig, col_tile: int
 ) -> tuple[TileConductances, torch.Tensor]:
@@ -108,10 +150,13 @@ def target_conductances(
     to the device's levels, as one (2, tiles, rows, cols) tensor (siemens; 0 = unused row).
 
     The one weight-to-conductance mapping of the package: programming, transposed reads and the
-    cost model's analytic cell energy all call it.
+    cost model's analytic cell energy all call it (block by block: :func:`target_blocks`); the
+    returned pairs are the target's two halves.
     """
-    tc = weights_to_conductances(w, row_mask, arr, dev, col_tile)
-    target = quantize_levels(torch.stack([tc.g_pos_S, tc.g_neg_S]), dev)
-    if bool(row_mask.all()):
-        return tc, target
-    return tc, target * row_mask[None, :, :, None].to(target.dtype)
+    t, r, c = w.shape
+    target = w.new_empty(2, t, r, c)
+    s_per_weight = w.new_empty(t, c)
+    for tiles, cols, spw, block in target_blocks(lambda a, b: w[a, :, b], (t, r, c), row_mask, arr, dev, col_tile):
+        target[:, tiles, :, cols] = block
+        s_per_weight[tiles, cols] = spw
+    return TileConductances(g_pos_S=target[0], g_neg_S=target[1], s_per_weight=s_per_weight), target

@@ -204,7 +204,12 @@ class StackOp:
         dtype = variance_dtype(a.device) if a.dtype == torch.float32 else a.dtype
         key = ("variance", c_tot, c_sq, dtype)
         if key not in mats:  # kept in the owner's dict: rebuilt when the cells change
-            mats[key] = torch.cat([mats["g_tot"] * c_tot, mats["g_sq"] * c_sq], dim=1).to(dtype)
+            stacked = getattr(mats, "stacked", None)  # built block by block by the owner (memory)
+            mats[key] = (
+                stacked(c_tot, c_sq, dtype)
+                if stacked is not None
+                else torch.cat([mats["g_tot"] * c_tot, mats["g_sq"] * c_sq], dim=1).to(dtype)
+            )
         t, r = self.gdiff.shape[:2]
         if getattr(self.group, "tiles_rows", None) != (t, r):  # inputs repeated over tiles: the general way
             terms = (a.abs(), a * a) if b is None else (a, b)
@@ -243,7 +248,8 @@ class StackOp:
         """(tiles, cols) conductance of every cell on each sensed line (siemens)."""
         mats = self._cells_dict()
         if "line" not in mats:
-            mats["line"] = mats["g_tot"].sum(1)
+            line = getattr(mats, "line", None)
+            mats["line"] = line() if line is not None else mats["g_tot"].sum(1)
         return mats["line"]
 
     def square_sums(self, v_sq: torch.Tensor) -> torch.Tensor:

@@ -6,6 +6,7 @@ programming model; :func:`write_verify` is the iterative pulse-and-verify loop).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -141,7 +142,37 @@ def program(
     return ProgramResult(g_S=g, stuck=bad, failed=failed | bad, iterations=iterations, pulses=pulses)
 
 
-CHUNK_CELLS = 1 << 22  # cells programmed at once (memory): a larger stack goes tile group by tile group
+CHUNK_CELLS = 1 << 20  # cells programmed at once (memory): a larger stack goes tile group by tile group
+
+
+def program_groups(
+    target_S: torch.Tensor,
+    cfg: DeviceConfig,
+    gen: torch.Generator,
+    stuck: tuple[torch.Tensor, torch.Tensor] | None = None,
+    max_cells: int | None = None,
+) -> Iterator[tuple[tuple[slice, slice], ProgramResult]]:
+    """:func:`program` on a (2, tiles, rows, cols) stack, a group of cells at a time when it
+    holds more than ``max_cells`` cells (default ``CHUNK_CELLS``; as a chip programs array after
+    array): yields ((tiles, columns) of the group, its result), so that the write-verify's
+    temporaries stay the size of a group and a caller can store each group as it comes. Groups
+    are whole tiles, or, where one tile holds more, blocks of its columns. A stack that fits is
+    one group (the same draws as :func:`program`); a larger one draws group after group from the
+    same generator.
+    """
+    _, tiles, rows, cols = target_S.shape
+    limit = CHUNK_CELLS if max_cells is None else max_cells
+    per_tile = max(1, target_S[:, :1].numel())
+    if per_tile <= limit:
+        step = limit // per_tile
+        groups = [(slice(a, min(a + step, tiles)), slice(0, cols)) for a in range(0, tiles, step)]
+    else:
+        width = max(1, limit // max(1, 2 * rows))
+        blocks = [(k, a) for k in range(tiles) for a in range(0, cols, width)]
+        groups = [(slice(k, k + 1), slice(a, min(a + width, cols))) for k, a in blocks]
+    for at in groups:
+        part = None if stuck is None else (stuck[0][:, at[0], :, at[1]], stuck[1][:, at[0], :, at[1]])
+        yield at, program(target_S[:, at[0], :, at[1]], cfg, gen, part)
 
 
 def program_tiles(
@@ -149,23 +180,14 @@ def program_tiles(
     cfg: DeviceConfig,
     gen: torch.Generator,
     stuck: tuple[torch.Tensor, torch.Tensor] | None = None,
-    max_cells: int = CHUNK_CELLS,
+    max_cells: int | None = None,
 ) -> ProgramResult:
-    """:func:`program` on a (2, tiles, rows, cols) stack, a group of whole tiles at a time when it
-    holds more than ``max_cells`` cells (as a chip programs array after array): the write-verify's
-    temporaries stay the size of a group. A stack that fits is programmed in one call (the same
-    draws as :func:`program`); a larger one draws group after group from the same generator.
-    """
-    tiles = target_S.shape[1]
-    per_tile = max(1, target_S[:, :1].numel())
-    step = max(1, max_cells // per_tile)
-    if step >= tiles:
-        return program(target_S, cfg, gen, stuck)
+    """:func:`program_groups` gathered into one result for the whole stack."""
     out: ProgramResult | None = None
-    for a in range(0, tiles, step):  # each group written into the whole stack's result (no list, no concatenation)
-        part = None if stuck is None else (stuck[0][:, a : a + step], stuck[1][:, a : a + step])
-        res = program(target_S[:, a : a + step], cfg, gen, part)
-        if out is None:
+    for (tiles, cols), res in program_groups(target_S, cfg, gen, stuck, max_cells):
+        if tiles == slice(0, target_S.shape[1]) and cols == slice(0, target_S.shape[3]):
+            return res
+        if out is None:  # each group written into the whole stack's result (no list, no concatenation)
             out = ProgramResult(
                 g_S=target_S.new_empty(target_S.shape, dtype=res.g_S.dtype),
                 stuck=torch.empty(target_S.shape, dtype=torch.bool, device=target_S.device),
@@ -175,11 +197,11 @@ def program_tiles(
                 if res.pulses is None
                 else torch.empty(target_S.shape, dtype=res.pulses.dtype, device=target_S.device),  # fmt: skip
             )
-        out.g_S[:, a : a + step] = res.g_S
-        out.stuck[:, a : a + step] = res.stuck
-        out.failed[:, a : a + step] = res.failed
+        out.g_S[:, tiles, :, cols] = res.g_S
+        out.stuck[:, tiles, :, cols] = res.stuck
+        out.failed[:, tiles, :, cols] = res.failed
         if out.pulses is not None and res.pulses is not None:
-            out.pulses[:, a : a + step] = res.pulses
+            out.pulses[:, tiles, :, cols] = res.pulses
         out.iterations = max(out.iterations, res.iterations)
     assert out is not None
     return out

@@ -74,6 +74,14 @@ class TileGrid:
             out[r, : b - a] = w[a:b]
         return out
 
+    def pack_block(self, w: torch.Tensor, tiles: slice, cols: slice) -> torch.Tensor:
+        """The block (row tiles ``tiles``, columns ``cols``) of :meth:`pack` of ``w``, alone."""
+        groups = self.row_groups[tiles]
+        out = w.new_zeros(len(groups), self.rows_pad, len(range(*cols.indices(w.shape[1]))))
+        for r, (a, b) in enumerate(groups):
+            out[r, : b - a] = w[a:b, cols]
+        return out
+
     def unpack(self, tiles: torch.Tensor) -> torch.Tensor:
         """(row tiles, rows_pad, out) -> (in_features, out), padding dropped."""
         return torch.cat([tiles[r, : b - a] for r, (a, b) in enumerate(self.row_groups)], 0)

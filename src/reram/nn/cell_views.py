@@ -1,11 +1,13 @@
 """What the read kernels see of a layer's cells: conductances as read (temperature), each cell's
 branch with its access transistor, the per-weight differences (or a wired array's effective
 matrix), the noise and energy matrices, all derived from the programmed state and cached until
-it changes (``AnalogLayer.cached``).
+it changes (``AnalogLayer.cached``). The elementwise ones are built a block of arrays at a time
+(``branch_blocks``), so that building them needs no whole-layer temporaries (memory).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -19,10 +21,14 @@ if TYPE_CHECKING:
     from reram.mapping import TileGrid
 
 
+BLOCK_CELLS = 1 << 21  # cells decoded and transformed at once by the blockwise builds
+
+
 class CellViews:
     """Derived views of an analog layer's cells (mixed into :class:`reram.nn.layers.AnalogLayer`)."""
 
     g_S: torch.Tensor
+    g_cells: torch.Tensor
     config: Config
     grid: TileGrid
     read_K: float | None
@@ -31,6 +37,15 @@ class CellViews:
 
         def cached(self, name: str, make: Any) -> torch.Tensor:
             """A tensor derived from the conductances (``AnalogLayer.cached``)."""
+            ...
+
+        def decode(self, codes: torch.Tensor) -> torch.Tensor:
+            """Stored conductances in siemens (``CellState.decode``)."""
+            ...
+
+        @property
+        def cells_dtype(self) -> torch.dtype:
+            """The dtype the conductances are read in (``CellState.cells_dtype``)."""
             ...
 
     def read_S(self) -> torch.Tensor:
@@ -51,6 +66,37 @@ class CellViews:
             return g
         return self.cached("branch", lambda: g / (1 + g * arr.r_access_ohm))
 
+    def _branch_of(self, g_S: torch.Tensor) -> torch.Tensor:
+        """``branch_S`` of some cells ``g_S`` (siemens; a tensor of the caller's own)."""
+        arr = self.config.array
+        if self.read_K is not None:
+            g_S = cell.at_read_temperature(g_S, self.read_K, self.config.device)
+        if arr.r_access_ohm == 0 or arr.ir_drop != "off":
+            return g_S
+        return g_S / (1 + g_S * arr.r_access_ohm)
+
+    def branch_blocks(self) -> Iterator[tuple[int, slice, torch.Tensor]]:
+        """The branches of ``branch_S`` a block of whole arrays at a time: (row tile, columns,
+        (2, rows, columns) siemens), about ``BLOCK_CELLS`` cells each, a tensor of its own.
+        """
+        _, t, r, c = self.g_cells.shape
+        ct = self.grid.col_tile
+        width = ct * max(1, BLOCK_CELLS // (2 * r * ct))
+        for k in range(t):
+            for a in range(0, c, width):
+                cols = slice(a, min(a + width, c))
+                block = self.g_cells[:, k, :, cols]
+                g = self.decode(block)
+                yield k, cols, self._branch_of(g.clone() if g is block else g)
+
+    def branch_col_sums(self) -> torch.Tensor:
+        """(row tiles, cols) sum of the branches over both cells and the rows (siemens)."""
+        _, t, _, c = self.g_cells.shape
+        out = torch.empty(t, c, dtype=self.cells_dtype, device=self.g_cells.device)
+        for k, cols, b in self.branch_blocks():
+            out[k, cols] = b.sum((0, 1))
+        return out
+
     def gdiff(self) -> torch.Tensor:
         """(row tiles, rows, cols) what each weight contributes per volt (siemens): G+ - G- of the
         branches, or, with ``array.ir_drop`` on, the effective matrix of every array's network.
@@ -67,16 +113,20 @@ class CellViews:
         variance matrix, line sums); the two matrices themselves are computed when asked for,
         not kept (memory: two matrices the size of the weights).
         """
-        return self.cached("noise_cells", lambda: _CellMatrices(self.branch_S))  # type: ignore[return-value]
+        return self.cached("noise_cells", lambda: _CellMatrices(self))  # type: ignore[return-value]
 
     def _ideal_gdiff(self) -> torch.Tensor:
         """G+ - G- of the branches; for voltage sensing on differential columns, two floating bit
         lines give sum(V G+) / sum(G+) - sum(V G-) / sum(G-), which the core's division by the
         pair's sum(G+) + sum(G-) returns exactly from G+ S / S+ - G- S / S- (S: column sums).
         """
-        b = self.branch_S()
         if not self.floating_columns():
-            return b[0] - b[1]
+            _, t, r, c = self.g_cells.shape
+            out = torch.empty(t, r, c, dtype=self.cells_dtype, device=self.g_cells.device)
+            for k, cols, blk in self.branch_blocks():
+                torch.sub(blk[0], blk[1], out=out[k, :, cols])
+            return out
+        b = self.branch_S()
         s_pos, s_neg = b[0].sum(1, keepdim=True).clamp_min(1e-30), b[1].sum(1, keepdim=True).clamp_min(1e-30)
         total = s_pos + s_neg
         return b[0] * (total / s_pos) - b[1] * (total / s_neg)
@@ -110,27 +160,48 @@ class CellViews:
         """
 
         def make() -> torch.Tensor:
-            b = self.branch_S()
-            g = b[0] + b[1]  # (t, r, c)
-            return self.col_tile_sums(g.flatten(0, 1)).view(g.shape[0], g.shape[1], self.grid.n_col)
+            _, t, r, _ = self.g_cells.shape
+            ct = self.grid.col_tile
+            out = torch.empty(t, r, self.grid.n_col, dtype=self.cells_dtype, device=self.g_cells.device)
+            for k, cols, b in self.branch_blocks():  # blocks hold whole arrays' columns
+                g = b[0] + b[1]
+                pad = -g.shape[-1] % ct
+                sums = F.pad(g, (0, pad)).view(r, -1, ct).sum(-1)
+                out[k, :, cols.start // ct : cols.start // ct + sums.shape[-1]] = sums
+            return out
 
         return self.cached("g_row", make)
 
 
 class _CellMatrices(dict):  # type: ignore[type-arg]
     """A dict whose "g_tot" and "g_sq" are computed from the branches on every lookup, so that
-    only what is derived from them and stored (``StackOp.variance_sums``) stays in memory.
+    only what is derived from them and stored (``StackOp.variance_sums``) stays in memory; the
+    stacked variance matrix and the line sums are built block by block (``stacked``, ``line``).
     """
 
-    def __init__(self, branches: Any):
+    def __init__(self, views: CellViews):
         super().__init__()
-        self._branches = branches
+        self._views = views
 
     def __missing__(self, key: Any) -> torch.Tensor:
         if key not in ("g_tot", "g_sq"):
             raise KeyError(key)
-        b = self._branches()
+        b = self._views.branch_S()
         return b[0] + b[1] if key == "g_tot" else b[0] * b[0] + b[1] * b[1]
+
+    def stacked(self, c_tot: float, c_sq: float, dtype: torch.dtype) -> torch.Tensor:
+        """(row tiles, 2 rows, cols) [c_tot (G+ + G-); c_sq (G+^2 + G-^2)] in ``dtype``."""
+        v = self._views
+        _, t, r, c = v.g_cells.shape
+        out = torch.empty(t, 2 * r, c, dtype=dtype, device=v.g_cells.device)
+        for k, cols, b in v.branch_blocks():
+            out[k, :r, cols] = (b[0] + b[1]).mul_(c_tot)
+            out[k, r:, cols] = b.square_().sum(0).mul_(c_sq)
+        return out
+
+    def line(self) -> torch.Tensor:
+        """(row tiles, cols) sum of G+ + G- over each line's rows (siemens)."""
+        return self._views.branch_col_sums()
 
     def __contains__(self, key: object) -> bool:
         return key in ("g_tot", "g_sq") or super().__contains__(key)

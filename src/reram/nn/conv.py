@@ -178,12 +178,12 @@ class AnalogConvNd(AnalogLayer):
     _out_spatial: tuple[int, ...]
 
     @classmethod
-    def from_float(cls, m: nn.Module, config: Config, index: int) -> AnalogConvNd:
+    def from_float(cls, m: nn.Module, config: Config, index: int, state_dtype: str = "float32") -> AnalogConvNd:
         """Wrap a float convolution (groups=1, zero padding); parameters are shared."""
         assert isinstance(m, (nn.Conv1d, nn.Conv2d))
         k = int(np.prod(m.kernel_size))
         grid = tile_matrix(m.in_channels * k, m.out_channels, config.array, kernel=k)
-        layer = cls(m.weight, m.bias, config, grid, index)  # type: ignore[arg-type]
+        layer = cls(m.weight, m.bias, config, grid, index, state_dtype)  # type: ignore[arg-type]
         layer.stride, layer.padding, layer.dilation = m.stride, m.padding, m.dilation
         layer.kernel_size = m.kernel_size
         return layer

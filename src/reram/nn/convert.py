@@ -22,6 +22,7 @@ from reram.events import EventCounts
 from reram.mapping import Placement, place
 from reram.nn import inventory
 from reram.nn.attention import split_attention
+from reram.nn.cell_state import check_state_dtype
 from reram.nn.conv import AnalogConv1d, AnalogConv2d
 from reram.nn.layers import AnalogLayer, AnalogLinear
 
@@ -56,6 +57,7 @@ def convert(
     per_layer: dict[str, Config | dict[str, Any]] | None = None,
     inplace: bool = False,
     strict: bool = False,
+    state_dtype: str = "float32",
 ) -> nn.Module:
     """Return ``model`` with its Linear, Conv1d and Conv2d layers running on simulated cores.
 
@@ -72,6 +74,10 @@ def convert(
             a pattern that matches no converted layer is an error.
         inplace: modify ``model`` itself instead of a deep copy.
         strict: raise if any weight-holding module would stay digital.
+        state_dtype: how the chip state holds the conductances: "float32" (siemens, exact) or
+            "float16" (for large models: window units, each cell to 2^-11 of its conductance;
+            4 bytes per weight instead of 8, the matrices reads derive from the cells built per
+            forward pass instead of kept; ``reram.nn.cell_state``).
 
     Raises:
         MappingError: the converted layers need more chips than ``chip.max_chips``.
@@ -80,6 +86,7 @@ def convert(
 
     """
     cfg = load_config(config)
+    check_state_dtype(state_dtype)
     out = model if inplace else copy.deepcopy(model)
     rewritten = split_attention(out)  # nn.MultiheadAttention -> nn.Linear projections + digital products
     if rewritten:
@@ -101,7 +108,7 @@ def convert(
         for pattern, spec in (per_layer or {}).items():
             if fnmatch.fnmatchcase(name, pattern):
                 layer_cfg = spec if isinstance(spec, Config) else override(layer_cfg, spec)
-        analog = _ANALOG[type(m)].from_float(m, layer_cfg, index)  # type: ignore[attr-defined]
+        analog = _ANALOG[type(m)].from_float(m, layer_cfg, index, state_dtype)  # type: ignore[attr-defined]
         if not name:  # the model is itself one layer
             out = analog
             break

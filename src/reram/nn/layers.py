@@ -20,20 +20,21 @@ import torch.nn.functional as F
 from torch import nn
 
 from reram import device as cell
-from reram.array import StackOp, repair, row_grouping, target_conductances
+from reram.array import StackOp, row_grouping, target_blocks, target_conductances
 from reram.config import Config
 from reram.core import PeripheryState, analog_matmul
 from reram.events import TileEvents
 from reram.mapping import TileGrid, TileSite, tile_matrix
-from reram.nn.cell_state import CellState
+from reram.nn.cell_state import CellState, check_state_dtype
 from reram.nn.cell_views import CellViews
+from reram.nn.programming import program_layer
 from reram.periphery.adc import adc_levels, mismatch
 from reram.periphery.dac import InputPlanes, plane_counts
 
 log = logging.getLogger(__name__)
 
 
-CHUNK_BYTES = 128 * 2**20  # a read's currents held at once (memory); larger batches are read in chunks
+CHUNK_BYTES = 64 * 2**20  # a read's currents held at once (its temporaries: a few times this); larger batches in chunks
 
 
 def _generator(seed: int, index: int, stream: int, device: torch.device) -> torch.Generator:
@@ -49,10 +50,10 @@ class AnalogLayer(CellViews, CellState, nn.Module):
         config: the system this layer runs on.
         grid: how the layer's matrix is tiled.
         index: the layer's position in the network (seeds its randomness).
+        state_dtype: how the cells' conductances are stored (``reram.nn.cell_state``).
 
     """
 
-    g_S: torch.Tensor
     gain: torch.Tensor
     gsum_S: torch.Tensor
     adc_fs: torch.Tensor
@@ -67,7 +68,8 @@ class AnalogLayer(CellViews, CellState, nn.Module):
     drift_reference: tuple[torch.Tensor, torch.Tensor] | None = None
     bias: nn.Parameter | None
 
-    def __init__(self, weight: nn.Parameter, bias: nn.Parameter | None, config: Config, grid: TileGrid, index: int):
+    def __init__(self, weight: nn.Parameter, bias: nn.Parameter | None, config: Config, grid: TileGrid, index: int,
+                 state_dtype: str = "float32"):  # fmt: skip
         super().__init__()
         self.weight = weight
         self.bias = bias
@@ -76,8 +78,8 @@ class AnalogLayer(CellViews, CellState, nn.Module):
         self.index = index
         t, r, c = grid.n_row, grid.rows_pad, grid.out_features
         kw: dict[str, Any] = {"device": weight.device, "dtype": weight.dtype}
-        self.register_buffer("g_S", torch.zeros(2, t, r, c, **kw))
-        for name, buf in self.state_buffers((2, t, r, c), weight.device).items():  # as programmed; frozen cells
+        dtype = weight.dtype if state_dtype == "float32" else check_state_dtype(state_dtype)
+        for name, buf in self.state_buffers((2, t, r, c), weight.device, dtype).items():  # cells; frozen
             self.register_buffer(name, buf)
         self.register_buffer("gain", torch.ones(t, c, **kw))
         self.register_buffer("gsum_S", torch.ones(t, c, **kw))
@@ -110,6 +112,7 @@ class AnalogLayer(CellViews, CellState, nn.Module):
         self.compensated = False  # out_scale differs from 1 (reram.nn.compensate)
         self._gens: dict[int, torch.Generator] = {}
         self._cache: dict[str, tuple[Any, torch.Tensor]] = {}
+        self._reading = False  # a forward pass is running (``cached``)
         self._pad_channels = (grid.n_row * grid.rows_pad - grid.in_features) // grid.kernel
 
     # ----- matrix view of the weights (rows = inputs, columns = outputs) -----
@@ -118,8 +121,14 @@ class AnalogLayer(CellViews, CellState, nn.Module):
         return self.weight.reshape(self.weight.shape[0], -1).T
 
     def cached(self, name: str, make: Any) -> torch.Tensor:
-        """A tensor derived from the conductances, rebuilt only when they change (program, age, load, move)."""
-        key = (self.g_S._version, self.g_S.data_ptr(), self.g_S.device, self.g_S.dtype, self.read_K)
+        """A tensor derived from the conductances, rebuilt only when they change (program, age,
+        load, move). With float16 storage (``compact``: memory first) kept only while a forward
+        pass runs, then dropped: each pass builds what it reads, once for all its chunks.
+        """
+        if self.compact and not self._reading:
+            return make()
+        g = self.g_cells
+        key = (g._version, g.data_ptr(), g.device, g.dtype, self.read_K)
         hit = self._cache.get(name)
         if hit is None or hit[0] != key:
             hit = (key, make())
@@ -127,7 +136,7 @@ class AnalogLayer(CellViews, CellState, nn.Module):
         return hit[1]
 
     def _gen(self, stream: int) -> torch.Generator:
-        dev = self.g_S.device
+        dev = self.g_cells.device
         gen = self._gens.get(stream)
         if gen is None or gen.device != dev:
             gen = _generator(self.config.seed, self.index, stream, dev)
@@ -157,6 +166,15 @@ class AnalogLayer(CellViews, CellState, nn.Module):
         w = self.grid.pack(self.weight_matrix())
         return target_conductances(w, mask, cfg.array, cfg.device, self.grid.col_tile)
 
+    def target_blocks(self) -> Any:
+        """:meth:`conductance_targets` a block of arrays at a time (``reram.array.target_blocks``):
+        (tiles, cols, siemens per unit weight, targets) without the whole layer's temporaries.
+        """
+        g, cfg, w = self.grid, self.config, self.weight_matrix()
+        shape = (g.n_row, g.rows_pad, g.out_features)
+        mask = g.row_mask(self.weight.device)
+        return target_blocks(lambda t, c: g.pack_block(w, t, c), shape, mask, cfg.array, cfg.device, g.col_tile)
+
     def target_conductances(self) -> torch.Tensor:
         """(2, tiles, rows, cols) target conductances (siemens) after the device's levels; 0 = unused."""
         return self.conductance_targets()[1]
@@ -171,7 +189,7 @@ class AnalogLayer(CellViews, CellState, nn.Module):
         g, arr = self.grid, cfg.array
         lay = cell.ArrayLayout(g.n_row, g.rows_pad, g.out_features, g.col_tile, arr.differential, arr.spare_rows,
                                arr.spare_cols)  # fmt: skip
-        dev = self.g_S.device
+        dev = self.g_cells.device
         return cell.stuck_map(lay, cfg.device, lambda k: _generator(cfg.seed, self.index, 10 + k, dev), dev)
 
     @torch.no_grad()
@@ -186,37 +204,7 @@ class AnalogLayer(CellViews, CellState, nn.Module):
         if seed is not None and seed != cfg.seed:
             self.config = cfg = replace(cfg, seed=seed)
         self._gens.clear()
-        mask = self.grid.row_mask(self.weight.device)[None, :, :, None].expand_as(self.g_S)
-        tc, target = self.conductance_targets()
-        s_per_weight = tc.s_per_weight
-        del tc  # its pairs are in ``target``: not kept through the programming (memory)
-        stuck = self.stuck_map()
-        res = cell.program_tiles(target, cfg.device, self._gen(0), None if stuck is None else stuck.main())
-        ct = self.grid.col_tile
-        if cfg.array.spare_rows:  # the verify read found failed rows: write them onto spares
-            res, self.remapped_rows = repair.spare_rows(target, res, cfg, ct, self._gen(5), mask, stuck)
-        if cfg.array.spare_cols:  # then failed columns onto spare columns
-            res, self.remapped_cols = repair.spare_cols(target, res, cfg, ct, self._gen(8), mask, stuck)
-        if cfg.array.pair_repair:
-            res = repair.pair_repair(target, res, cfg, self._gen(6))
-        unused = ~mask  # the result's tensors are this call's own: masked in place (memory)
-        self.program_pulses = int(res.pulses.masked_fill_(unused, 0).sum()) if res.pulses is not None else 0
-        self.program_iterations = res.iterations
-        self.programmed_cells = int(mask.sum())
-        self.write_cells(res.g_S.masked_fill_(unused, 0.0), res.stuck.logical_or_(unused))
-        self.program_failures = int(res.failed.logical_and_(mask).sum())
-        v_read = cfg.device.drive_V(cfg.array.v_read_V)  # a full-scale pulse's I / G
-        gsum_target = target.sum((0, 2))
-        gain = 1.0 / (v_read * s_per_weight)
-        bound = v_read * (target[0] - target[1]).abs().sum(1)
-        if cfg.periphery.adc.sensing == "voltage":
-            gain = gain * gsum_target
-            bound = bound / gsum_target.clamp_min(1e-30)
-        self.gain.copy_(gain)
-        self.gsum_S.copy_(self.branch_S().sum((0, 2)).clamp_min(1e-30))
-        if not bool(self.calibrated):
-            fill = bound.amax() if cfg.periphery.adc.range == "layer" else bound
-            self.adc_fs.copy_(torch.broadcast_to(fill, self.adc_fs.shape).clamp_min(1e-30))
+        program_layer(self)  # the cells written, the periphery set from the targets
         pattern = mismatch(tuple(self.adc_fs.shape), cfg.periphery.adc, self._gen(4), self.adc_fs)
         if pattern is not None:  # the converters' fixed pattern, one draw per chip (seeded)
             self.adc_pattern.copy_(pattern)
@@ -236,7 +224,7 @@ class AnalogLayer(CellViews, CellState, nn.Module):
         t1 = t0 + cell.equivalent_time_s(seconds, dev.t_ref_K if kelvin is None else kelvin, dev)
         g_prog = self.g_prog_S
         self.move_cells(cell.relax(self.g_S, g_prog, self.frozen, t0, t1, dev, self._gen(2)), g_prog)
-        self.gsum_S.copy_(self.branch_S().sum((0, 2)).clamp_min(1e-30))
+        self.gsum_S.copy_(self.branch_col_sums().clamp_min(1e-30))
         self.age_eq_s.fill_(t1)
 
     @torch.no_grad()
@@ -250,7 +238,7 @@ class AnalogLayer(CellViews, CellState, nn.Module):
         s0 = float(self.read_stress_s)
         s1 = s0 + cell.read_stress_s(reads, cfg.array.v_read_V, cfg.array.t_pulse_s, cfg.device, duty)
         self.move_cells(cell.disturb(self.g_S, self.frozen, s0, s1, cfg.device))
-        self.gsum_S.copy_(self.branch_S().sum((0, 2)).clamp_min(1e-30))
+        self.gsum_S.copy_(self.branch_col_sums().clamp_min(1e-30))
         self.read_stress_s.fill_(s1)
 
     def reads_per_inference(self) -> float:
@@ -269,7 +257,7 @@ class AnalogLayer(CellViews, CellState, nn.Module):
             raise ValueError(f"read temperature = {kelvin!r} is invalid: allowed is a temperature in [1, 1000] K")
         self.read_K = None if kelvin is None else float(kelvin)
         if bool(self.programmed):
-            self.gsum_S.copy_(self.branch_S().sum((0, 2)).clamp_min(1e-30))
+            self.gsum_S.copy_(self.branch_col_sums().clamp_min(1e-30))
 
     # ----- compute -----
     def _op(self, x: torch.Tensor) -> Any:
@@ -306,19 +294,13 @@ class AnalogLayer(CellViews, CellState, nn.Module):
         )
         self._first_batch = False
         self._read_since_calibration = True
-        op, flat, unflat = self._op(x)
-        positions = flat.shape[0] * self._positions_per_vector(flat)
-        samples = x.shape[0] if x.dim() > 1 else 1
-        self.positions, self.input_elements = positions // samples, x.numel() // samples
-        parts = []
-        for part in flat.detach().split(self._chunk_rows(flat, positions, state)):
-            n = part.shape[0] * self._positions_per_vector(part)
-
-            def count(p: InputPlanes, pulses: torch.Tensor, joules: torch.Tensor, wire_J: Any, n: int = n) -> None:
-                self._count(n, p, pulses, joules, wire_J)
-
-            parts.append(analog_matmul(part, op, state, self.config, self._gen(1), self._spatial(), count))
-        y = unflat(parts[0] if len(parts) == 1 else torch.cat(parts))
+        try:
+            self._reading = True
+            y = self._read(x, state)
+        finally:
+            self._reading = False
+            if self.compact:
+                self._cache.clear()
         if self.compensated:  # the digital side rescales each output (drift compensation)
             y = y * self.out_scale.view(-1, *([1] * self._spatial()))
         if self.bias is not None:
@@ -327,6 +309,30 @@ class AnalogLayer(CellViews, CellState, nn.Module):
             ref = self._float(x)
             y = ref + (y - ref).detach()
         return y
+
+    def _read(self, x: torch.Tensor, state: PeripheryState) -> torch.Tensor:
+        """The analog product of ``x``: the inputs in chunks (``_chunk_rows``), the events counted."""
+        op, flat, unflat = self._op(x)
+        positions = flat.shape[0] * self._positions_per_vector(flat)
+        samples = x.shape[0] if x.dim() > 1 else 1
+        self.positions, self.input_elements = positions // samples, x.numel() // samples
+        parts = flat.detach().split(self._chunk_rows(flat, positions, state))
+        out, at = None, 0
+        for part in parts:
+            n = part.shape[0] * self._positions_per_vector(part)
+
+            def count(p: InputPlanes, pulses: torch.Tensor, joules: torch.Tensor, wire_J: Any, n: int = n) -> None:
+                self._count(n, p, pulses, joules, wire_J)
+
+            y = analog_matmul(part, op, state, self.config, self._gen(1), self._spatial(), count)
+            if len(parts) == 1:
+                return unflat(y)
+            if out is None:  # the chunks' results written into one output (no list, no concatenation)
+                out = y.new_empty(flat.shape[0], *y.shape[1:])
+            out[at : at + y.shape[0]] = y
+            at += y.shape[0]
+            del y
+        return unflat(out)
 
     def _positions_per_vector(self, flat: torch.Tensor) -> int:
         return 1
@@ -390,9 +396,10 @@ class AnalogLinear(AnalogLayer):
     """``nn.Linear`` on cores."""
 
     @classmethod
-    def from_float(cls, m: nn.Linear, config: Config, index: int) -> AnalogLinear:
+    def from_float(cls, m: nn.Linear, config: Config, index: int, state_dtype: str = "float32") -> AnalogLinear:
         """Wrap a float ``nn.Linear`` (its parameters are shared, not copied)."""
-        return cls(m.weight, m.bias, config, tile_matrix(m.in_features, m.out_features, config.array), index)  # type: ignore[arg-type]
+        grid = tile_matrix(m.in_features, m.out_features, config.array)
+        return cls(m.weight, m.bias, config, grid, index, state_dtype)  # type: ignore[arg-type]
 
     def _op(self, x: torch.Tensor) -> Any:
         if x.shape[-1] != self.grid.in_features:

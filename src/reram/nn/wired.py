@@ -29,7 +29,7 @@ def effective_gdiff(layer: AnalogLayer) -> torch.Tensor:
     wires = wires_of(arr)
     method = "first_order" if arr.ir_drop == "approx" else "exact"
     sensing = layer.config.periphery.adc.sensing
-    out = torch.zeros_like(layer.g_S[0])
+    out = layer.g_cells.new_zeros(layer.g_cells.shape[1:], dtype=layer.cells_dtype)
     for r, c, rows, cols in g.tiles():
         cs = slice(c * g.col_tile, c * g.col_tile + cols)
         g_read = layer.read_S()
@@ -94,4 +94,4 @@ def energy_forms_of(layer: AnalogLayer) -> torch.Tensor:
             forms = energy_forms(torch.stack([gp, gn], 2).reshape(rows, 2 * cols), wires, sensing)
         for k in range(2):
             out[k, r, c, :rows, :rows] = forms[k]
-    return out.to(layer.g_S.dtype)
+    return out.to(layer.cells_dtype)
