@@ -3,6 +3,7 @@ import torch
 from torch import nn
 
 import reram
+from reram import core
 from reram.zoo import fashion_cnn, lenet5
 
 torch.manual_seed(0)
@@ -226,31 +227,39 @@ def test_a_whole_converted_model_saves_and_loads(tmp_path):
     assert not torch.equal(twin[0].g_S, chip[0].g_S)
 
 
-@pytest.mark.parametrize("layer", [nn.Linear(40, 30), nn.Conv2d(3, 8, 3, padding=1)])
-def test_a_batch_read_in_chunks_is_read_as_one(layer: nn.Module, monkeypatch: pytest.MonkeyPatch) -> None:
-    import reram.nn.layers as layers
+@pytest.mark.parametrize(("layer", "state_dtype"), [(nn.Linear(40, 70), "float32"), (nn.Linear(40, 70), "float16"),
+                                                   (nn.Conv2d(3, 8, 3, padding=1), "float32")])  # fmt: skip
+def test_a_batch_read_in_chunks_is_read_as_one(layer: nn.Module, state_dtype: str,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """Rows in chunks, and (16-bit storage) columns in blocks of one array each: the same
+    outputs and the same events, array by array."""
+    import reram.nn.reads as reads
 
     torch.manual_seed(0)
     x = torch.rand(12, 40) if isinstance(layer, nn.Linear) else torch.rand(12, 3, 6, 6)
     cfg = {"base": "neurram", "device": {"read_noise_rel": 0.0, "read_noise_model": "constant"},
-           "periphery": {"adc": {"sample_cap_F": 0.0}}}  # fmt: skip
-    whole, chunked = (reram.convert(layer, cfg) for _ in range(2))
+           "periphery": {"adc": {"sample_cap_F": 0.0}}, "array": {"rows": 64, "cols": 16}}  # fmt: skip
+    whole, chunked = (reram.convert(layer, cfg, state_dtype=state_dtype) for _ in range(2))
     for m in (whole, chunked):
         m.program()
         reram.calibrate(m, [x])
         reram.reset_events(m)
     with torch.no_grad():
         a = whole(x)
-        monkeypatch.setattr(layers, "CHUNK_BYTES", 1)  # one input at a time
+        monkeypatch.setattr(reads, "CHUNK_BYTES", 1)  # one input at a time, one array's columns at a time
+        if state_dtype == "float16":
+            state = core.PeripheryState(chunked.x_range, chunked.adc_fs, chunked.gain, chunked.gsum_S)
+            assert len(reads.column_blocks(chunked, state)) == chunked.grid.n_col > 1
         b = chunked(x)
     assert torch.equal(a, b)
-    ea, eb = whole.events.total(), chunked.events.total()
-    assert ea.vectors == eb.vectors and ea.adc_conversions == eb.adc_conversions
-    assert eb.cell_energy_J == pytest.approx(ea.cell_energy_J, rel=1e-6, abs=0)
+    for ea, eb in zip(whole.events.per_tile(), chunked.events.per_tile(), strict=True):
+        assert ea.vectors == eb.vectors and ea.adc_conversions == eb.adc_conversions
+        assert ea.read_pulses == eb.read_pulses
+        assert eb.cell_energy_J == pytest.approx(ea.cell_energy_J, rel=1e-6, abs=0) and ea.cell_energy_J > 0
 
 
 def test_an_uncalibrated_layer_reads_its_batch_whole(monkeypatch: pytest.MonkeyPatch) -> None:
-    import reram.nn.layers as layers
+    import reram.nn.reads as reads
 
     torch.manual_seed(0)
     layer, x = nn.Linear(40, 30), torch.rand(12, 40)
@@ -261,6 +270,6 @@ def test_an_uncalibrated_layer_reads_its_batch_whole(monkeypatch: pytest.MonkeyP
         m.program()
     with torch.no_grad():
         a = whole(x)
-        monkeypatch.setattr(layers, "CHUNK_BYTES", 1)
+        monkeypatch.setattr(reads, "CHUNK_BYTES", 1)
         b = chunked(x)
     assert torch.equal(a, b)  # the batch's own max |x| is the DAC's range: it sees the whole batch

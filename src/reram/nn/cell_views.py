@@ -32,6 +32,7 @@ class CellViews:
     config: Config
     grid: TileGrid
     read_K: float | None
+    _cols: slice | None = None  # the output columns a read sees (``reram.nn.reads``): None = all
 
     if TYPE_CHECKING:
 
@@ -48,13 +49,18 @@ class CellViews:
             """The dtype the conductances are read in (``CellState.cells_dtype``)."""
             ...
 
+    def cell_codes(self) -> torch.Tensor:
+        """The stored cells a read sees: all of ``g_cells``, or the columns of a column block."""
+        return self.g_cells if self._cols is None else self.g_cells[..., self._cols]
+
     def read_S(self) -> torch.Tensor:
         """(2, tiles, rows, cols) the cells' conductances as read at ``read_K`` (siemens): their
         temperature coefficient shifts them from the programmed state (``reram.read_temperature``).
         """
+        g = self.decode(self.cell_codes())
         if self.read_K is None:
-            return self.g_S
-        return self.cached("read", lambda: cell.at_read_temperature(self.g_S, self.read_K, self.config.device))
+            return g
+        return self.cached("read", lambda: cell.at_read_temperature(g, self.read_K, self.config.device))
 
     def branch_S(self) -> torch.Tensor:
         """(2, tiles, rows, cols) conductance of each cell's branch (siemens): the cell as read, in
@@ -79,19 +85,20 @@ class CellViews:
         """The branches of ``branch_S`` a block of whole arrays at a time: (row tile, columns,
         (2, rows, columns) siemens), about ``BLOCK_CELLS`` cells each, a tensor of its own.
         """
-        _, t, r, c = self.g_cells.shape
+        codes = self.cell_codes()
+        _, t, r, c = codes.shape
         ct = self.grid.col_tile
         width = ct * max(1, BLOCK_CELLS // (2 * r * ct))
         for k in range(t):
             for a in range(0, c, width):
                 cols = slice(a, min(a + width, c))
-                block = self.g_cells[:, k, :, cols]
+                block = codes[:, k, :, cols]
                 g = self.decode(block)
                 yield k, cols, self._branch_of(g.clone() if g is block else g)
 
     def branch_col_sums(self) -> torch.Tensor:
         """(row tiles, cols) sum of the branches over both cells and the rows (siemens)."""
-        _, t, _, c = self.g_cells.shape
+        _, t, _, c = self.cell_codes().shape
         out = torch.empty(t, c, dtype=self.cells_dtype, device=self.g_cells.device)
         for k, cols, b in self.branch_blocks():
             out[k, cols] = b.sum((0, 1))
@@ -121,7 +128,7 @@ class CellViews:
         pair's sum(G+) + sum(G-) returns exactly from G+ S / S+ - G- S / S- (S: column sums).
         """
         if not self.floating_columns():
-            _, t, r, c = self.g_cells.shape
+            _, t, r, c = self.cell_codes().shape
             out = torch.empty(t, r, c, dtype=self.cells_dtype, device=self.g_cells.device)
             for k, cols, blk in self.branch_blocks():
                 torch.sub(blk[0], blk[1], out=out[k, :, cols])
@@ -150,9 +157,9 @@ class CellViews:
 
     def col_tile_sums(self, per_col: torch.Tensor) -> torch.Tensor:
         """(row tiles, cols) -> (row tiles, column tiles): sums over each array's columns."""
-        g = self.grid
-        pad = g.n_col * g.col_tile - per_col.shape[-1]
-        return F.pad(per_col, (0, pad)).view(per_col.shape[0], g.n_col, g.col_tile).sum(-1)
+        ct = self.grid.col_tile
+        n = -(-per_col.shape[-1] // ct)
+        return F.pad(per_col, (0, n * ct - per_col.shape[-1])).view(per_col.shape[0], n, ct).sum(-1)
 
     def g_row(self) -> torch.Tensor:
         """(row tiles, rows, column tiles) programmed conductance on each weight row of each
@@ -160,9 +167,9 @@ class CellViews:
         """
 
         def make() -> torch.Tensor:
-            _, t, r, _ = self.g_cells.shape
+            _, t, r, c = self.cell_codes().shape
             ct = self.grid.col_tile
-            out = torch.empty(t, r, self.grid.n_col, dtype=self.cells_dtype, device=self.g_cells.device)
+            out = torch.empty(t, r, -(-c // ct), dtype=self.cells_dtype, device=self.g_cells.device)
             for k, cols, b in self.branch_blocks():  # blocks hold whole arrays' columns
                 g = b[0] + b[1]
                 pad = -g.shape[-1] % ct
@@ -192,7 +199,7 @@ class _CellMatrices(dict):  # type: ignore[type-arg]
     def stacked(self, c_tot: float, c_sq: float, dtype: torch.dtype) -> torch.Tensor:
         """(row tiles, 2 rows, cols) [c_tot (G+ + G-); c_sq (G+^2 + G-^2)] in ``dtype``."""
         v = self._views
-        _, t, r, c = v.g_cells.shape
+        _, t, r, c = v.cell_codes().shape
         out = torch.empty(t, 2 * r, c, dtype=dtype, device=v.g_cells.device)
         for k, cols, b in v.branch_blocks():
             out[k, :r, cols] = (b[0] + b[1]).mul_(c_tot)

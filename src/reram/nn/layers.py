@@ -22,19 +22,17 @@ from torch import nn
 from reram import device as cell
 from reram.array import StackOp, row_grouping, target_blocks, target_conductances
 from reram.config import Config
-from reram.core import PeripheryState, analog_matmul
+from reram.core import PeripheryState
 from reram.events import TileEvents
 from reram.mapping import TileGrid, TileSite, tile_matrix
+from reram.nn import reads
 from reram.nn.cell_state import CellState, check_state_dtype
 from reram.nn.cell_views import CellViews
 from reram.nn.programming import program_layer
 from reram.periphery.adc import adc_levels, mismatch
-from reram.periphery.dac import InputPlanes, plane_counts
+from reram.periphery.dac import plane_counts
 
 log = logging.getLogger(__name__)
-
-
-CHUNK_BYTES = 64 * 2**20  # a read's currents held at once (its temporaries: a few times this); larger batches in chunks
 
 
 def _generator(seed: int, index: int, stream: int, device: torch.device) -> torch.Generator:
@@ -128,7 +126,8 @@ class AnalogLayer(CellViews, CellState, nn.Module):
         if self.compact and not self._reading:
             return make()
         g = self.g_cells
-        key = (g._version, g.data_ptr(), g.device, g.dtype, self.read_K)
+        cols = None if self._cols is None else (self._cols.start, self._cols.stop)
+        key = (g._version, g.data_ptr(), g.device, g.dtype, self.read_K, cols)
         hit = self._cache.get(name)
         if hit is None or hit[0] != key:
             hit = (key, make())
@@ -296,67 +295,22 @@ class AnalogLayer(CellViews, CellState, nn.Module):
         self._read_since_calibration = True
         try:
             self._reading = True
-            y = self._read(x, state)
+            y = reads.read(self, x, state)
         finally:
             self._reading = False
             if self.compact:
                 self._cache.clear()
-        if self.compensated:  # the digital side rescales each output (drift compensation)
-            y = y * self.out_scale.view(-1, *([1] * self._spatial()))
+        if self.compensated:  # the digital side rescales each output (drift compensation); y is the read's own
+            y.mul_(self.out_scale.view(-1, *([1] * self._spatial())))
         if self.bias is not None:
-            y = y + self.bias.detach().view(-1, *([1] * self._spatial()))
+            y.add_(self.bias.detach().view(-1, *([1] * self._spatial())))
         if torch.is_grad_enabled() and (self.weight.requires_grad or x.requires_grad):
             ref = self._float(x)
             y = ref + (y - ref).detach()
         return y
 
-    def _read(self, x: torch.Tensor, state: PeripheryState) -> torch.Tensor:
-        """The analog product of ``x``: the inputs in chunks (``_chunk_rows``), the events counted."""
-        op, flat, unflat = self._op(x)
-        positions = flat.shape[0] * self._positions_per_vector(flat)
-        samples = x.shape[0] if x.dim() > 1 else 1
-        self.positions, self.input_elements = positions // samples, x.numel() // samples
-        parts = flat.detach().split(self._chunk_rows(flat, positions, state))
-        out, at = None, 0
-        for part in parts:
-            n = part.shape[0] * self._positions_per_vector(part)
-
-            def count(p: InputPlanes, pulses: torch.Tensor, joules: torch.Tensor, wire_J: Any, n: int = n) -> None:
-                self._count(n, p, pulses, joules, wire_J)
-
-            y = analog_matmul(part, op, state, self.config, self._gen(1), self._spatial(), count)
-            if len(parts) == 1:
-                return unflat(y)
-            if out is None:  # the chunks' results written into one output (no list, no concatenation)
-                out = y.new_empty(flat.shape[0], *y.shape[1:])
-            out[at : at + y.shape[0]] = y
-            at += y.shape[0]
-            del y
-        return unflat(out)
-
     def _positions_per_vector(self, flat: torch.Tensor) -> int:
         return 1
-
-    def _chunk_rows(self, flat: torch.Tensor, positions: int, state: PeripheryState) -> int:
-        """Inputs read at once: all of them, unless the read's intermediates (currents of every
-        plane, tile and column) would pass ``CHUNK_BYTES``; then in chunks, one after another, as
-        a chip streams its inputs. Never while calibrating or with the input range not yet
-        calibrated (then the batch's own max |x| sets it: the whole batch), nor on-chip (the ADC
-        ranges follow each read).
-        """
-        rows = flat.shape[0]
-        if state.calibrating or state.auto_adc or rows <= 1 or not float(state.x_range) > 0:
-            return max(rows, 1)
-        planes = plane_counts(self.config.periphery.dac, 2)[0]
-        per_row = planes * self.grid.n_row * self.grid.out_features * (positions / rows) * flat.element_size()
-        return max(1, min(rows, int(CHUNK_BYTES // max(per_row, 1.0))))
-
-    def _count(self, vectors: int, planes: InputPlanes, pulses: torch.Tensor, joules: torch.Tensor,
-               wire_J: torch.Tensor | None = None) -> None:  # fmt: skip
-        self.events.add(vectors, len(planes.weights), planes.conversions, planes.timesteps)
-        p = pulses.detach().double().expand(-1, self.grid.n_col).reshape(-1).cpu().numpy().round()
-        wires = None if wire_J is None else wire_J.detach().reshape(-1).cpu().numpy()
-        self.events.add_measured(p * self.grid.cells_per_weight_row, joules.detach().reshape(-1).cpu().numpy(), wires)
 
     def extra_repr(self) -> str:
         """Matrix size, tile grid and config name."""
