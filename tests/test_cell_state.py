@@ -170,3 +170,23 @@ def test_programming_group_by_group_stores_what_one_whole_result_holds(monkeypat
     assert torch.equal(full.frozen, res.stuck | ~used)
     assert full.program_pulses == int(res.pulses.masked_fill(~used, 0).sum())
     assert full.program_failures == int((res.failed & used).sum())
+
+
+def test_sixteen_bit_storage_ages_reads_hot_and_runs_convolutions() -> None:
+    torch.manual_seed(0)
+    cfg = reram.override(reram.preset("neurram"), {"array": {"rows": 64, "cols": 32}})
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 36, 10))
+    full, half = reram.convert(model, cfg), reram.convert(model, cfg, state_dtype="float16")
+    x = torch.rand(16, 3, 6, 6)
+    outs = []
+    for chip in (full, half):
+        chip.program()
+        reram.calibrate(chip, [x])
+        chip.age(86400.0)
+        chip.read_temperature(340.0)
+        with torch.no_grad():
+            outs.append(chip(x))
+    assert half[0].g_cells.dtype == torch.float16 and half[0].g_prog_offset.shape == half[0].g_cells.shape
+    g, h = full[0].g_S, half[0].g_S  # the same relaxation draws from cells 2^-11 apart
+    assert float((h - g).abs().max()) < 2**-9 * float(g.abs().max())
+    assert float((outs[0] - outs[1]).abs().max()) < 0.05 * float(outs[0].abs().max())
