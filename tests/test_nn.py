@@ -227,9 +227,11 @@ def test_a_whole_converted_model_saves_and_loads(tmp_path):
     assert not torch.equal(twin[0].g_S, chip[0].g_S)
 
 
-@pytest.mark.parametrize(("layer", "state_dtype"), [(nn.Linear(40, 70), "float32"), (nn.Linear(40, 70), "float16"),
-                                                   (nn.Conv2d(3, 8, 3, padding=1), "float32")])  # fmt: skip
-def test_a_batch_read_in_chunks_is_read_as_one(layer: nn.Module, state_dtype: str,
+@pytest.mark.parametrize(("layer", "state_dtype", "differential"), [
+    (nn.Linear(40, 70), "float32", "rows"), (nn.Linear(40, 70), "float16", "rows"),
+    (nn.Linear(40, 70), "float16", "columns"),  # two floating bit lines per output
+    (nn.Conv2d(3, 8, 3, padding=1), "float32", "rows")])  # fmt: skip
+def test_a_batch_read_in_chunks_is_read_as_one(layer: nn.Module, state_dtype: str, differential: str,
                                                monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     """Rows in chunks, and (16-bit storage) columns in blocks of one array each: the same
     outputs and the same events, array by array."""
@@ -238,7 +240,8 @@ def test_a_batch_read_in_chunks_is_read_as_one(layer: nn.Module, state_dtype: st
     torch.manual_seed(0)
     x = torch.rand(12, 40) if isinstance(layer, nn.Linear) else torch.rand(12, 3, 6, 6)
     cfg = {"base": "neurram", "device": {"read_noise_rel": 0.0, "read_noise_model": "constant"},
-           "periphery": {"adc": {"sample_cap_F": 0.0}}, "array": {"rows": 64, "cols": 16}}  # fmt: skip
+           "periphery": {"adc": {"sample_cap_F": 0.0}},
+           "array": {"rows": 64, "cols": 16, "differential": differential}}  # fmt: skip
     whole, chunked = (reram.convert(layer, cfg, state_dtype=state_dtype) for _ in range(2))
     for m in (whole, chunked):
         m.program()

@@ -77,7 +77,8 @@ def convert(
         state_dtype: how the chip state holds the conductances: "float32" (siemens, exact) or
             "float16" (for large models: window units, each cell to 2^-11 of its conductance;
             4 bytes per weight instead of 8, the matrices reads derive from the cells built per
-            forward pass instead of kept; ``reram.nn.cell_state``).
+            forward pass instead of kept, which costs a few passes over the cells per forward:
+            small next to a batch of hundreds of inputs, dominant at a few; ``reram.nn.cell_state``).
 
     Raises:
         MappingError: the converted layers need more chips than ``chip.max_chips``.
