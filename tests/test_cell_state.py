@@ -103,6 +103,8 @@ def test_sixteen_bit_storage_holds_each_cell_to_its_eleven_bits() -> None:
         yf, yh = full(x), half(x)  # the same read-noise draws on conductances 2^-11 apart
     assert float((yf - yh).abs().max()) < 1e-2 * float(yf.abs().max())
     assert half._cache == {} and full._cache  # 16 bits: what the read derived is not kept
+    full.set_state_dtype("float16")  # a converted layer switched: the same codes
+    assert torch.equal(full.g_cells, half.g_cells) and full.compact
 
 
 def test_sixteen_bit_storage_keeps_the_ideal_preset_close_to_float() -> None:

@@ -142,7 +142,7 @@ def program(
     return ProgramResult(g_S=g, stuck=bad, failed=failed | bad, iterations=iterations, pulses=pulses)
 
 
-CHUNK_CELLS = 1 << 20  # cells programmed at once (memory): a larger stack goes tile group by tile group
+CHUNK_CELLS = 1 << 20  # cells programmed at once (memory): a larger stack goes group by group
 
 
 def program_groups(

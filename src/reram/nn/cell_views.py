@@ -60,26 +60,34 @@ class CellViews:
         g = self.decode(self.cell_codes())
         if self.read_K is None:
             return g
-        return self.cached("read", lambda: cell.at_read_temperature(g, self.read_K, self.config.device))
+        return self.cached("read", lambda: self._at_read_K(g))
+
+    def _at_read_K(self, g_S: torch.Tensor) -> torch.Tensor:
+        return g_S if self.read_K is None else cell.at_read_temperature(g_S, self.read_K, self.config.device)
+
+    def _with_access(self, g_S: torch.Tensor) -> torch.Tensor | None:
+        """Cells ``g_S`` in series with their access transistors (None: none to add, ideal wires off)."""
+        arr = self.config.array
+        if arr.r_access_ohm == 0 or arr.ir_drop != "off":
+            return None
+        return g_S / (1 + g_S * arr.r_access_ohm)
 
     def branch_S(self) -> torch.Tensor:
         """(2, tiles, rows, cols) conductance of each cell's branch (siemens): the cell as read, in
         series with its access transistor, G / (1 + G r_access), with ideal wires; the cells
         themselves when the resistor network is solved (``array.ir_drop`` on: it holds r_access).
         """
-        arr, g = self.config.array, self.read_S()
-        if arr.r_access_ohm == 0 or arr.ir_drop != "off":
+        g = self.read_S()
+        a = self.config.array
+        if a.r_access_ohm == 0 or a.ir_drop != "off":
             return g
-        return self.cached("branch", lambda: g / (1 + g * arr.r_access_ohm))
+        return self.cached("branch", lambda: self._with_access(g))
 
     def _branch_of(self, g_S: torch.Tensor) -> torch.Tensor:
         """``branch_S`` of some cells ``g_S`` (siemens; a tensor of the caller's own)."""
-        arr = self.config.array
-        if self.read_K is not None:
-            g_S = cell.at_read_temperature(g_S, self.read_K, self.config.device)
-        if arr.r_access_ohm == 0 or arr.ir_drop != "off":
-            return g_S
-        return g_S / (1 + g_S * arr.r_access_ohm)
+        g = self._at_read_K(g_S)
+        branch = self._with_access(g)
+        return g if branch is None else branch
 
     def branch_blocks(self) -> Iterator[tuple[int, slice, torch.Tensor]]:
         """The branches of ``branch_S`` a block of whole arrays at a time: (row tile, columns,

@@ -71,20 +71,19 @@ def _columns_of(state: PeripheryState, cols: slice) -> PeripheryState:
 
 def read(layer: AnalogLayer, x: torch.Tensor, state: PeripheryState) -> torch.Tensor:
     """The analog product of ``x`` on ``layer``: column blocks, chunks of rows, events counted."""
-    op, flat, unflat = layer._op(x)
-    positions = flat.shape[0] * layer._positions_per_vector(flat)
-    samples = x.shape[0] if x.dim() > 1 else 1
-    layer.positions, layer.input_elements = positions // samples, x.numel() // samples
     blocks = column_blocks(layer, state)
     out: torch.Tensor | None = None
     for b, cols in enumerate(blocks):
         if len(blocks) > 1:  # this block's matrices only: built on first use, dropped after
             layer._cache.clear()
             layer._cols = cols
-            op, block_state = layer._op(x)[0], _columns_of(state, cols)
-        else:
-            block_state = state
         try:
+            op, flat, unflat = layer._op(x)
+            positions = flat.shape[0] * layer._positions_per_vector(flat)
+            if b == 0:
+                samples = x.shape[0] if x.dim() > 1 else 1
+                layer.positions, layer.input_elements = positions // samples, x.numel() // samples
+            block_state = _columns_of(state, cols) if len(blocks) > 1 else state
             width = cols.stop - cols.start
             parts = flat.detach().split(chunk_rows(layer, flat, positions, block_state, width))
             at = 0
@@ -103,6 +102,7 @@ def read(layer: AnalogLayer, x: torch.Tensor, state: PeripheryState) -> torch.Te
                 out[at : at + y.shape[0], cols] = y
                 at += y.shape[0]
                 del y
+            del op
         finally:
             layer._cols = None
     assert out is not None
