@@ -192,3 +192,17 @@ def test_sixteen_bit_storage_ages_reads_hot_and_runs_convolutions() -> None:
     g, h = full[0].g_S, half[0].g_S  # the same relaxation draws from cells 2^-11 apart
     assert float((h - g).abs().max()) < 2**-9 * float(g.abs().max())
     assert float((outs[0] - outs[1]).abs().max()) < 0.05 * float(outs[0].abs().max())
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_sixteen_bit_storage_on_cuda_holds_what_the_cpu_holds() -> None:
+    torch.manual_seed(0)
+    cfg = reram.override(reram.preset("ideal"), {"array": {"rows": 64, "cols": 32}})
+    model = nn.Sequential(nn.Linear(150, 70))
+    cpu = reram.convert(model, cfg, state_dtype="float16")
+    gpu = reram.convert(model.cuda(), cfg, state_dtype="float16")
+    x = torch.rand(16, 150)
+    with torch.no_grad():
+        y_cpu, y_gpu = cpu(x), gpu(x.cuda()).cpu()
+    assert torch.equal(cpu[0].g_cells, gpu[0].g_cells.cpu()) and torch.equal(cpu[0].frozen, gpu[0].frozen.cpu())
+    assert torch.allclose(y_cpu, y_gpu, rtol=1e-3, atol=1e-4)
