@@ -10,7 +10,7 @@ weights (bytes per weight) and over the float run's peak. A shape whose analog r
 ``--memory-gb`` (estimated from the smaller shapes' bytes per weight) is skipped, saying so.
 
     python benchmarks/scale.py [--shapes 124M,355M,1B] [--batch 8] [--tokens 128] [--repeats 3]
-        [--inputs multi-level|bit-serial] [--device cpu|cuda] [--memory-gb 22] [--json]
+        [--inputs multi-level|bit-serial] [--device cpu|cuda] [--memory-gb 22] [--processes 1] [--json]
 """
 
 from __future__ import annotations
@@ -102,6 +102,16 @@ def one(shape: str, mode: str, batch: int, tokens: int, repeats: int, inputs: st
     return row
 
 
+def _median_run(runs: list[dict]) -> dict:
+    """The run of median peak memory, with every run's peak and forward time beside it."""
+    ordered = sorted(runs, key=lambda r: r["peak_rss_GB"])
+    r = dict(ordered[len(ordered) // 2])
+    if len(runs) > 1:
+        r["peak_rss_GB_runs"] = [x["peak_rss_GB"] for x in runs]
+        r["forward_s_runs"] = [x["forward_s"] for x in runs]
+    return r
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--shapes", default="124M,355M,1B")
@@ -117,6 +127,12 @@ def main() -> None:
         help="how the chip state holds the conductances (reram.convert(state_dtype=...))",
     )
     ap.add_argument("--memory-gb", type=float, default=22.0)
+    ap.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="fresh processes per (shape, mode); the row of median peak memory is reported",
+    )
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--one", help=argparse.SUPPRESS)  # "SHAPE:MODE": measure in this process
     args = ap.parse_args()
@@ -158,11 +174,17 @@ def main() -> None:
                 "--state-dtype",
                 args.state_dtype,
             ]
-            done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-            if done.returncode != 0:
-                rows.append({"shape": shape, "mode": mode, "skipped": f"exit {done.returncode}: {done.stderr[-300:]}"})
+            runs, failure = [], None
+            for _ in range(args.processes):  # fresh processes: the peak memory scatters with the C heap
+                done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+                if done.returncode != 0:
+                    failure = f"exit {done.returncode}: {done.stderr[-300:]}"
+                    break
+                runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+            if failure is not None:
+                rows.append({"shape": shape, "mode": mode, "skipped": failure})
                 continue
-            r = json.loads(done.stdout.strip().splitlines()[-1])
+            r = _median_run(runs)
             per_weight[mode] = max(per_weight[mode], r["bytes_per_weight"])
             found[mode] = r
             rows.append(r)

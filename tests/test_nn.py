@@ -249,7 +249,8 @@ def test_a_batch_read_in_chunks_is_read_as_one(layer: nn.Module, state_dtype: st
         reram.reset_events(m)
     with torch.no_grad():
         a = whole(x)
-        monkeypatch.setattr(reads, "CHUNK_BYTES", 1)  # one input at a time, one array's columns at a time
+        monkeypatch.setattr(reads, "CHUNK_BYTES", 1)  # one input at a time
+        monkeypatch.setattr(reads, "DERIVED_BYTES", 1)  # one array's columns at a time
         if state_dtype == "float16":
             state = core.PeripheryState(chunked.x_range, chunked.adc_fs, chunked.gain, chunked.gsum_S)
             assert len(reads.column_blocks(chunked, state)) == chunked.grid.n_col > 1

@@ -3,9 +3,9 @@ conductances are held in 16 bits, its outputs in blocks of whole arrays' columns
 streams its inputs and reads its arrays one after another (issue 19: memory).
 
 Row chunks bound the read's currents (``CHUNK_BYTES``); column blocks bound the matrices a read
-derives from the cells (the weights' differences, the read-noise matrix), which 16-bit storage
-builds per forward pass instead of keeping: each block's are built once, read by every chunk of
-rows, and dropped. Every output column is converted by its own ADC and every array counts its
+derives from the cells (``DERIVED_BYTES``: the weights' differences, the read-noise matrix),
+which 16-bit storage builds per forward pass instead of keeping: each block's are built once,
+read by every chunk of rows, and dropped. Every output column is converted by its own ADC and every array counts its
 own events, so a block read gives the whole read's numbers (tested: outputs and events equal).
 """
 
@@ -23,12 +23,13 @@ if TYPE_CHECKING:
     from reram.nn.layers import AnalogLayer
 
 CHUNK_BYTES = 64 * 2**20  # a read's currents held at once (its temporaries: a few times this); larger batches in chunks
+DERIVED_BYTES = 32 * 2**20  # a column block's derived matrices held at once (memory)
 DERIVED_BYTES_PER_CELL_ROW = 8  # bytes per (row, column) a read derives: float32 differences, bfloat16 G and G^2
 
 
 def column_blocks(layer: AnalogLayer, state: PeripheryState) -> list[slice]:
     """The output columns read together: all of them, unless the layer holds its cells in 16
-    bits and the matrices a read derives from them would pass ``CHUNK_BYTES``; then blocks of
+    bits and the matrices a read derives from them would pass ``DERIVED_BYTES``; then blocks of
     whole arrays' columns. Not while an ADC range spans the layer (``adc.range = "layer"``
     being calibrated, on-chip ranges), nor with wired arrays (their matrices are per array
     stack) or convolutions.
@@ -42,7 +43,7 @@ def column_blocks(layer: AnalogLayer, state: PeripheryState) -> list[slice]:
     ):
         return whole
     per_col = DERIVED_BYTES_PER_CELL_ROW * g.n_row * g.rows_pad
-    width = g.col_tile * max(1, CHUNK_BYTES // (per_col * g.col_tile))
+    width = g.col_tile * max(1, DERIVED_BYTES // (per_col * g.col_tile))
     if width >= g.out_features:
         return whole
     return [slice(a, min(a + width, g.out_features)) for a in range(0, g.out_features, width)]
