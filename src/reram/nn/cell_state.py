@@ -121,7 +121,7 @@ class CellState:
     @property
     def g_S(self) -> torch.Tensor:
         """(2, tiles, rows, cols) the present conductances (siemens). In float32 storage the
-        buffer itself; in float16 a decoded copy (write through ``write_cells``/``move_cells``).
+        buffer itself; in float16 a decoded copy (write through ``store_programmed``/``move_cells``).
         """
         return self.decode(self.g_cells)
 
@@ -139,14 +139,6 @@ class CellState:
             return self.g_S.clone() if not self.compact else self.g_S
         g = self.g_S
         return torch.addcmul(g, self.g_prog_offset.to(g.dtype), g.new_tensor(self._window_S()))
-
-    def write_cells(self, g_S: torch.Tensor, frozen: torch.Tensor) -> None:
-        """Programming: the cells now hold ``g_S`` (siemens), their programmed state; ``frozen``
-        the cells that will not change.
-        """
-        self._encode_into(self.g_cells, g_S)
-        self.g_prog_offset = self.g_prog_offset.new_zeros(0)
-        self.frozen_bits.copy_(pack_bits(frozen))
 
     def store_programmed(
         self, groups: Iterable[tuple[tuple[slice, slice], Any]], used: torch.Tensor
