@@ -204,6 +204,17 @@ def test_deterministic_counts_equal_with_and_without_the_int8_product() -> None:
     assert torch.equal(runs[0].n_up, runs[1].n_up) and torch.equal(runs[0].n_down, runs[1].n_down)
 
 
+def test_the_int8_product_is_kept_only_where_it_is_faster(monkeypatch: pytest.MonkeyPatch) -> None:
+    # AVX2-only CPUs run torch's int8 kernel ~30x slower than float32: the probe must turn it off
+    for faster in (False, True):
+        monkeypatch.setattr(outer, "_int8_faster", lambda device, gen, f=faster: f)
+        outer._INT8.pop("cpu", None)
+        try:
+            assert outer._int8_ok(torch.device("cpu")) is faster
+        finally:
+            outer._INT8.pop("cpu", None)
+
+
 def test_coincidences_reject_bad_input() -> None:
     with pytest.raises(ValueError, match="pulse mode"):
         coincidences(torch.ones(1, 2), torch.ones(1, 2), 1.0, 31, "magic")
