@@ -176,4 +176,8 @@ def test_stacked_variance_product_equals_its_two_terms(kind: str, exact: bool, m
     want = op.cell_sums(flat.abs(), "g_tot") * 3.0 + op.cell_sums(flat * flat, "g_sq") * 5.0
     for got in (op.variance_sums(flat, None, 3.0, 5.0), op.variance_sums(flat.abs(), flat * flat, 3.0, 5.0)):
         assert torch.allclose(got, want, rtol=rtol, atol=0)
+    # a (tiles, cols) bias (the lines' thermal variance) is added to every output inside the product
+    bias = torch.rand(layer.grid.n_row, 6 if kind != "linear" else 20) * float(want.abs().mean())
+    view = bias.view(1, *bias.shape, *([1] * (want.dim() - 3)))
+    assert torch.allclose(op.variance_sums(flat, None, 3.0, 5.0, bias=bias), want + view, rtol=rtol, atol=0)
     variance_dtype.cache_clear()

@@ -20,7 +20,15 @@ from reram.array.mvm import floating_line_V
 from reram.array.noise import line_variance
 from reram.config import Config, DACConfig
 from reram.periphery import adc_levels, encode_inputs, percentile_abs
-from reram.periphery.adc import correct_, distort_, max_abs, sampling_variance, to_codes_, to_codes_dnl_
+from reram.periphery.adc import (
+    correct_,
+    distort_,
+    max_abs,
+    sampling_unit,
+    sampling_variance,
+    to_codes_,
+    to_codes_dnl_,
+)
 from reram.periphery.dac import InputPlanes, driven_values
 from reram.periphery.neuron import integrate
 from reram.rng import gaussian_like
@@ -162,12 +170,18 @@ def analog_matmul(
     view = (1, *state.adc_fs.shape) + (1,) * spatial
     # the neuron's sum of ohmic planes is linear in them: one product of the integrated drive
     fused = planes.slices is not None and v0 == 0
+    # one sample per conversion, current-sensed: its kT/C is the same for every output, added in
+    # the line variance's product instead of a pass of its own
+    ktc_folded = (planes.slices is None and adc.sensing == "current"
+                  and cfg.device.read_noise_model == "physical" and adc.sample_cap_F > 0)  # fmt: skip
     if fused:
         i, var, weights, samples = _integrated_currents(planes, op, cfg)
     else:  # array: column currents of every plane (amperes) and their read noise's variance
         drive = v if v0 == 0 else v0 * torch.sinh(v / v0)  # a cell passes I = G v0 sinh(V / v0): ohmic at v0 = 0
         i = op.currents(drive)
-        var = line_variance(op, drive, None, cfg)
+        kelvin = getattr(op, "read_K", None) or cfg.device.t_ref_K
+        ktc = sampling_unit(adc, kelvin, cfg.array.t_pulse_s) if ktc_folded else 0.0
+        var = line_variance(op, drive, None, cfg, extra_A2=ktc)
     # the line noise is drawn with the sampling noise (one Gaussian per conversion) where only
     # linear steps lie between them; before the floating line of sinh cells or per-plane integration
     if var is not None and ((adc.sensing == "voltage" and v0) or (not fused and planes.slices is not None)):
@@ -197,7 +211,7 @@ def analog_matmul(
         if planes.slices is not None:  # the neuron integrates the planes' charge, then converts once per slice
             i, weights = integrate(i, planes)
             samples = [sum(planes.repeats[p] for p in group) for group in planes.slices]
-    if cfg.device.read_noise_model == "physical" and adc.sample_cap_F > 0:  # kT/C on every sample
+    if cfg.device.read_noise_model == "physical" and adc.sample_cap_F > 0 and not ktc_folded:  # kT/C on every sample
         kelvin = getattr(op, "read_K", None) or cfg.device.t_ref_K
         ktc = sampling_variance(samples, i.shape[0], adc, kelvin, cfg.array.t_pulse_s, i)
         var = ktc if var is None else var.add_(ktc)  # var is this read's own tensor

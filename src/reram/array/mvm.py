@@ -49,6 +49,13 @@ def variance_dtype(device: torch.device) -> torch.dtype:
     return torch.bfloat16 if {"avx512_bf16", "amx_bf16"} & set(flags) else torch.float32
 
 
+def _bmm(a: torch.Tensor, m: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    # (tiles, N, rows) @ (tiles, rows, cols), plus a (tiles, cols) bias on every row when given
+    if bias is None:
+        return torch.bmm(a, m)
+    return torch.baddbmm(bias.to(m.dtype).unsqueeze(1), a, m)
+
+
 def floating_line_V(i_A: torch.Tensor, op: Any, v_V: torch.Tensor, gsum_S: torch.Tensor, v0_V: float) -> torch.Tensor:
     """The voltage a floating bit line settles at among cells of I = G v0 sinh(V / v0) (volts).
 
@@ -190,7 +197,9 @@ class StackOp:
         """Whether reads count their energy from a wired array's solved forms (quadratic in V)."""
         return self._energy is not None
 
-    def variance_sums(self, a: torch.Tensor, b: torch.Tensor | None, c_tot: float, c_sq: float) -> torch.Tensor:
+    def variance_sums(
+        self, a: torch.Tensor, b: torch.Tensor | None, c_tot: float, c_sq: float, bias: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """(N, tiles, cols) sum over each tile's rows of c_tot ``a`` G + c_sq ``b`` G^2, as one
         product (the two cell matrices stacked along the rows, scaled once per programmed state).
 
@@ -198,6 +207,8 @@ class StackOp:
             a, b: (N, features) inputs of the G and G^2 terms; ``b`` None: ``a`` is the drive V
                 and the terms are |V| and V^2.
             c_tot, c_sq: the terms' coefficients.
+            bias: (tiles, cols) added to every output inside the product (the lines' thermal
+                variance: no pass of its own), or None.
 
         """
         mats = self._cells_dict()
@@ -214,7 +225,7 @@ class StackOp:
         if getattr(self.group, "tiles_rows", None) != (t, r):  # inputs repeated over tiles: the general way
             terms = (a.abs(), a * a) if b is None else (a, b)
             both = torch.cat([self.group(terms[0]), self.group(terms[1])], dim=-1).to(dtype)
-            return torch.bmm(both, mats[key]).to(a.dtype).transpose(0, 1)
+            return _bmm(both, mats[key], bias).to(a.dtype).transpose(0, 1)
         n, f = a.shape
         pad = t * r - f  # the last tile's unused rows: zero
 
@@ -230,7 +241,7 @@ class StackOp:
             second.mul_(second)
         else:
             second.copy_(tiles_of(b))
-        return torch.bmm(both, mats[key]).to(a.dtype).transpose(0, 1)
+        return _bmm(both, mats[key], bias).to(a.dtype).transpose(0, 1)
 
     def read_energy(self, v_V: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
         """(cells, wires) power x time^-1 of the reads ``v_V`` per array (tiles, column groups):

@@ -36,7 +36,12 @@ def noise_bandwidth_Hz(t_pulse_s: float) -> float:
 
 
 def line_variance(
-    op: Any, v_abs: torch.Tensor, v_sq: torch.Tensor | None, cfg: Config, reads: float | torch.Tensor = 1.0
+    op: Any,
+    v_abs: torch.Tensor,
+    v_sq: torch.Tensor | None,
+    cfg: Config,
+    reads: float | torch.Tensor = 1.0,
+    extra_A2: float = 0.0,
 ) -> torch.Tensor | None:
     """The variance of the configured read noise of each line current (A^2), broadcastable to
     the currents (N, tiles, cols, ...); None without read noise.
@@ -50,22 +55,31 @@ def line_variance(
         cfg: the system (device noise, array pulse width).
         reads: sum of r^2 over the integrated reads (the thermal term's weight), a number or a
             tensor broadcastable to the currents; 1 for one read.
+        extra_A2: a variance the same for every output (A^2; the converter's kT/C referred to
+            the current), added with the thermal term (physical model).
 
     """
     dev = cfg.device
     if dev.read_noise_rel == 0 and dev.read_noise_model == "constant":
         return None
     if dev.read_noise_model == "constant":  # the two cells of each pair
-        return op.square_sums(v_abs * v_abs if v_sq is None else v_sq).mul_(2 * dev.read_sigma_S**2)
+        var = op.square_sums(v_abs * v_abs if v_sq is None else v_sq).mul_(2 * dev.read_sigma_S**2)
+        return var.add_(extra_A2) if extra_A2 else var
     df = noise_bandwidth_Hz(cfg.array.t_pulse_s)
     kelvin = getattr(op, "read_K", None) or dev.t_ref_K
+    thermal = op.line_conductance_S() * (4 * K_B * kelvin * df)  # (tiles, cols): every cell on the line
+    one_read = isinstance(reads, float | int) and reads == 1
+    if extra_A2:
+        thermal = thermal + extra_A2 if one_read else thermal
+    if dev.read_noise_rel > 0 and one_read:  # shot, the fluctuation proportional to G and thermal: one product
+        return op.variance_sums(v_abs, v_sq, 2 * Q_E * df, dev.read_noise_rel**2, bias=thermal)
     if dev.read_noise_rel > 0:  # shot, and the fluctuation proportional to G: one product
         var = op.variance_sums(v_abs, v_sq, 2 * Q_E * df, dev.read_noise_rel**2)
     else:  # shot
         var = op.cell_sums(v_abs.abs() if v_sq is None else v_abs, "g_tot").mul_(2 * Q_E * df)
-    g_line = op.line_conductance_S()  # (tiles, cols): every cell on the line
-    thermal = g_line.view(1, *g_line.shape, *([1] * (var.dim() - 3))) * (4 * K_B * kelvin * df)
-    return var.add_(thermal if isinstance(reads, float | int) and reads == 1 else thermal * reads)  # thermal
+    view = thermal.view(1, *thermal.shape, *([1] * (var.dim() - 3)))
+    var.add_(view if one_read else view * reads)  # thermal
+    return var.add_(extra_A2) if extra_A2 and not one_read else var
 
 
 def add_line_noise_(

@@ -45,9 +45,9 @@ class _ConvOp(_TileOp):
         g, k_shape = self.layer.grid, self.layer.weight.shape[2:]
         return m.permute(0, 2, 1).reshape(g.n_row * g.out_features, g.rows_pad // g.kernel, *k_shape)
 
-    def _conv(self, v: torch.Tensor, w: torch.Tensor, groups: int) -> torch.Tensor:
+    def _conv(self, v: torch.Tensor, w: torch.Tensor, groups: int, bias: torch.Tensor | None = None) -> torch.Tensor:
         m = self.layer
-        return m._conv_fn(v, w, None, m.stride, m.padding, m.dilation, groups)
+        return m._conv_fn(v, w, bias, m.stride, m.padding, m.dilation, groups)
 
     def currents(self, v_V: torch.Tensor) -> torch.Tensor:
         t = self.layer.grid.n_row
@@ -63,11 +63,14 @@ class _ConvOp(_TileOp):
         y = self._conv(layer._group(a, channels_last=t > 1), kernel, t)
         return y.view(y.shape[0], t, -1, *y.shape[2:])
 
-    def variance_sums(self, a: torch.Tensor, b: torch.Tensor | None, c_tot: float, c_sq: float) -> torch.Tensor:
+    def variance_sums(
+        self, a: torch.Tensor, b: torch.Tensor | None, c_tot: float, c_sq: float, bias: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """(N, tiles, cols, *spatial) sum over each tile's window of c_tot ``a`` G + c_sq ``b``
         G^2 (``b`` None: ``a`` is the drive V, the terms |V| and V^2), as one grouped
         convolution: each tile's two inputs stacked in one channels-last operand, the kernels
-        stacked and scaled once per programmed state.
+        stacked and scaled once per programmed state; ``bias`` (tiles, cols), if given, added to
+        every output as the convolution's bias (the lines' thermal variance: no pass of its own).
         """
         layer = self.layer
         g = layer.grid
@@ -93,7 +96,8 @@ class _ConvOp(_TileOp):
             else:
                 buf[..., k, 0, : hi - lo].copy_(src)
                 buf[..., k, 1, : hi - lo].copy_(b_last[..., lo:hi])
-        y = self._conv(buf.view(n, *spatial, t * 2 * cr).movedim(-1, 1), kernel, t)
+        y = self._conv(buf.view(n, *spatial, t * 2 * cr).movedim(-1, 1), kernel, t,
+                       None if bias is None else bias.reshape(-1).to(kernel.dtype))  # fmt: skip
         return y.view(y.shape[0], t, -1, *y.shape[2:])
 
     def line_conductance_S(self) -> torch.Tensor:

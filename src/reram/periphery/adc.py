@@ -28,6 +28,14 @@ def to_codes_(signal: torch.Tensor, step: torch.Tensor | float, bits: int) -> to
     return signal.div_(step).round_().clamp_(-top, top)
 
 
+def sampling_unit(cfg: ADCConfig, kelvin: float, t_pulse_s: float) -> float:
+    """kT/C of one sample on the converter's capacitor: V^2 on a voltage-sensed line, referred
+    to the current of a line integrated on C over ``t_pulse_s`` (A^2: kT C / t_pulse^2).
+    """
+    c = cfg.sample_cap_F
+    return K_B * kelvin / c if cfg.sensing == "voltage" else K_B * kelvin * c / t_pulse_s**2
+
+
 def sampling_variance(
     samples: list[int], rows: int, cfg: ADCConfig, kelvin: float, t_pulse_s: float, like: torch.Tensor
 ) -> torch.Tensor:
@@ -45,8 +53,7 @@ def sampling_variance(
         like: a tensor of the signals' dtype, device and rank.
 
     """
-    c = cfg.sample_cap_F
-    unit = K_B * kelvin / c if cfg.sensing == "voltage" else K_B * kelvin * c / t_pulse_s**2
+    unit = sampling_unit(cfg, kelvin, t_pulse_s)
     var = torch.tensor([n * unit for n in samples], dtype=like.dtype, device=like.device)
     return var.repeat_interleave(rows // len(samples)).view(-1, *([1] * (like.dim() - 1)))
 
