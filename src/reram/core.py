@@ -383,7 +383,7 @@ def _digital_sum(
 
 
 def _tile_sum(y: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-    """sum over the row tiles (dim 1) of ``y`` x ``scale``: the tiles' partial sums, accumulated
+    """Sum over the row tiles (dim 1) of ``y`` x ``scale``: the tiles' partial sums, accumulated
     digitally, one multiply-add per tile into the output (a reduction over the tiles' dim runs
     3-20x slower on a convolution's channels-last output, and 5x on a GPT-sized stack of 24
     tiles); the same order of additions whatever the batch, so a read in chunks equals one read.

@@ -211,7 +211,8 @@ def _int8_faster(device: torch.device, gen: torch.Generator) -> bool:
 
 def _int8_ok(device: torch.device) -> bool:
     """Whether ``torch._int_mm`` on this device type gives the exact product on probe shapes and
-    runs faster than the float32 product (probed once per device type)."""
+    runs faster than the float32 product (probed once per device type).
+    """
     ok = _INT8.get(device.type)
     if ok is None:
         gen = torch.Generator().manual_seed(0)
