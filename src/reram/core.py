@@ -213,8 +213,8 @@ def analog_matmul(
             samples = [sum(planes.repeats[p] for p in group) for group in planes.slices]
     if cfg.device.read_noise_model == "physical" and adc.sample_cap_F > 0 and not ktc_folded:  # kT/C on every sample
         kelvin = getattr(op, "read_K", None) or cfg.device.t_ref_K
-        ktc = sampling_variance(samples, i.shape[0], adc, kelvin, cfg.array.t_pulse_s, i)
-        var = ktc if var is None else var.add_(ktc)  # var is this read's own tensor
+        per_sample = sampling_variance(samples, i.shape[0], adc, kelvin, cfg.array.t_pulse_s, i)
+        var = per_sample if var is None else var.add_(per_sample)  # var is this read's own tensor
     if var is not None:  # line and sampling noise, independent Gaussians: one draw of their sum
         i.addcmul_(gaussian_like(i, gen), var.sqrt_())
     if state.calibrating or state.auto_adc:
