@@ -117,11 +117,13 @@ def _set_adc_range(signal: torch.Tensor, state: PeripheryState, cfg: Config) -> 
         else:
             fs = torch.full_like(state.adc_fs, max_abs(signal))
     else:
-        flat = signal.detach().movedim(0, -1).reshape(*state.adc_fs.shape, -1)
+        src = signal.detach().movedim(0, -1)  # (tiles, cols, *spatial, N): each column's samples last
+        flat = torch.abs(src, out=src.new_empty(src.shape))  # |signal| and the copy to that order, one pass
+        flat = flat.view(*state.adc_fs.shape, -1)
         if adc.range == "column":
-            fs = percentile_abs(flat, adc.percentile)
+            fs = percentile_abs(flat, adc.percentile, absolute=True)
         else:
-            fs = percentile_abs(flat.reshape(1, -1), adc.percentile).expand_as(state.adc_fs)
+            fs = percentile_abs(flat.view(1, -1), adc.percentile, absolute=True).expand_as(state.adc_fs)
     # a column that saw no signal (inputs always zero on its rows) takes the busiest column's range
     fs = torch.where(fs > 0, fs, fs.amax()).clamp_min(torch.finfo(signal.dtype).tiny)
     _running(state.adc_fs, fs, state.first_batch or state.auto_adc)

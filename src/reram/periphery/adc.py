@@ -74,15 +74,18 @@ def max_abs(t: torch.Tensor) -> float:
     return max(float(hi), -float(lo))
 
 
-def percentile_abs(values: torch.Tensor, percentile: float) -> torch.Tensor:
+def percentile_abs(values: torch.Tensor, percentile: float, absolute: bool = False) -> torch.Tensor:
     """|values| percentile along the last axis (one result per leading index).
 
     Long rows are subsampled deterministically (every k-th element) to at most 2**22 samples.
+    ``absolute``: ``values`` are already |values| (and may be consumed).
     """
     if percentile >= 100:  # the largest |value|: one pass, no copy
+        if absolute:
+            return values.detach().amax(dim=-1)
         lo, hi = torch.aminmax(values.detach(), dim=-1)
         return torch.maximum(hi, lo.neg_())
-    a = values.detach().abs()
+    a = values.detach() if absolute else values.detach().abs()
     limit = 2**22
     if a.shape[-1] > limit:
         a = a[..., :: -(-a.shape[-1] // limit)]
