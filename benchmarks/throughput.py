@@ -5,9 +5,12 @@ For an MLP 784-256-128-10, a LeNet-5-like CNN and a ResNet-like CNN (32/64/128 c
 (programmed and calibrated), and the ratio analog time / float time. The float model and each
 analog mode are timed in alternating blocks (one forward each per block, ``--repeats`` blocks), so
 that a slow spell of a shared machine hits them alike; times and ratios are medians over the
-blocks. Modes: current-mode sensing with multi-level inputs, and bit-serial inputs.
+blocks. Modes: current-mode sensing with multi-level inputs, and bit-serial inputs; with
+``--ir-drop``, also the multi-level mode with 1-ohm wire segments solved ``approx`` and ``exact``
+(the issue-17 target: <= 1.2x the same model without IR drop, the column "vs no IR drop").
 
-    OMP_WAIT_POLICY=PASSIVE python benchmarks/throughput.py [--repeats 15] [--device cpu|cuda] [--json]
+    OMP_WAIT_POLICY=PASSIVE python benchmarks/throughput.py [--repeats 15] [--device cpu|cuda] [--ir-drop]
+        [--models mlp,lenet5,resnet_small] [--json]
 """
 
 from __future__ import annotations
@@ -32,6 +35,10 @@ MODES = {
         },
     },
     "bit-serial": {"base": "neurram", "periphery": {"dac": {"bit_serial": True}, "adc": {"sensing": "current"}}},
+}
+IR_DROP = {  # the multi-level mode with wire resistance, both solvers
+    f"multi-level, IR drop {kind}": {**MODES["multi-level"], "array": {"ir_drop": kind, "r_wire_ohm": 1.0}}
+    for kind in ("approx", "exact")
 }
 
 
@@ -58,40 +65,49 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument(
+        "--ir-drop", action="store_true", help="also time the multi-level mode with IR drop (approx, exact)"
+    )
+    ap.add_argument("--models", default="mlp,lenet5,resnet_small", help="comma-separated zoo models")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
+    modes = {**MODES, **(IR_DROP if args.ir_drop else {})}
     torch.set_num_threads(args.threads)
     dev = torch.device(args.device)
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     rows = []
-    for name in ("mlp", "lenet5", "resnet_small"):
+    for name in args.models.split(","):
         torch.manual_seed(0)
         model, shape = build(name)
         model = model.to(dev).eval()
         x = torch.rand(args.batch, *shape, device=dev)
         fns: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"float": model}
-        for mode, cfg in MODES.items():
+        for mode, cfg in modes.items():
             analog = reram.convert(model, cfg)
             reram.calibrate(analog, [x])
             fns[mode] = analog
         times = _blocks(fns, x, args.repeats, sync)
         t_float = statistics.median(times["float"])
-        for mode in MODES:
+        for mode in modes:
             ratios = [a / f for a, f in zip(times[mode], times["float"], strict=True)]
+            plain = [a / p for a, p in zip(times[mode], times["multi-level"], strict=True)]
             rows.append({
                 "model": name, "mode": mode, "float_samples_per_s": args.batch / t_float,
                 "analog_samples_per_s": args.batch / statistics.median(times[mode]),
                 "ratio_analog_over_float": statistics.median(ratios),
+                "ratio_over_no_ir_drop": statistics.median(plain) if "IR drop" in mode else None,
             })  # fmt: skip
     if args.json:
         print(json.dumps({"device": str(dev), "threads": args.threads, "batch": args.batch, "rows": rows}, indent=2))
         return
     print(f"device {dev}, {args.threads} threads, batch {args.batch}, median of {args.repeats} alternating blocks")
-    print("| model | inputs | float samples/s | analog samples/s | analog/float |\n|---|---|---:|---:|---:|")
+    print("| model | inputs | float samples/s | analog samples/s | analog/float | vs no IR drop |")
+    print("|---|---|---:|---:|---:|---:|")
     for r in rows:
+        plain = "" if r["ratio_over_no_ir_drop"] is None else f"{r['ratio_over_no_ir_drop']:.2f}x"
         print(
             f"| {r['model']} | {r['mode']} | {r['float_samples_per_s']:.0f} | "
-            f"{r['analog_samples_per_s']:.0f} | {r['ratio_analog_over_float']:.2f}x |"
+            f"{r['analog_samples_per_s']:.0f} | {r['ratio_analog_over_float']:.2f}x | {plain} |"
         )
 
 

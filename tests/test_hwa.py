@@ -1,5 +1,7 @@
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import nn
 
 import reram
@@ -118,3 +120,39 @@ def test_chip_in_the_loop_fine_tuning_improves_a_small_seeded_case():
     after = monte_carlo(tuned, harsh, d.x_train, d.y_train, seeds=[0], ages_s=[1.0])[1.0]["mean"]
     assert after > plain + 3.0, (plain, after)  # seen: 87.4 -> 94.3
     assert evaluate(tuned, d.x_test, d.y_test) > 88  # seen: 84.4 before, 93.6 after
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rows=st.integers(1, 4),
+    n=st.integers(1, 300),
+    frac=st.floats(0.0, 1.0),
+    levels=st.sampled_from([0, 3, 1000]),
+    seed=st.integers(0, 2**16),
+)
+def test_kth_smallest_equals_kthvalue(rows: int, n: int, frac: float, levels: int, seed: int) -> None:
+    """The clip and input-range percentiles' selection (topk of the few largest where the rank is
+    high) gives torch.kthvalue's value exactly, ties (few levels) included."""
+    from reram.train.hwa import kth_smallest
+
+    gen = torch.Generator().manual_seed(seed)
+    a = torch.rand(rows, n, generator=gen)
+    if levels:
+        a = (a * levels).floor()
+    k = 1 + round(frac * (n - 1))
+    assert torch.equal(kth_smallest(a, k, dim=1), a.kthvalue(k, dim=1).values)
+    assert torch.equal(kth_smallest(a[0], k), a[0].kthvalue(k).values)
+
+
+def test_calibrated_fake_quant_rounds_to_its_levels_with_the_gradient_straight_through() -> None:
+    q = FakeQuant(bits=3, learned=False, percentile=100.0)
+    q.train()
+    q(torch.tensor([0.7, -0.2]))  # the range: max |x| = 0.7
+    q.eval()
+    x = torch.tensor([-0.9, -0.31, 0.05, 0.7, 1.2], requires_grad=True)
+    out = q(x)
+    step = 0.7 / 7
+    want = torch.tensor([-7.0, -3.0, 0.0, 7.0, 7.0]) * step
+    assert torch.allclose(out.detach(), want, rtol=1e-6, atol=0)
+    out.sum().backward()
+    assert x.grad.tolist() == [0.0, 1.0, 1.0, 1.0, 0.0]  # clipped inputs get none

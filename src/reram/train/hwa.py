@@ -27,9 +27,50 @@ from reram.config import Config, HWAConfig, load_config
 _LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d)
 
 
+def kth_smallest(a: torch.Tensor, k: int, dim: int = -1) -> torch.Tensor:
+    """The ``k``-th smallest value along ``dim`` (1-based), as ``torch.kthvalue``; an upper one
+    (k near the length: a high percentile) from a ``topk`` of the few largest, several times
+    faster than the selection over the whole row.
+    """
+    n = a.shape[dim]
+    top = n - k + 1  # its rank from the top
+    if top > n // 2:
+        return a.kthvalue(k, dim=dim).values
+    return a.topk(top, dim=dim).values.select(dim, top - 1)
+
+
+class _RoundSTE(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        return torch.round(x)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        return grad
+
+
 def ste_round(x: torch.Tensor) -> torch.Tensor:
-    """Round in the forward pass, identity in the backward pass (straight-through estimator)."""
-    return x + (torch.round(x) - x).detach()
+    """Round in the forward pass, identity in the backward pass (straight-through estimator):
+    one pass each way (``x + (round(x) - x).detach()`` takes three).
+    """
+    return _RoundSTE.apply(x)  # type: ignore[no-any-return]
+
+
+class _Levels(torch.autograd.Function):
+    """w -> round(clamp(w * scale, -steps, steps)) / scale, the gradient straight through inside
+    the clip (exactly 1) and 0 outside: the device levels' quantiser in one autograd node.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, w: torch.Tensor, scale: torch.Tensor, steps: int) -> torch.Tensor:  # noqa: D102
+        t = w * scale
+        ctx.save_for_backward(t.abs() <= steps)
+        return t.clamp_(-steps, steps).round_().div_(scale)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:  # noqa: D102
+        (inside,) = ctx.saved_tensors
+        return grad * inside, None, None
 
 
 class WeightNoiseQuant(nn.Module):
@@ -43,24 +84,28 @@ class WeightNoiseQuant(nn.Module):
         self.quantize = quantize
         self.noise_scale = 0.0  # std relative to max|W|, set by the schedule
 
-    def _clip(self, w: torch.Tensor) -> torch.Tensor:
-        a = w.detach().abs().reshape(w.shape[0], -1) if self.per_output else w.detach().abs().reshape(1, -1)
+    def _clip(self, w_abs: torch.Tensor) -> torch.Tensor:
+        # the clip |W| per output (or one for the layer), shaped to broadcast over the weight
+        a = w_abs.reshape(w_abs.shape[0], -1) if self.per_output else w_abs.reshape(1, -1)
         if self.clip_percentile >= 100:
             c = a.amax(1)
         else:
             k = max(1, round(a.shape[1] * self.clip_percentile / 100))
-            c = a.kthvalue(k, dim=1).values
-        c = c.clamp_min(torch.finfo(w.dtype).tiny)
-        return c.view(-1, *([1] * (w.dim() - 1))) if self.per_output else c.view(*([1] * w.dim()))
+            c = kth_smallest(a, k, dim=1)
+        c = c.clamp_min(torch.finfo(w_abs.dtype).tiny)
+        return c.view(-1, *([1] * (w_abs.dim() - 1))) if self.per_output else c.view(*([1] * w_abs.dim()))
 
     def forward(self, w: torch.Tensor) -> torch.Tensor:
         """Quantised (and, when training, noisy) weight."""
-        out = w
-        if self.quantize and self.steps:
-            c = self._clip(w)
-            out = ste_round(torch.clamp(w / c, -1.0, 1.0) * self.steps) / self.steps * c
-        if self.training and self.noise_scale > 0:
-            out = out + torch.randn_like(w) * (self.noise_scale * w.detach().abs().max())
+        quantize, noisy = self.quantize and self.steps, self.training and self.noise_scale > 0
+        if not (quantize or noisy):
+            return w
+        w_abs, out = w.detach().abs(), w
+        if quantize:  # levels -steps..steps of c / steps, the gradient straight through inside the clip
+            c = self._clip(w_abs)
+            out = _Levels.apply(w, self.steps / c, self.steps)
+        if noisy:
+            out = torch.addcmul(out, torch.randn_like(w), w_abs.max() * self.noise_scale)
         return out
 
 
@@ -106,13 +151,15 @@ class FakeQuant(nn.Module):
             a = x.detach().abs().reshape(-1)
             a = a[:: max(1, a.numel() // 65536)]  # a deterministic subsample bounds the cost
             k = max(1, int(round(a.numel() * self.percentile / 100)))
-            stat = a.kthvalue(k).values if k < a.numel() else a.max()
+            stat = kth_smallest(a, k) if k < a.numel() else a.max()
             first = float(self.range) == 0
             self.range.copy_(stat if first else self.momentum * self.range + (1 - self.momentum) * stat)
             if self.alpha is not None and first:
                 with torch.no_grad():
                     self.alpha.copy_(stat)
-        r = (self.alpha.abs() if self.alpha is not None else self.range).clamp_min(1e-12)
+        if self.alpha is None:  # a calibrated range: one node, the gradient 1 inside and 0 outside
+            return _Levels.apply(x, self.steps / self.range.clamp_min(1e-12), self.steps)  # type: ignore[no-any-return]
+        r = self.alpha.abs().clamp_min(1e-12)  # learned: the gradient reaches the range through the clip
         xc = torch.minimum(torch.maximum(x, -r), r)
         return ste_round(xc / r * self.steps) / self.steps * r
 
