@@ -172,6 +172,7 @@ def analog_matmul(
     view = (1, *state.adc_fs.shape) + (1,) * spatial
     # the neuron's sum of ohmic planes is linear in them: one product of the integrated drive
     fused = planes.slices is not None and v0 == 0
+    kelvin = getattr(op, "read_K", None) or cfg.device.t_ref_K
     # one sample per conversion, current-sensed: its kT/C is the same for every output, added in
     # the line variance's product instead of a pass of its own
     ktc_folded = (planes.slices is None and adc.sensing == "current"
@@ -181,7 +182,6 @@ def analog_matmul(
     else:  # array: column currents of every plane (amperes) and their read noise's variance
         drive = v if v0 == 0 else v0 * torch.sinh(v / v0)  # a cell passes I = G v0 sinh(V / v0): ohmic at v0 = 0
         i = op.currents(drive)
-        kelvin = getattr(op, "read_K", None) or cfg.device.t_ref_K
         ktc = sampling_unit(adc, kelvin, cfg.array.t_pulse_s) if ktc_folded else 0.0
         var = line_variance(op, drive, None, cfg, extra_A2=ktc)
     # the line noise is drawn with the sampling noise (one Gaussian per conversion) where only
@@ -214,7 +214,6 @@ def analog_matmul(
             i, weights = integrate(i, planes)
             samples = [sum(planes.repeats[p] for p in group) for group in planes.slices]
     if cfg.device.read_noise_model == "physical" and adc.sample_cap_F > 0 and not ktc_folded:  # kT/C on every sample
-        kelvin = getattr(op, "read_K", None) or cfg.device.t_ref_K
         per_sample = sampling_variance(samples, i.shape[0], adc, kelvin, cfg.array.t_pulse_s, i)
         var = per_sample if var is None else var.add_(per_sample)  # var is this read's own tensor
     if var is not None:  # line and sampling noise, independent Gaussians: one draw of their sum

@@ -69,8 +69,8 @@ def line_variance(
     kelvin = getattr(op, "read_K", None) or dev.t_ref_K
     thermal = op.line_conductance_S() * (4 * K_B * kelvin * df)  # (tiles, cols): every cell on the line
     one_read = isinstance(reads, float | int) and reads == 1
-    if extra_A2:
-        thermal = thermal + extra_A2 if one_read else thermal
+    if extra_A2 and one_read:
+        thermal = thermal + extra_A2
     if dev.read_noise_rel > 0 and one_read:  # shot, the fluctuation proportional to G and thermal: one product
         return op.variance_sums(v_abs, v_sq, 2 * Q_E * df, dev.read_noise_rel**2, bias=thermal)
     if dev.read_noise_rel > 0:  # shot, and the fluctuation proportional to G: one product
