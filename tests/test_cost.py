@@ -36,13 +36,13 @@ from reram.periphery import encode_inputs
 SHAPE_KINDS = [k for k in COUNT_KINDS if k not in ("read_pulses", "cell_energy_J")]
 
 
-def _small(sensing: str, bit_serial: bool, rows: int = 16, cols: int = 8) -> reram.Config:
+def _small(sensing: str, bit_serial: bool, rows: int = 16, cols: int = 8, sign: str = "polarity") -> reram.Config:
     return reram.override(
         preset("neurram"),
         {"device": {"read_noise_rel": 0.0, "read_noise_model": "constant"}, "array": {"rows": rows, "cols": cols},
          "periphery": {"adc": {"sensing": sensing},
                        "dac": {"bits": 4, "bit_serial": bit_serial, "accumulate": "analog" if bit_serial else "digital",
-                               "split_bits": 5 if bit_serial else 0}}},
+                               "split_bits": 5 if bit_serial else 0, "sign": sign}}},
     )  # fmt: skip
 
 
@@ -64,11 +64,12 @@ def _reference_energy(layer, planes: torch.Tensor, cfg: reram.Config) -> list[fl
     return out
 
 
+@pytest.mark.parametrize("sign", ["polarity", "phases"])
 @pytest.mark.parametrize("sensing", ["current", "voltage"])
 @pytest.mark.parametrize("bit_serial", [False, True])
-def test_counted_cell_energy_is_sum_v2_g_t(sensing: str, bit_serial: bool) -> None:
+def test_counted_cell_energy_is_sum_v2_g_t(sensing: str, bit_serial: bool, sign: str) -> None:
     torch.manual_seed(0)
-    cfg = _small(sensing, bit_serial)
+    cfg = _small(sensing, bit_serial, sign=sign)
     layer = reram.convert(nn.Linear(20, 10), cfg)
     layer.program()
     x = torch.randn(5, 20)

@@ -148,6 +148,31 @@ def test_line_and_sampling_noise_drawn_once_have_their_summed_variance() -> None
     assert torch.allclose(got, expect[0], rtol=0.1, atol=0)
 
 
+@pytest.mark.parametrize("model", ["constant", "physical"])
+def test_magnitude_planes_read_with_the_line_variance_of_their_drive(model: str) -> None:
+    """Multi-level inputs in sign phases (magnitude planes, V >= 0): the read's noise has the
+    variance of :func:`line_variance` for |V| = V and V^2 of its drive (which it shares with the
+    energy count), in each of the two phases of signed inputs (seeded, 10 %)."""
+    from reram.array.noise import line_variance
+
+    cfg = override(preset("neurram"), {
+        "device": {"read_noise_model": model, "read_noise_rel": 0.05},
+        "periphery": {"dac": {"bit_serial": False, "accumulate": "digital", "split_bits": 0, "sign": "phases"},
+                      "adc": {"sensing": "current", "bits": 20, "sample_cap_F": 0.0}},
+    })  # fmt: skip
+    op, reps = _op(rows=64, tiles=1), 4000
+    x = (torch.rand(1, 64, generator=torch.Generator().manual_seed(4)) * 2 - 1).expand(reps, -1).contiguous()
+    v = encode_inputs(x[:1], 1.0, cfg.periphery.dac, cfg.array.v_read_V).planes.flatten(0, 1)
+    assert v.shape[0] == 2 and float(v.min()) >= 0  # two phases of magnitudes
+    fs = 4 * op.currents(v)[:, 0].abs().amax().expand(1, 6).contiguous()
+    state = PeripheryState(torch.ones(()), fs, torch.ones(1, 6) / cfg.array.v_read_V, torch.ones(1, 6))
+    y = core.analog_matmul(x, op, state, cfg, torch.Generator().manual_seed(5), 0, lambda *a: None)
+    var = line_variance(op, v, v * v, cfg)
+    assert var is not None
+    expect = var[0, 0] + var[1, 0]  # the two phases' conversions, subtracted digitally
+    assert torch.allclose((y * cfg.array.v_read_V).var(0), expect, rtol=0.1, atol=0)
+
+
 @pytest.mark.parametrize("exact", [True, False])
 @pytest.mark.parametrize("kind", ["linear", "conv1d", "conv2d"])
 def test_stacked_variance_product_equals_its_two_terms(kind: str, exact: bool, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,6 +1,6 @@
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from reram.config import DACConfig
@@ -113,3 +113,23 @@ def test_dnl_moves_code_transitions_monotone_with_seeded_code_widths() -> None:
     assert abs(float(widths.std()) / 0.3 - 1) < 0.15
     ideal = to_codes_(ramp.clone(), torch.ones(1, 1, 1), 6)
     assert torch.equal(to_codes_dnl_(ramp.clone(), torch.ones(1, 1, 1), 6, torch.zeros(62, 1, 4)), ideal)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.sampled_from(["phases", "polarity"]), st.booleans(), st.integers(2, 8),
+       st.floats(0.0, 1.5))  # fmt: skip
+@example(0, "phases", False, 4, 0.3)  # below zero, rounds to code 0
+@example(0, "phases", True, 4, 0.7)  # rounds to code -1
+def test_encoding_with_the_callers_minimum_equals_the_encoding_that_finds_it(
+    seed: int, sign: str, bit_serial: bool, bits: int, low: float
+) -> None:
+    """The caller's smallest input decides the sign phases as the codes' own minimum would,
+    including an input slightly below zero that rounds to code 0 (no negative phase)."""
+    g = torch.Generator().manual_seed(seed)
+    dac = DACConfig(bits=bits, bit_serial=bit_serial, sign=sign)
+    x = torch.rand(5, 13, generator=g)
+    x_range = x.amax() * 1.3
+    x[0, 0] = -low * float(x_range) / (2**dac.magnitude_bits - 1)  # `low` code steps below zero
+    want = encode_inputs(x, x_range, dac, 0.2)
+    got = encode_inputs(x, x_range, dac, 0.2, x_min=x.amin())
+    assert got.weights == want.weights and torch.equal(got.planes, want.planes)

@@ -17,7 +17,7 @@ from typing import Protocol
 import torch
 
 from reram.array.mvm import floating_line_V
-from reram.array.noise import line_variance
+from reram.array.noise import has_line_noise, line_variance
 from reram.config import Config, DACConfig
 from reram.periphery import adc_levels, encode_inputs, percentile_abs
 from reram.periphery.adc import (
@@ -80,6 +80,7 @@ class PeripheryState:
         auto_adc: set the ADC full scale from this read's own signals (``periphery.adc.range``
             and ``percentile``), every read: on-chip training, whose weights change every step.
         adc_pattern: (2, tiles, cols) the converters' gain and offset fixed pattern, or None.
+        x_min: this batch's smallest input (0-dim), when the caller has it (the DAC's sign test).
 
     """
 
@@ -91,6 +92,7 @@ class PeripheryState:
     first_batch: bool = False
     auto_adc: bool = False
     adc_pattern: torch.Tensor | None = None
+    x_min: torch.Tensor | None = None
 
 
 def _running(buf: torch.Tensor, value: torch.Tensor, first: bool) -> None:
@@ -164,7 +166,7 @@ def analog_matmul(
     dac, adc = cfg.periphery.dac, cfg.periphery.adc
     x_range = _input_range(x, state, cfg)
     # DAC: pulse planes, in volts
-    planes = encode_inputs(x, x_range, dac, cfg.array.v_read_V)
+    planes = encode_inputs(x, x_range, dac, cfg.array.v_read_V, state.x_min)
     if driven is not None:
         driven.append(driven_values(planes, x_range, dac, cfg.array.v_read_V))
     v = planes.planes.flatten(0, 1)
@@ -177,13 +179,17 @@ def analog_matmul(
     # the line variance's product instead of a pass of its own
     ktc_folded = (planes.slices is None and adc.sensing == "current"
                   and cfg.device.read_noise_model == "physical" and adc.sample_cap_F > 0)  # fmt: skip
+    v_sq = None
     if fused:
         i, var, weights, samples = _integrated_currents(planes, op, cfg)
     else:  # array: column currents of every plane (amperes) and their read noise's variance
         drive = v if v0 == 0 else v0 * torch.sinh(v / v0)  # a cell passes I = G v0 sinh(V / v0): ohmic at v0 = 0
         i = op.currents(drive)
         ktc = sampling_unit(adc, kelvin, cfg.array.t_pulse_s) if ktc_folded else 0.0
-        var = line_variance(op, drive, None, cfg, extra_A2=ktc)
+        # ohmic magnitude planes (one sign per phase): |V| = V, and V^2 serves the noise and the energy
+        if v0 == 0 and dac.sign != "polarity" and (on_read is not None or has_line_noise(cfg)):
+            v_sq = v * v
+        var = line_variance(op, drive, v_sq, cfg, extra_A2=ktc)
     # the line noise is drawn with the sampling noise (one Gaussian per conversion) where only
     # linear steps lie between them; before the floating line of sinh cells or per-plane integration
     if var is not None and ((adc.sensing == "voltage" and v0) or (not fused and planes.slices is not None)):
@@ -191,7 +197,7 @@ def analog_matmul(
         var = None
     joules = pulses = wire_J = None
     if on_read is not None:
-        joules, pulses, wire_J = _read_energy(planes, v, op, cfg, count_pulses)
+        joules, pulses, wire_J = _read_energy(planes, v, op, cfg, count_pulses, v_sq)
     if adc.sensing == "voltage" and v0:  # floating line of sinh cells: sum G sinh((V - V_bl) / v0) = 0
         i.copy_(floating_line_V(i, op, v, state.gsum_S.view(view), v0))
     elif adc.sensing == "voltage":  # floating bit line: V = sum(V G) / sum(G)
@@ -284,11 +290,11 @@ def _integrated_currents(
 
 
 def _read_energy(
-    planes: InputPlanes, v: torch.Tensor, op: ArrayOp, cfg: Config, count_pulses: bool
+    planes: InputPlanes, v: torch.Tensor, op: ArrayOp, cfg: Config, count_pulses: bool, v_sq: torch.Tensor | None
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """Cell joules x t^-1 per array with the bit lines at 0 V (sum V^2 G, one pulse per plane, or
     the solved node voltages' forms of a wired array), the non-zero row pulses per tile, and the
-    wires' joules (None when ideal).
+    wires' joules (None when ideal). ``v_sq``: V^2 of ohmic planes when the caller has it.
     """
     g_row, wire_J = op.g_row_S, None
     v0 = cfg.device.iv_v0_V
@@ -296,7 +302,7 @@ def _read_energy(
     if solved is not None:  # a wired array: the solved node voltages' quadratic forms (reram.array.energy)
         joules, wire_J = solved[0].double(), solved[1].double() * cfg.array.t_pulse_s
     else:  # the power a cell dissipates per siemens: I V / G, V^2 when ohmic, summed over the planes
-        power = v * v if v0 == 0 else v * (v0 * torch.sinh(v / v0))
+        power = v_sq if v_sq is not None else v * v if v0 == 0 else v * (v0 * torch.sinh(v / v0))
         joules = op.row_totals(_batch_sum(power), g_row).double()
     if count_pulses:  # pulsed slots, summed over planes and inputs
         nonzero = _batch_sum(torch.ne(v, 0).view(torch.uint8), torch.int32).to(v.dtype)

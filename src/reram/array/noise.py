@@ -35,6 +35,11 @@ def noise_bandwidth_Hz(t_pulse_s: float) -> float:
     return 1.0 / (2.0 * t_pulse_s)
 
 
+def has_line_noise(cfg: Config) -> bool:
+    """Whether the configured device has read noise on the lines (:func:`line_variance` not None)."""
+    return not (cfg.device.read_noise_rel == 0 and cfg.device.read_noise_model == "constant")
+
+
 def line_variance(
     op: Any,
     v_abs: torch.Tensor,
@@ -60,7 +65,7 @@ def line_variance(
 
     """
     dev = cfg.device
-    if dev.read_noise_rel == 0 and dev.read_noise_model == "constant":
+    if not has_line_noise(cfg):
         return None
     if dev.read_noise_model == "constant":  # the two cells of each pair
         var = op.square_sums(v_abs * v_abs if v_sq is None else v_sq).mul_(2 * dev.read_sigma_S**2)

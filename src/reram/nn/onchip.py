@@ -257,10 +257,15 @@ class OnChipLinear(nn.Module):
         the batch, the ADC full scale is set from this read's own signals (weights change every
         step). Returns the DAC's quantised inputs and the outputs in output units.
         """
-        fs = percentile_abs(v.reshape(1, -1), self.config.periphery.dac.percentile)[0]
+        lo = None
+        if self.config.periphery.dac.percentile >= 100:  # the largest |v| and the sign test, one pass
+            lo, hi = torch.aminmax(v)
+            fs = torch.maximum(hi, -lo)
+        else:
+            fs = percentile_abs(v.reshape(1, -1), self.config.periphery.dac.percentile)[0]
         stack = self._stack(transposed)
         state = PeripheryState(fs, torch.empty_like(stack.gain), stack.gain, stack.gsum_S, auto_adc=True,
-                               adc_pattern=stack.pattern)  # fmt: skip
+                               adc_pattern=stack.pattern, x_min=lo)  # fmt: skip
         n = v.shape[0]
 
         def count(shape: InputPlanes, pulses: torch.Tensor, joules: torch.Tensor, wire_J: Any = None) -> None:

@@ -81,16 +81,22 @@ def plane_counts(cfg: DACConfig, phases: float = 1.0) -> tuple[float, float, flo
     return phases * m, phases * len(groups), phases * sum(repeats)
 
 
-def encode_inputs(x: torch.Tensor, x_range: torch.Tensor | float, cfg: DACConfig, v_read_V: float) -> InputPlanes:
+def encode_inputs(
+    x: torch.Tensor, x_range: torch.Tensor | float, cfg: DACConfig, v_read_V: float, x_min: torch.Tensor | None = None
+) -> InputPlanes:
     """Quantise inputs ``x`` with full scale ``x_range`` into pulse planes (see the module docstring).
 
+    ``x_min``: the smallest input, when the caller has it: the codes are a non-decreasing map of
+    the inputs, so the smallest code (whether a negative phase is needed) is that map of it.
     Returns planes in volts (a full-scale pulse is ``v_read_V``).
     """
     m = cfg.magnitude_bits
     full = 2**m - 1
-    k = torch.mul(x, full / x_range).clamp_(-full, full).round_()
+    scale = full / x_range
+    k = torch.mul(x, scale).clamp_(-full, full).round_()
     polarity = cfg.sign == "polarity"
-    signs = [1.0] if polarity or not bool(k.amin() < 0) else [1.0, -1.0]
+    lowest = k.amin() if x_min is None else torch.mul(x_min, scale).clamp_(-full, full).round_()
+    signs = [1.0] if polarity or not bool(lowest < 0) else [1.0, -1.0]
     if not cfg.bit_serial:
         if len(signs) == 1:
             return InputPlanes(k.mul_(v_read_V / full).unsqueeze(0), signs, [1])
