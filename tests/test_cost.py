@@ -232,6 +232,14 @@ def test_neuron_energy_follows_its_time_and_conversions_count_slices() -> None:
 
 
 # ----- CLI -----
+def test_cli_cost_of_a_language_model_with_its_kv_cache_in_cells(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    r = CliRunner().invoke(app, ["cost", "char_gpt", "--kv-store", "cells", "--context", "300", "--out", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    assert "ReRAM cells" in r.output and "KV arrays" in r.output and "endurance" in r.output
+    system = json.loads((tmp_path / "system.json").read_text())
+    assert system["per_token"]["kv_cache_in_cells"] == 1 and system["per_token"]["kv_cores"] > 0
+
+
 def test_cli_cost_json_and_files(tmp_path) -> None:  # type: ignore[no-untyped-def]
     r = CliRunner().invoke(app, ["cost", "lenet5", "--json", "--out", str(tmp_path)])
     assert r.exit_code == 0, r.output
@@ -244,7 +252,8 @@ def test_cli_cost_json_and_files(tmp_path) -> None:  # type: ignore[no-untyped-d
 @pytest.mark.parametrize(
     ("args", "msg"),
     [(["cost", "nope"], "MODEL = 'nope'"), (["cost", "lenet5", "--input-shape", "a,b"], "--input-shape"),
-     (["cost", "lenet5", "--preset", "zzz"], "preset = 'zzz'")],
+     (["cost", "lenet5", "--preset", "zzz"], "preset = 'zzz'"),
+     (["cost", "char_gpt", "--kv-store", "flash"], "cost.kv_store = 'flash'")],
 )  # fmt: skip
 def test_cli_cost_bad_input(args: list[str], msg: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
     r = CliRunner().invoke(app, [*args, "--out", str(tmp_path)])

@@ -116,3 +116,35 @@ def test_bad_context_and_partition_are_named() -> None:
         system_cost(nn.Sequential(nn.Flatten(), nn.Linear(784, 10)), "neurram", 16)
     with pytest.raises(reram.ConfigError, match="chip.partition"):
         _system(4, "diagonal")
+
+
+def _kv(store: str, **over: object) -> reram.Config:
+    return override(_system(8, "pipeline"), {"cost": {"kv_store": store}, **over})  # type: ignore[arg-type]
+
+
+def test_kv_cache_in_cells_is_written_once_per_token_and_read_on_its_arrays() -> None:
+    """The cache in cells: the write's energy does not grow with the context (one row per head and
+    token), the reads' does (every cached token converted); SRAM and DRAM forced as asked; the
+    arrays' cores from the shapes; each cell's endurance budget over its rewrite per context."""
+    torch.manual_seed(0)
+    model = CharGPT(vocab=64, dim=128, depth=2, heads=4, context=64)
+    short, long = system_cost(model, _kv("cells"), 100, 8), system_cost(model, _kv("cells"), 600, 8)
+    p = long["per_token"]
+    assert p["kv_cache_in_cells"] == 1 and p["kv_cache_in_sram"] == 0
+    assert long["energy_per_token_J"]["kv_cache"] == pytest.approx(short["energy_per_token_J"]["kv_cache"], rel=1e-12)
+    assert long["energy_per_token_J"]["attention"] > 4 * short["energy_per_token_J"]["attention"]
+    assert p["kv_conversions"] > 5 * short["per_token"]["kv_conversions"]
+    # 2 layers x (K, V) x 4 heads x ceil(600 / 256) arrays of rows x ceil(32 x 2 / 256) of columns
+    assert p["kv_cores"] == 2 * 2 * 4 * 3 * 1 and p["kv_cells"] == 2 * 2 * 4 * 600 * 64
+    assert p["kv_pulses_per_cell"] >= 1 and p["kv_write_iterations"] >= 1 and p["kv_write_s"] > 0
+    assert p["kv_lifetime_tokens"] == float("inf")  # neurram: no endurance budget set
+    worn = system_cost(model, _kv("cells", device={"update": {"endurance_cycles": 1e6}}), 600)["per_token"]
+    assert worn["kv_lifetime_tokens"] == pytest.approx(1e6 * 600 / worn["kv_pulses_per_cell"], rel=1e-12)
+    tight = system_cost(model, _kv("cells", device={"wv_tolerance_S": 0.3e-6}), 600)["per_token"]
+    assert tight["kv_pulses_per_cell"] > worn["kv_pulses_per_cell"]  # a tighter verify: more pulses
+    sram, dram = (system_cost(model, _kv(s), 600, 8)["energy_per_token_J"]["kv_cache"] for s in ("sram", "dram"))
+    assert dram > sram > 0
+    auto = system_cost(model, _kv("auto"), 600, 8)
+    assert auto["energy_per_token_J"]["kv_cache"] in (sram, dram)
+    with pytest.raises(reram.ConfigError, match="cost.kv_store"):
+        _kv("flash")

@@ -58,6 +58,11 @@ def cost(
     prompt: int = typer.Option(128, "--prompt", help="Language models: prompt tokens to prefill."),
     partition: str | None = typer.Option(None, "--partition", help="pipeline | tensor (sets chip.partition)."),
     max_chips: int | None = typer.Option(None, "--max-chips", help="Chips the model may take (sets chip.max_chips)."),
+    kv_store: str | None = typer.Option(
+        None,
+        "--kv-store",
+        help="Language models: auto | sram | dram | cells, where the KV cache lives (cost.kv_store).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the whole result as one JSON object."),
     out: Path = typer.Option(Path("results/cost"), "--out", help="Output folder (cost.json, CSVs, PNGs, report)."),
 ) -> None:
@@ -79,6 +84,8 @@ def cost(
         chip = {k: v for k, v in (("partition", partition), ("max_chips", max_chips)) if v is not None}
         if chip:
             cfg = override(cfg, {"chip": chip})
+        if kv_store is not None:
+            cfg = override(cfg, {"cost": {"kv_store": kv_store}})
         shape = _shape(input_shape)
         made, _ = resolve_model(model, shape)  # a bad MODEL fails before anything is written
         tokens = context is not None or hasattr(made, "context")
@@ -136,8 +143,16 @@ def _print_system(model: str, cfg: Any, system: dict[str, Any], out: Path) -> No
             ("energy per token", f"{p['energy_per_token_J'] * 1e6:.4g} µJ"),
             ("links / KV cache / attention share", f"{p['links_share']:.1%} / {p['kv_cache_share']:.1%} / "
                                                    f"{p['attention_share']:.1%}"),
-            ("KV cache", f"{p['kv_cache_bits'] / 8e6:.4g} MB in {'SRAM' if p['kv_cache_in_sram'] else 'DRAM'}"),
+            ("KV cache", f"{p['kv_cache_bits'] / 8e6:.4g} MB in {_kv_place(p)}"),
             ("mean chip utilisation", f"{p['mean_chip_utilisation']:.1%}")]  # fmt: skip
+    if p.get("kv_cache_in_cells"):
+        life = p["kv_lifetime_tokens"]
+        rows += [("KV arrays", f"{int(p['kv_cores'])} cores ({int(p['kv_chips_added'])} chips added), "
+                               f"{p['kv_pulses_per_cell']:.3g} write-verify pulses per cell, "
+                               f"{int(p['kv_write_iterations'])} iterations"),
+                 ("KV write / read per token", f"{p['kv_write_s'] * 1e6:.4g} / {p['kv_read_s'] * 1e6:.4g} µs"),
+                 ("KV cells' endurance", "unlimited (device.update.endurance_cycles = 0)" if life == float("inf")
+                  else f"{life:.4g} tokens")]  # fmt: skip
     if "prefill_latency_s" in p:
         rows.append((f"prefill of {int(p['prefill_tokens'])} tokens", f"{p['prefill_latency_s'] * 1e3:.4g} ms"))
     for a, b in rows:
@@ -150,6 +165,12 @@ def _print_system(model: str, cfg: Any, system: dict[str, Any], out: Path) -> No
         c.add_row(k, f"{v * 1e6:.4g}")
     Console().print(c)
     Console().print(f"per chip (cores, weights, traffic, utilisation): {out}/chips.csv; placement: {out}/placement.png")
+
+
+def _kv_place(p: dict[str, Any]) -> str:
+    if p.get("kv_cache_in_cells"):
+        return "ReRAM cells"
+    return "SRAM" if p["kv_cache_in_sram"] else "DRAM"
 
 
 @app.command(epilog=CONFIG_RULE)

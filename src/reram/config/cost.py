@@ -47,6 +47,10 @@ class CostConfig:
         digital_sram_kB: weight SRAM of the digital SRAM baseline; larger models stream weights
             from DRAM every inference.
         digital_reram_sense_share: bit lines per sense amplifier of the digital-ReRAM baseline.
+        kv_store: where a language model's KV cache lives (``reram.cost.system``): "auto" (the
+            chips' SRAM buffers if the whole cache fits them, else DRAM), "sram", "dram", or
+            "cells" (written into ReRAM arrays token by token by write-verify, its two
+            attention products read as analog MVMs on them: ``reram.cost.kv_cells``).
 
     """
 
@@ -73,11 +77,13 @@ class CostConfig:
     digital_mac_units: int = num(256, 1, 10_000_000, "units")
     digital_sram_kB: float = num(2048.0, 1e-3, 1e8, "kB")
     digital_reram_sense_share: int = num(8, 1, 65536, "bit lines")
+    kv_store: str = "auto"
 
     def __post_init__(self) -> None:
         check(self)
         choice(self, "adc", ("sar", "integrate_fire"))
         choice(self, "wl_switching", ("pulsed", "every_plane"))
+        choice(self, "kv_store", ("auto", "sram", "dram", "cells"))
         if not isinstance(self.pipeline, bool):
             fail("cost.pipeline", self.pipeline, "true or false")
         if self.wl_low_V >= self.wl_voltage_V:

@@ -8,7 +8,10 @@ crosses between chips (``links``). On top of it, per attention module (an
 
 - ``kv_cache``: its key and value (2 x kv heads x head dim, at ``cost.act_bits``) written once,
   the whole cache read once: in SRAM if the cache of every layer fits the chips' buffers
-  (``cost.buffer_kB`` each), else in DRAM;
+  (``cost.buffer_kB`` each), else in DRAM (``cost.kv_store = "auto"``; "sram" / "dram" force
+  one); with ``"cells"`` the cache is written into ReRAM arrays token by token and both
+  attention products are analog reads on them (:mod:`reram.cost.kv_cells`: write-verify
+  energy and time, endurance), in place of the two items here;
 - ``attention``: the 2 x heads x context x head dim products, on the digital side of the
   layer's home chip (one 8-bit multiply and an accumulator add each; the operand reads are the
   cache's), at ``cost.digital_mac_units`` per clock.
@@ -26,6 +29,7 @@ length on average.
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +37,7 @@ import torch
 from torch import nn
 
 from reram.config import Config, load_config
+from reram.cost.kv_cells import kv_in_cells
 from reram.cost.library import node_params
 from reram.cost.model import CostReport, price, work_transfers
 from reram.cost.workload import Workload, analytic_workload
@@ -105,15 +110,13 @@ def system_cost(model: nn.Module, config: Config | str | None, context: int, pro
     n_chips = max(1, work.placement.n_chips)
     kv_bits_per_token = sum(2 * a.kv_heads * a.head_dim for a in shapes) * cost.act_bits
     kv_total_bits = kv_bits_per_token * context
-    in_sram = kv_total_bits <= n_chips * cost.buffer_kB * 8192
+    fits = kv_total_bits <= n_chips * cost.buffer_kB * 8192
+    in_sram = cost.kv_store == "sram" or (cost.kv_store == "auto" and fits)
     per_bit = node.sram_J_per_bit if in_sram else node.dram_J_per_bit
     mac_J = node.mult8_J + node.add_energy_J(cost.accumulator_bits)
     mac_s = 1.0 / (cost.digital_mac_units * cost.clock_Hz)
     homes = _homes(work)
-    busy = [0.0] * n_chips
-    for layer in work.layers:
-        for chip in {s.chip for s in layer.sites} or {homes.get(layer.name, 0)}:
-            busy[chip] += report.latency_s[layer.name]
+    busy = _busy(work, report, homes, n_chips)
     attn_J = attn_s = 0.0
     prefill_attn_s = 0.0
     for a in shapes:
@@ -123,6 +126,15 @@ def system_cost(model: nn.Module, config: Config | str | None, context: int, pro
         prefill_attn_s += 2 * a.heads * max(prompt, 1) / 2 * a.head_dim * mac_s
         busy[homes.get(a.name, 0)] += macs * mac_s
     kv_J = (kv_bits_per_token + kv_total_bits) * per_bit
+    cells: dict[str, Any] | None = None
+    if cost.kv_store == "cells":  # written row by row into arrays; the two products read on them
+        cells = kv_in_cells([(a.heads, a.kv_heads, a.head_dim) for a in shapes], cfg, context)
+        kv_J, attn_J, attn_s = cells["write_J"], cells["read_J"], cells["write_s"] + cells["read_s"]
+        busy = _busy(work, report, homes, n_chips)  # the attention's reads and writes on its home chip
+        for a, share in zip(shapes, _shares(shapes), strict=True):
+            busy[homes.get(a.name, 0)] += share * attn_s
+        half = kv_in_cells([(a.heads, a.kv_heads, a.head_dim) for a in shapes], cfg, max(1, prompt // 2))
+        prefill_attn_s = half["write_s"] + half["read_s"]  # a prompt token attends over half the prompt on average
     energy = {k: v for k, v in report.component_energy_J().items() if v}
     energy["attention"] = attn_J
     energy["kv_cache"] = kv_J
@@ -139,17 +151,37 @@ def system_cost(model: nn.Module, config: Config | str | None, context: int, pro
         "kv_cache_share": kv_J / total_J,
         "attention_share": attn_J / total_J,
         "kv_cache_bits": float(kv_total_bits),
-        "kv_cache_in_sram": float(in_sram),
+        "kv_cache_in_sram": float(in_sram and cells is None),
+        "kv_cache_in_cells": float(cells is not None),
         "chips": float(n_chips),
         "cores_used": float(work.placement.cores_used),
         "mean_chip_utilisation": sum(busy) / (n_chips * bottleneck) if bottleneck else 0.0,
     }
+    if cells is not None:  # the KV arrays on the cores the model leaves free, then on chips of their own
+        per_token.update({f"kv_{k}": float(v) for k, v in cells.items() if k not in ("write_J", "read_J")})
+        free = n_chips * cfg.chip.cores - work.placement.cores_used
+        per_token["kv_chips_added"] = float(math.ceil(max(0, cells["cores"] - free) / cfg.chip.cores))
     if prompt:
         first = report.total_latency_s + prefill_attn_s
         per_token["prefill_latency_s"] = first + (prompt - 1) * bottleneck
         per_token["prefill_tokens"] = float(prompt)
     return {"per_token": per_token, "energy_per_token_J": energy, "chips": _chip_rows(work, busy, bottleneck),
             "work": work, "report": report}  # fmt: skip
+
+
+def _busy(work: Workload, report: CostReport, homes: dict[str, int], n_chips: int) -> list[float]:
+    """Each chip's busy time per token for the layers it holds (seconds)."""
+    busy = [0.0] * n_chips
+    for layer in work.layers:
+        for chip in {s.chip for s in layer.sites} or {homes.get(layer.name, 0)}:
+            busy[chip] += report.latency_s[layer.name]
+    return busy
+
+
+def _shares(shapes: list[AttentionShape]) -> list[float]:
+    """Each attention module's share of the cached keys and values (by its key/value width)."""
+    widths = [a.kv_heads * a.head_dim for a in shapes]
+    return [w / sum(widths) for w in widths] if widths and sum(widths) else [0.0] * len(shapes)
 
 
 def _homes(work: Workload) -> dict[str, int]:

@@ -134,6 +134,12 @@ def run_system(spec: str, config: Config, out: Path, context: int | None, prompt
              f"{ctx} tokens in the KV cache. Energy per token by component, links and KV cache included; "
              "per chip: cores, weights, bits in and out per token, and utilisation (busy time over the busiest "
              "chip's)."]  # fmt: skip
+    if summary["per_token"].get("kv_cache_in_cells"):
+        intro.append("The KV cache is written into ReRAM arrays token by token (cost.kv_store = \"cells\"): "
+                     "kv_cache is the write-verify of each token's key and value rows, attention the two "
+                     "products read as analog MVMs on those arrays; kv_cores are the arrays it takes "
+                     "(kv_chips_added beyond the cores the model leaves free), kv_lifetime_tokens the tokens "
+                     "the cells' endurance budget lasts with each row rewritten once per context.")  # fmt: skip
     write_html_report(out / "system_report.html", f"{spec}: a system of chips, per token",
                       [("Per token", per_token), ("Energy per token", energy), ("Per chip", summary["chips"])],
                       [png], intro=intro)  # fmt: skip

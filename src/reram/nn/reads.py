@@ -67,7 +67,7 @@ def chunk_rows(layer: AnalogLayer, flat: torch.Tensor, positions: int, state: Pe
 def _columns_of(state: PeripheryState, cols: slice) -> PeripheryState:
     pattern = None if state.adc_pattern is None else state.adc_pattern[..., cols]
     return PeripheryState(state.x_range, state.adc_fs[:, cols], state.gain[:, cols], state.gsum_S[:, cols],
-                          state.calibrating, state.first_batch, state.auto_adc, pattern)  # fmt: skip
+                          state.calibrating, state.first_batch, state.auto_adc, pattern, state.x_min)  # fmt: skip
 
 
 def read(layer: AnalogLayer, x: torch.Tensor, state: PeripheryState) -> torch.Tensor:
