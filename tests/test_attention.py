@@ -141,3 +141,16 @@ def test_a_rewritten_encoder_runs_in_eval_without_grad_even_with_a_padding_mask(
         out = enc(x, src_key_padding_mask=pad)  # the fused paths would read in_proj_weight
     keep = ~pad
     assert torch.allclose(out[keep], ref[keep], atol=1e-5)
+
+
+def test_a_kv_cache_priced_in_cells_says_the_simulated_products_stay_digital(caplog) -> None:  # type: ignore[no-untyped-def]
+    from reram.zoo import CharGPT
+
+    model = CharGPT(vocab=16, dim=32, depth=1, heads=2, context=8)
+    with caplog.at_level("WARNING", logger="reram.nn.convert"):
+        reram.convert(model, {"base": "ideal", "cost": {"kv_store": "cells"}})
+    assert "kv_store = 'cells'" in caplog.text and "not simulated" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="reram.nn.convert"):
+        reram.convert(model, "ideal")
+    assert "kv_store" not in caplog.text

@@ -21,7 +21,7 @@ from reram.config import Config, load_config, override
 from reram.events import EventCounts
 from reram.mapping import Placement, place
 from reram.nn import inventory
-from reram.nn.attention import split_attention
+from reram.nn.attention import AttentionProducts, split_attention
 from reram.nn.cell_state import check_state_dtype
 from reram.nn.conv import AnalogConv1d, AnalogConv2d
 from reram.nn.layers import AnalogLayer, AnalogLinear
@@ -123,6 +123,10 @@ def convert(
     if fused:
         log.info("fused fast path switched off in %s so that the converted layers are read", fused)
     inventory.report(digital)
+    if cfg.cost.kv_store == "cells" and any(isinstance(m, AttentionProducts) for m in out.modules()):
+        log.warning("cost.kv_store = 'cells' prices the KV cache and both attention products in ReRAM cells "
+                    "(reram.cost.kv_cells); the simulated outputs compute those products digitally: the "
+                    "cells' write and read errors on K and V are not simulated")  # fmt: skip
     out.reram_config = cfg  # type: ignore[assignment]
     out.reram_placement = placement  # type: ignore[assignment]
     out.reram_digital = digital  # type: ignore[assignment]
