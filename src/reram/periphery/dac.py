@@ -95,8 +95,10 @@ def encode_inputs(
     scale = full / x_range
     k = torch.mul(x, scale).clamp_(-full, full).round_()
     polarity = cfg.sign == "polarity"
-    lowest = k.amin() if x_min is None else torch.mul(x_min, scale).clamp_(-full, full).round_()
-    signs = [1.0] if polarity or not bool(lowest < 0) else [1.0, -1.0]
+    signs = [1.0]
+    if not polarity:  # a negative code needs the second phase
+        lowest = k.amin() if x_min is None else torch.mul(x_min, scale).clamp_(-full, full).round_()
+        signs = [1.0] if not bool(lowest < 0) else [1.0, -1.0]
     if not cfg.bit_serial:
         if len(signs) == 1:
             return InputPlanes(k.mul_(v_read_V / full).unsqueeze(0), signs, [1])
