@@ -51,12 +51,14 @@ class KVWrite:
 
     @classmethod
     def of(cls, cfg: Config) -> KVWrite:
-        """Write a seeded sample of cells to targets spread over the device's levels."""
+        """Write a seeded sample of cells to targets spread over the device's levels (or its window)."""
         dev = cfg.device
         gen = torch.Generator().manual_seed(cfg.seed)
-        levels = dev.levels if dev.levels >= 2 else 16
-        k = torch.randint(0, levels, (SAMPLE_CELLS,), generator=gen, dtype=torch.float64)
-        target = dev.g_min_S + k / (levels - 1) * (dev.g_max_S - dev.g_min_S)
+        if dev.levels >= 2:  # the device's levels, drawn evenly
+            share = torch.randint(0, dev.levels, (SAMPLE_CELLS,), generator=gen, dtype=torch.float64) / (dev.levels - 1)
+        else:  # continuous conductances: targets spread over the window
+            share = torch.rand(SAMPLE_CELLS, generator=gen, dtype=torch.float64)
+        target = dev.g_min_S + share * (dev.g_max_S - dev.g_min_S)
         lo, hi = torch.full_like(target, dev.g_min_S), torch.full_like(target, dev.g_max_S)
         if dev.program_mode != "write_verify":  # one-shot programming: one pulse per cell
             return cls(1.0, 1, 0.0)
@@ -64,13 +66,16 @@ class KVWrite:
         return cls(float(pulses.double().mean()), int(iterations), float(failed.double().mean()))
 
 
-def kv_in_cells(heads: list[tuple[int, int, int]], cfg: Config, context: int) -> dict[str, Any]:
+def kv_in_cells(
+    heads: list[tuple[int, int, int]], cfg: Config, context: int, write: KVWrite | None = None
+) -> dict[str, Any]:
     """Per-token energy (J) and time (s) of a KV cache held in cells, and what it occupies.
 
     Args:
         heads: per attention module (query heads, key/value heads, head dim).
         cfg: the chip (array size, periphery, device, cost circuits).
         context: cached tokens read per decoded token.
+        write: the cells' write-verify (default: :meth:`KVWrite.of` ``cfg``).
 
     Returns:
         {"write_J", "read_J", "write_s", "read_s" (per token, summed over the modules: each
@@ -79,7 +84,7 @@ def kv_in_cells(heads: list[tuple[int, int, int]], cfg: Config, context: int) ->
 
     """
     arr, cc = cfg.array, CircuitCosts.of(cfg)
-    wv = KVWrite.of(cfg)
+    wv = write or KVWrite.of(cfg)
     g_mid = (cfg.device.g_min_S + cfg.device.g_max_S) / 2
     cell_read_J = arr.v_read_V**2 * g_mid * arr.t_pulse_s  # one driven cell, one plane
     dac = cfg.periphery.dac

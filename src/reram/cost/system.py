@@ -37,7 +37,7 @@ import torch
 from torch import nn
 
 from reram.config import Config, load_config
-from reram.cost.kv_cells import kv_in_cells
+from reram.cost.kv_cells import KVWrite, kv_in_cells
 from reram.cost.library import node_params
 from reram.cost.model import CostReport, price, work_transfers
 from reram.cost.workload import Workload, analytic_workload
@@ -117,24 +117,24 @@ def system_cost(model: nn.Module, config: Config | str | None, context: int, pro
     mac_s = 1.0 / (cost.digital_mac_units * cost.clock_Hz)
     homes = _homes(work)
     busy = _busy(work, report, homes, n_chips)
-    attn_J = attn_s = 0.0
-    prefill_attn_s = 0.0
-    for a in shapes:
-        macs = 2 * a.heads * context * a.head_dim
-        attn_J += macs * mac_J
-        attn_s += macs * mac_s
-        prefill_attn_s += 2 * a.heads * max(prompt, 1) / 2 * a.head_dim * mac_s
-        busy[homes.get(a.name, 0)] += macs * mac_s
-    kv_J = (kv_bits_per_token + kv_total_bits) * per_bit
+    attn_J = attn_s = prefill_attn_s = 0.0
     cells: dict[str, Any] | None = None
     if cost.kv_store == "cells":  # written row by row into arrays; the two products read on them
-        cells = kv_in_cells([(a.heads, a.kv_heads, a.head_dim) for a in shapes], cfg, context)
+        heads, wv = [(a.heads, a.kv_heads, a.head_dim) for a in shapes], KVWrite.of(cfg)
+        cells = kv_in_cells(heads, cfg, context, wv)
         kv_J, attn_J, attn_s = cells["write_J"], cells["read_J"], cells["write_s"] + cells["read_s"]
-        busy = _busy(work, report, homes, n_chips)  # the attention's reads and writes on its home chip
-        for a, share in zip(shapes, _shares(shapes), strict=True):
+        for a, share in zip(shapes, _shares(shapes), strict=True):  # on each module's home chip
             busy[homes.get(a.name, 0)] += share * attn_s
-        half = kv_in_cells([(a.heads, a.kv_heads, a.head_dim) for a in shapes], cfg, max(1, prompt // 2))
-        prefill_attn_s = half["write_s"] + half["read_s"]  # a prompt token attends over half the prompt on average
+        half = kv_in_cells(heads, cfg, max(1, prompt // 2), wv)  # a prompt token attends over half the prompt
+        prefill_attn_s = half["write_s"] + half["read_s"]
+    else:
+        for a in shapes:
+            macs = 2 * a.heads * context * a.head_dim
+            attn_J += macs * mac_J
+            attn_s += macs * mac_s
+            prefill_attn_s += 2 * a.heads * max(prompt, 1) / 2 * a.head_dim * mac_s
+            busy[homes.get(a.name, 0)] += macs * mac_s
+        kv_J = (kv_bits_per_token + kv_total_bits) * per_bit
     energy = {k: v for k, v in report.component_energy_J().items() if v}
     energy["attention"] = attn_J
     energy["kv_cache"] = kv_J
