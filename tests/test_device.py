@@ -213,3 +213,19 @@ def test_programming_tile_group_by_tile_group_is_programming() -> None:
     assert float((parts.g_S - levels)[ok].abs().max()) <= dev.wv_tolerance_S + 3 * dev.read_sigma_S
     assert abs(float(parts.stuck.float().mean()) - 0.02) < 0.01  # the faults drawn group by group
     assert not torch.equal(parts.g_S, whole.g_S)  # groups draw their own noise
+
+
+def test_write_verify_with_one_window_for_all_cells_equals_the_per_cell_windows():
+    """Without device-to-device spread the windows are one value each (no memory per cell), and
+    write-verify gives bit for bit what it gives with the same window stored per cell."""
+    from reram.device import cell_windows
+    from reram.device.program import write_verify
+
+    cfg = preset("neurram").device
+    lo, hi = cell_windows((300, 70), cfg, torch.Generator().manual_seed(0), torch.device("cpu"))
+    assert lo.stride() == (0, 0) and hi.stride() == (0, 0)
+    target = cfg.g_min_S + torch.rand(300, 70, generator=torch.Generator().manual_seed(1)) * (cfg.g_max_S - cfg.g_min_S)
+    one = write_verify(target, lo, hi, cfg, torch.Generator().manual_seed(2))
+    each = write_verify(target, lo.contiguous(), hi.contiguous(), cfg, torch.Generator().manual_seed(2))
+    assert torch.equal(one[0], each[0]) and torch.equal(one[1], each[1]) and one[2] == each[2]
+    assert torch.equal(one[3], each[3]) and float(one[3].float().mean()) > 1

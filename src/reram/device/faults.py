@@ -24,8 +24,11 @@ def cell_windows(
     """Each cell's reachable window [g_lo, g_hi] (siemens) under device-to-device spread.
 
     Both ends spread log-normally with relative std ``cfg.d2d_window_sigma``; with zero spread
-    every cell has the nominal window.
+    every cell has the nominal window (read-only views of one value each, no memory per cell).
     """
+    if cfg.d2d_window_sigma == 0:
+        return (torch.tensor(cfg.g_min_S, device=device).expand(shape),
+                torch.tensor(cfg.g_max_S, device=device).expand(shape))  # fmt: skip
     lo = torch.full(shape, cfg.g_min_S, device=device)
     hi = torch.full(shape, cfg.g_max_S, device=device)
     if cfg.d2d_window_sigma > 0:

@@ -45,6 +45,15 @@ def quantize_levels(g_S: torch.Tensor, cfg: DeviceConfig) -> torch.Tensor:
     return cfg.g_min_S + torch.round((g_S - cfg.g_min_S) / step).clamp(0, cfg.levels - 1) * step
 
 
+def _cellwise(a: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """A per-cell tensor flattened, or, for one value broadcast to every cell (a 0-stride view,
+    as :func:`reram.device.faults.cell_windows` gives without spread), that one value.
+    """
+    if a.numel() == 1 or all(st == 0 for st in a.stride()):
+        return a.reshape(-1)[:1].to(dtype) if a.numel() == 1 else a[(0,) * a.dim()].reshape(1).to(dtype)
+    return a.reshape(-1).to(dtype)
+
+
 def write_verify(
     target_S: torch.Tensor,
     g_lo: torch.Tensor,
@@ -68,7 +77,9 @@ def write_verify(
     """
     shape = target_S.shape
     dtype = torch.promote_types(torch.promote_types(target_S.dtype, g_lo.dtype), g_hi.dtype)
-    g_a, t_a, lo_a, hi_a = (a.reshape(-1).to(dtype) for a in (g_lo, target_S, g_lo, g_hi))
+    g_a, t_a = (a.reshape(-1).to(dtype) for a in (g_lo.expand(shape), target_S))
+    lo_a, hi_a = (_cellwise(a, dtype) for a in (g_lo, g_hi))
+    uniform = lo_a.numel() == 1 and hi_a.numel() == 1  # one window for all cells: nothing to compact
     g_a = g_a.clone()
     g = torch.empty_like(g_a)  # every cell written when it verifies, or at the end
     pulses = torch.zeros_like(g, dtype=torch.int32)
@@ -85,7 +96,9 @@ def write_verify(
             break
         g[idx] = g_a  # cells verified now keep their conductance; the others go on, compacted
         keep = active.nonzero().squeeze(1)
-        idx, g_a, t_a, lo_a, hi_a, err = (a.index_select(0, keep) for a in (idx, g_a, t_a, lo_a, hi_a, err))
+        idx, g_a, t_a, err = (a.index_select(0, keep) for a in (idx, g_a, t_a, err))
+        if not uniform:
+            lo_a, hi_a = lo_a.index_select(0, keep), hi_a.index_select(0, keep)
         pulses[idx] += 1
         spread = torch.exp(cfg.wv_step_spread * torch.randn(g_a.shape, generator=gen, device=g.device))
         step = cfg.wv_step_gain * err * spread
