@@ -116,6 +116,9 @@ def _set_adc_range(signal: torch.Tensor, state: PeripheryState, cfg: Config) -> 
         if adc.range == "column":
             dims = (0, *range(3, signal.dim()))
             fs = signal.detach().abs().amax(dim=dims)
+        elif state.first_batch or state.auto_adc:  # one range for the layer, set: a fill
+            state.adc_fs.fill_(max(max_abs(signal), torch.finfo(signal.dtype).tiny))
+            return
         else:
             fs = torch.full_like(state.adc_fs, max_abs(signal))
     else:
