@@ -5,10 +5,11 @@ value head, a stack of arrays of ``context`` rows (one token per row) and ``head
 per row, each value a differential pair of cells side by side in its row, at the device's levels. Per decoded token:
 
 - **write**: the token's key and value rows, written by write-verify (the pulses per cell and
-  the loop's iterations measured by running :func:`reram.device.program.write_verify` on a
-  seeded sample of cells at level targets, so they follow the device's tolerance, step gain and
-  read noise), priced as programming is (:mod:`reram.cost.programming`); every array writes its
-  row in parallel, so the time is the loop's iterations x (one write slot + one verify read);
+  the loop's iterations measured by programming a seeded sample of cells at level targets with
+  :func:`reram.device.program.program`, so they follow the device's tolerance, step gain, read
+  noise, window spread and stuck cells), priced as programming is (:mod:`reram.cost.programming`);
+  every array writes its row in parallel, so the time is the loop's iterations x (one write slot
+  + one verify read);
 - **scores** q K^T: a transposed read of the key arrays (the query's ``head_dim`` values driven
   on the columns, each token's row sensed: one conversion per cached token and head), and
   **attention x V**: a forward read of the value arrays (the ``context`` weights driven on the
@@ -34,7 +35,7 @@ import torch
 from reram.config import Config
 from reram.cost.model import CircuitCosts
 from reram.cost.programming import verify_read_J, write_pulse_J
-from reram.device.program import write_verify
+from reram.device.program import program
 from reram.periphery.dac import plane_counts
 
 SAMPLE_CELLS = 4096  # cells written by the seeded write-verify sample (pulses per cell, iterations)
@@ -51,19 +52,19 @@ class KVWrite:
 
     @classmethod
     def of(cls, cfg: Config) -> KVWrite:
-        """Write a seeded sample of cells to targets spread over the device's levels (or its window)."""
+        """Program a seeded sample of cells to targets spread over the device's levels (or its
+        window) as layers are programmed (:func:`reram.device.program.program`: the levels, each
+        cell's window, stuck cells, the programming mode).
+        """
         dev = cfg.device
         gen = torch.Generator().manual_seed(cfg.seed)
         if dev.levels >= 2:  # the device's levels, drawn evenly
             share = torch.randint(0, dev.levels, (SAMPLE_CELLS,), generator=gen, dtype=torch.float64) / (dev.levels - 1)
         else:  # continuous conductances: targets spread over the window
             share = torch.rand(SAMPLE_CELLS, generator=gen, dtype=torch.float64)
-        target = dev.g_min_S + share * (dev.g_max_S - dev.g_min_S)
-        lo, hi = torch.full_like(target, dev.g_min_S), torch.full_like(target, dev.g_max_S)
-        if dev.program_mode != "write_verify":  # one-shot programming: one pulse per cell
-            return cls(1.0, 1, 0.0)
-        _, failed, iterations, pulses = write_verify(target, lo, hi, dev, gen)
-        return cls(float(pulses.double().mean()), int(iterations), float(failed.double().mean()))
+        res = program(dev.g_min_S + share * (dev.g_max_S - dev.g_min_S), dev, gen)
+        pulses = 1.0 if res.pulses is None else float(res.pulses.double().mean())  # program() always counts them
+        return cls(pulses, max(1, res.iterations), float(res.failed.double().mean()))
 
 
 def kv_in_cells(
