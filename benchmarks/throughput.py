@@ -5,7 +5,8 @@ For an MLP 784-256-128-10, a LeNet-5-like CNN and a ResNet-like CNN (32/64/128 c
 (programmed and calibrated), and the ratio analog time / float time. The float model and each
 analog mode are timed in alternating blocks (one forward each per block, ``--repeats`` blocks), so
 that a slow spell of a shared machine hits them alike; times and ratios are medians over the
-blocks. Modes: current-mode sensing with multi-level inputs, and bit-serial inputs; with
+blocks (the table also gives the quartiles of the blocks' ratios: a shared machine's spread).
+Modes: current-mode sensing with multi-level inputs, and bit-serial inputs; with
 ``--ir-drop``, also the multi-level mode with 1-ohm wire segments solved ``approx`` and ``exact``
 (the issue-17 target: <= 1.2x the same model without IR drop, the column "vs no IR drop").
 
@@ -59,6 +60,14 @@ def _blocks(fns: dict[str, Callable[[torch.Tensor], torch.Tensor]], x: torch.Ten
     return times
 
 
+def _quartiles(values: list[float]) -> tuple[float, float]:
+    """The first and third quartiles of the blocks' ratios: how far one block's figure strays."""
+    if len(values) < 2:
+        return values[0], values[0]
+    q = statistics.quantiles(values, n=4)
+    return q[0], q[2]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeats", type=int, default=15)
@@ -95,19 +104,21 @@ def main() -> None:
                 "model": name, "mode": mode, "float_samples_per_s": args.batch / t_float,
                 "analog_samples_per_s": args.batch / statistics.median(times[mode]),
                 "ratio_analog_over_float": statistics.median(ratios),
+                "ratio_quartiles": _quartiles(ratios),
                 "ratio_over_no_ir_drop": statistics.median(plain) if "IR drop" in mode else None,
             })  # fmt: skip
     if args.json:
         print(json.dumps({"device": str(dev), "threads": args.threads, "batch": args.batch, "rows": rows}, indent=2))
         return
     print(f"device {dev}, {args.threads} threads, batch {args.batch}, median of {args.repeats} alternating blocks")
-    print("| model | inputs | float samples/s | analog samples/s | analog/float | vs no IR drop |")
-    print("|---|---|---:|---:|---:|---:|")
+    print("| model | inputs | float samples/s | analog samples/s | analog/float | blocks' quartiles | vs no IR drop |")
+    print("|---|---|---:|---:|---:|---:|---:|")
     for r in rows:
         plain = "" if r["ratio_over_no_ir_drop"] is None else f"{r['ratio_over_no_ir_drop']:.2f}x"
         print(
             f"| {r['model']} | {r['mode']} | {r['float_samples_per_s']:.0f} | "
-            f"{r['analog_samples_per_s']:.0f} | {r['ratio_analog_over_float']:.2f}x | {plain} |"
+            f"{r['analog_samples_per_s']:.0f} | {r['ratio_analog_over_float']:.2f}x | "
+            f"{r['ratio_quartiles'][0]:.2f}-{r['ratio_quartiles'][1]:.2f}x | {plain} |"
         )
 
 
