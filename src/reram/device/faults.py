@@ -29,14 +29,10 @@ def cell_windows(
     if cfg.d2d_window_sigma == 0:
         return (torch.tensor(cfg.g_min_S, device=device).expand(shape),
                 torch.tensor(cfg.g_max_S, device=device).expand(shape))  # fmt: skip
-    lo = torch.full(shape, cfg.g_min_S, device=device)
-    hi = torch.full(shape, cfg.g_max_S, device=device)
-    if cfg.d2d_window_sigma > 0:
-        s = cfg.d2d_window_sigma
-        lo = lo * torch.exp(s * torch.randn(shape, generator=gen, device=device) - s * s / 2)
-        hi = hi * torch.exp(s * torch.randn(shape, generator=gen, device=device) - s * s / 2)
-        hi = torch.maximum(hi, lo)
-    return lo, hi
+    s = cfg.d2d_window_sigma
+    lo = cfg.g_min_S * torch.exp(s * torch.randn(shape, generator=gen, device=device) - s * s / 2)
+    hi = cfg.g_max_S * torch.exp(s * torch.randn(shape, generator=gen, device=device) - s * s / 2)
+    return lo, torch.maximum(hi, lo)
 
 
 def stuck_cells(

@@ -50,7 +50,7 @@ def _cellwise(a: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     as :func:`reram.device.faults.cell_windows` gives without spread), that one value.
     """
     if a.numel() == 1 or all(st == 0 for st in a.stride()):
-        return a.reshape(-1)[:1].to(dtype) if a.numel() == 1 else a[(0,) * a.dim()].reshape(1).to(dtype)
+        return a[(0,) * a.dim()].reshape(1).to(dtype)
     return a.reshape(-1).to(dtype)
 
 
