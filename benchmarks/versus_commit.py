@@ -43,14 +43,12 @@ from typing import Any
 import torch
 
 import reram
+from onchip_step import _step_timer
+from throughput import MODES
 
 ROOT = Path(__file__).resolve().parents[1]
 NAME = "reram_before"
-INFERENCE: dict[str, Any] = {
-    "base": "neurram",
-    "periphery": {"dac": {"bit_serial": False}, "adc": {"sensing": "current"}},
-}
-NOW_DAC = {"accumulate": "digital", "split_bits": 0}  # this checkout's plain multi-level mode (keys the earlier lacks)
+NOW_ONLY = ("accumulate", "split_bits")  # the multi-level mode's DAC keys the earlier code lacks
 
 
 def load_before(commit: str, into: Path) -> Any:
@@ -70,9 +68,11 @@ def load_before(commit: str, into: Path) -> Any:
 
 
 def _cfg(device: dict[str, Any] | None = None, now: bool = True) -> dict[str, Any]:
-    cfg = json.loads(json.dumps(INFERENCE))
-    if now:
-        cfg["periphery"]["dac"].update(NOW_DAC)
+    """``throughput.py``'s multi-level mode (without the keys the earlier code lacks, for it)."""
+    cfg = json.loads(json.dumps(MODES["multi-level"]))
+    if not now:
+        for key in NOW_ONLY:
+            cfg["periphery"]["dac"].pop(key)
     if device:
         cfg["device"] = device
     return cfg
@@ -101,13 +101,8 @@ def _onchip(before: Any) -> tuple[dict[str, Callable[[], Any]], Callable[[], Any
     x, y = torch.rand(256, 1, 28, 28), torch.randint(0, 10, (256,))
     torch.manual_seed(0)
 
-    def stepper(model: torch.nn.Module, opt: torch.optim.Optimizer) -> Callable[[], None]:
-        def step() -> None:
-            opt.zero_grad(set_to_none=True)
-            torch.nn.functional.cross_entropy(model(x), y).backward()
-            opt.step()
-
-        return step
+    def stepper(model: torch.nn.Module, opt: torch.optim.Optimizer) -> Callable[[], float]:
+        return _step_timer(model, opt, x, y, lambda: None)
 
     net = mlp()
     fns: dict[str, Callable[[], Any]] = {"float": stepper(net, torch.optim.SGD(net.parameters(), lr=0.1))}
